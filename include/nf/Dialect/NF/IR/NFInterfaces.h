@@ -1,0 +1,57 @@
+//===- NFInterfaces.h - Layer and base-distribution interfaces --*- C++ -*-===//
+//
+// The semantic core every flow layer implements: its SurVAE class, exactness,
+// and builders for its normalizing map, inverse and log-likelihood term V.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NF_DIALECT_NF_IR_NFINTERFACES_H
+#define NF_DIALECT_NF_IR_NFINTERFACES_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/OpDefinition.h"
+
+#include "nf/Dialect/NF/IR/NFEnums.h.inc"
+
+namespace mlir::nf {
+
+/// What a layer builder produces: the transformed tensor and V.
+struct LayerValues {
+  /// z for the normalizing map, x for the inverse.
+  Value value;
+  /// V at x: null when identically zero, a rank-0 tensor when it does not
+  /// depend on the sample, else a `tensor<?xT>` with one value per sample.
+  Value logDet;
+};
+
+/// Exact for bijections and inference surjections, a bound otherwise.
+Exactness getDefaultExactness(LayerKind kind);
+
+/// Checks shared by all layers: parameters and context have the data's
+/// element type, the context is a `tensor<?xCxT>`.
+LogicalResult verifyFlowLayer(Operation *op);
+
+/// Checks that the parameter `param` of `op` broadcasts elementwise over the
+/// data `dataType`: it is a scalar `tensor<T>`, has the event shape, or has
+/// the data's full shape (per-sample values).
+LogicalResult verifyBroadcastParameter(Operation *op, StringRef name,
+                                       Value param, RankedTensorType dataType);
+
+/// Declares a layer op's SurVAE class; attached by NF_LayerOp in ODS.
+template <LayerKind Kind>
+struct LayerKindTrait {
+  template <typename ConcreteOp>
+  class Impl : public OpTrait::TraitBase<ConcreteOp, Impl> {
+  public:
+    static constexpr LayerKind kLayerKind = Kind;
+  };
+};
+
+} // namespace mlir::nf
+
+#include "nf/Dialect/NF/IR/NFOpInterfaces.h.inc"
+#include "nf/Dialect/NF/IR/NFAttrInterfaces.h.inc"
+
+#endif // NF_DIALECT_NF_IR_NFINTERFACES_H

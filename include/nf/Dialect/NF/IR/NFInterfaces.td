@@ -1,0 +1,89 @@
+//===- NFInterfaces.td - The semantic core of nf layers ----*- tablegen -*-===//
+//
+// Every flow layer implements FlowLayerOpInterface; every base distribution
+// implements BaseDistributionAttrInterface. Passes and lowerings only talk to
+// layers through these interfaces, never through op names.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NF_DIALECT_NF_IR_NFINTERFACES_TD
+#define NF_DIALECT_NF_IR_NFINTERFACES_TD
+
+include "mlir/IR/OpBase.td"
+
+def NF_FlowLayerOpInterface : OpInterface<"FlowLayerOpInterface"> {
+  let cppNamespace = "::mlir::nf";
+  let description = [{
+    A flow layer: an op whose `input` operand is the data x (batch-first) and
+    whose `output` result is the latent z of the **normalizing map** x -> z.
+    Its other operands are parameters (sample-independent tensors) and, for
+    conditional layers, the model's context.
+
+    The interface tells what kind of layer it is and builds, as upstream
+    linalg/tensor/arith/math/func IR at the builder's insertion point:
+    - the normalizing map x -> z (`buildForward`),
+    - the generative map z -> x (`buildInverse`),
+    each optionally with the per-sample log-likelihood contribution V at x.
+
+    V is returned as a `LayerValues::logDet` that is null when it is
+    identically 0 (volume-preserving layers), a rank-0 tensor when it does not
+    depend on the sample (computed once per call), or a `tensor<?xT>` with
+    one value per sample.
+
+    The builders take the op's operands as `operands`, already remapped to
+    values available at the insertion point (the slot of the data input is
+    ignored by `buildInverse`), so a pass can rebuild layers in another
+    function or in reverse order.
+  }];
+
+  let methods = [
+    StaticInterfaceMethod<
+      "SurVAE class of this layer (declared in ODS by NF_LayerOp's kind).",
+      "::mlir::nf::LayerKind", "getLayerKind", (ins), [{}], [{
+        return ConcreteOp::kLayerKind;
+      }]>,
+    InterfaceMethod<
+      "Whether sum V is exactly log p or a lower bound on it.",
+      "::mlir::nf::Exactness", "getExactness", (ins), [{}], [{
+        return ::mlir::nf::getDefaultExactness(ConcreteOp::getLayerKind());
+      }]>,
+    InterfaceMethod<"The data input x (ODS operand `input`, operand 0).",
+      "::mlir::Value", "getInput", (ins), [{}],
+      [{ return $_op->getOperand(0); }]>,
+    InterfaceMethod<"The latent output z (ODS result `output`).",
+      "::mlir::Value", "getOutput", (ins), [{}],
+      [{ return $_op->getResult(0); }]>,
+    InterfaceMethod<
+      "Whether V is identically zero (permutations, additive shifts).",
+      "bool", "isVolumePreserving", (ins), [{}], [{ return false; }]>,
+    InterfaceMethod<
+      "Build the normalizing map x -> z and, if `withLogDet`, V at x.",
+      "::mlir::FailureOr<::mlir::nf::LayerValues>", "buildForward",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::ValueRange":$operands,
+           "bool":$withLogDet)>,
+    InterfaceMethod<
+      "Build the generative map z -> x and, if `withLogDet`, V at that x.",
+      "::mlir::FailureOr<::mlir::nf::LayerValues>", "buildInverse",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Value":$output,
+           "::mlir::ValueRange":$operands, "bool":$withLogDet)>
+  ];
+
+  let verify = [{ return ::mlir::nf::verifyFlowLayer($_op); }];
+}
+
+def NF_BaseDistributionAttrInterface
+    : AttrInterface<"BaseDistributionAttrInterface"> {
+  let cppNamespace = "::mlir::nf";
+  let description = [{
+    The base (latent) distribution p_Z of a model.
+  }];
+  let methods = [
+    InterfaceMethod<
+      "Check that this distribution is defined on latents of `latentType`.",
+      "::llvm::LogicalResult", "verifyLatentType",
+      (ins "::llvm::function_ref<::mlir::InFlightDiagnostic()>":$emitError,
+           "::mlir::RankedTensorType":$latentType)>
+  ];
+}
+
+#endif // NF_DIALECT_NF_IR_NFINTERFACES_TD

@@ -1,0 +1,282 @@
+//===- NFOps.td - Operations of the nf dialect -------------*- tablegen -*-===//
+//
+// Layer ops denote the normalizing map x -> z. Each op's semantics lives in
+// one place: its verifier in NFOps.cpp, its normalizing map, inverse and V in
+// lib/Dialect/NF/IR/Layers/<Family>.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NF_DIALECT_NF_IR_NFOPS_TD
+#define NF_DIALECT_NF_IR_NFOPS_TD
+
+include "nf/Dialect/NF/IR/NFDialect.td"
+include "nf/Dialect/NF/IR/NFEnums.td"
+include "nf/Dialect/NF/IR/NFAttrs.td"
+include "nf/Dialect/NF/IR/NFInterfaces.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Type constraints
+//===----------------------------------------------------------------------===//
+
+def NF_BatchTensor : Type<CPred<"::mlir::nf::isBatchTensorType($_self)">,
+    "batch-first tensor of f32 or f64 (rank >= 2, static event dimensions)",
+    "::mlir::RankedTensorType">;
+
+def NF_ParamTensor : Type<CPred<"::mlir::nf::isParamTensorType($_self)">,
+    "statically shaped tensor of f32 or f64", "::mlir::RankedTensorType">;
+
+def NF_FloatTensor : Type<CPred<"::mlir::nf::isFloatTensorType($_self)">,
+    "ranked tensor of f32 or f64", "::mlir::RankedTensorType">;
+
+def NF_BaseDistributionAttr : Attr<
+    CPred<"::llvm::isa<::mlir::nf::BaseDistributionAttrInterface>($_self)">,
+    "base distribution attribute"> {
+  let storageType = "::mlir::nf::BaseDistributionAttrInterface";
+  let returnType = "::mlir::nf::BaseDistributionAttrInterface";
+  let convertFromStorage = "$_self";
+}
+
+//===----------------------------------------------------------------------===//
+// Layer base classes
+//===----------------------------------------------------------------------===//
+
+/// Declares the SurVAE class of a layer op as a static `getLayerKind()`.
+class NF_LayerKindTrait<string kind>
+    : ParamNativeOpTrait<"LayerKindTrait", "::mlir::nf::LayerKind::" # kind> {
+  let cppNamespace = "::mlir::nf";
+}
+
+/// A flow layer of SurVAE class `kind` (a LayerKind case).
+class NF_LayerOp<string mnemonic, string kind, list<Trait> traits = []>
+    : NF_Op<mnemonic, !listconcat(traits, [
+        NF_LayerKindTrait<kind>,
+        DeclareOpInterfaceMethods<NF_FlowLayerOpInterface,
+            ["buildForward", "buildInverse"]>])>;
+
+/// A layer whose latent has the type of its input (bijections that keep the
+/// shape); ODS infers the result type from AllTypesMatch.
+class NF_SameShapeLayerOp<string mnemonic, string kind,
+                          list<Trait> traits = []>
+    : NF_LayerOp<mnemonic, kind, !listconcat(traits, [
+        AllTypesMatch<["input", "output"]>,
+        DeclareOpInterfaceMethods<InferTypeOpInterface>])>;
+
+//===----------------------------------------------------------------------===//
+// Model container
+//===----------------------------------------------------------------------===//
+
+def NF_ModelOp : NF_Op<"model", [Symbol, IsolatedFromAbove, SingleBlock]> {
+  let summary = "A normalizing-flow model: a chain of layers and a base distribution";
+  let description = [{
+    A symbol holding a flow: an ordered chain of layer ops from the data x to
+    the latent z, and the base distribution p_Z of z. The block arguments are
+    the data `x : tensor<?x...xT>` and, for conditional models, the context
+    `c : tensor<?xCxT>`. The body ends with `nf.yield` of the latent.
+
+    The density is log p(x) = log p_Z(z) + sum_l V_l over the layers.
+
+    Parameters are tensors defined in the body (`arith.constant` with `dense`
+    or `dense_resource` values, so megabytes of trained weights stay compact)
+    and passed to layers as operands, or to conditioner functions as their
+    trailing arguments. The data path is a chain: each layer consumes the
+    previous layer's output (or x), and only layers touch data or context.
+
+    ```mlir
+    nf.model @flow(%x: tensor<?x2xf32>) base #nf.std_normal {
+      %s = arith.constant dense<[2.0, 0.5]> : tensor<2xf32>
+      %t = arith.constant dense<[0.0, 1.0]> : tensor<2xf32>
+      %0 = nf.affine %x scale %s shift %t : tensor<?x2xf32>, tensor<2xf32>, tensor<2xf32>
+      %1 = nf.reverse %0 : tensor<?x2xf32>
+      nf.yield %1 : tensor<?x2xf32>
+    }
+    ```
+  }];
+
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       NF_BaseDistributionAttr:$base);
+  let regions = (region SizedRegion<1>:$body);
+
+  let hasCustomAssemblyFormat = 1;
+  let hasRegionVerifier = 1;
+  let skipDefaultBuilders = 1;
+  let builders = [
+    OpBuilder<(ins "::llvm::StringRef":$name, "::mlir::RankedTensorType":$dataType,
+                   "::mlir::nf::BaseDistributionAttrInterface":$base,
+                   CArg<"::mlir::RankedTensorType", "{}">:$contextType)>
+  ];
+
+  let extraClassDeclaration = [{
+    /// The data x (the first block argument).
+    ::mlir::BlockArgument getData() { return getBody().getArgument(0); }
+    /// The context c, or null for unconditional models.
+    ::mlir::BlockArgument getConditioningContext() {
+      return getBody().getNumArguments() > 1 ? getBody().getArgument(1)
+                                             : ::mlir::BlockArgument();
+    }
+    ::mlir::RankedTensorType getDataType() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getData().getType());
+    }
+    /// The latent z returned by the terminator.
+    ::mlir::Value getLatent();
+    /// The layers in flow order, from x to z.
+    ::llvm::SmallVector<::mlir::nf::FlowLayerOpInterface> getLayers();
+    /// True iff every layer is exact, so that log p(x) is exact.
+    bool isExact();
+    ::mlir::Block &getBodyBlock() { return getBody().front(); }
+  }];
+}
+
+def NF_YieldOp : NF_Op<"yield", [Pure, Terminator, ReturnLike,
+                                 HasParent<"ModelOp">]> {
+  let summary = "Returns the latent z of a model";
+  let description = [{
+    ```mlir
+    nf.yield %z : tensor<?x2xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$latent);
+  let assemblyFormat = "$latent attr-dict `:` type($latent)";
+}
+
+//===----------------------------------------------------------------------===//
+// Bijective layers
+//===----------------------------------------------------------------------===//
+
+def NF_AffineOp : NF_SameShapeLayerOp<"affine", "Bijection", [Pure]> {
+  let summary = "Elementwise affine bijection z = scale * x + shift";
+  let description = [{
+    `scale` and `shift` are each a scalar (`tensor<T>`), have the event shape
+    of x (per feature), or have the full shape of x (per sample, as produced
+    by a conditioner). `scale` must be non-zero.
+
+    V = sum_i log|scale_i|, computed once per call when `scale` does not
+    depend on the sample. Inverse: x = (z - shift) / scale.
+
+    ```mlir
+    %z = nf.affine %x scale %s shift %t : tensor<?x4xf32>, tensor<4xf32>, tensor<f32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input, NF_FloatTensor:$scale,
+                       NF_FloatTensor:$shift);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `scale` $scale `shift` $shift attr-dict `:` type($input) `,`
+    type($scale) `,` type($shift)
+  }];
+  let hasVerifier = 1;
+}
+
+def NF_ReverseOp : NF_SameShapeLayerOp<"reverse", "Bijection", [Pure]> {
+  let summary = "Reverses the order of the features (dimension 1)";
+  let description = [{
+    z[:, i] = x[:, D-1-i] along dimension 1 (features, or channels of an
+    image). Volume preserving: V = 0. It is its own inverse.
+
+    ```mlir
+    %z = nf.reverse %x : tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasFolder = 1;
+  let extraClassDeclaration = [{ bool isVolumePreserving() { return true; } }];
+}
+
+def NF_PermuteOp : NF_SameShapeLayerOp<"permute", "Bijection", [Pure]> {
+  let summary = "Fixed permutation of the features (dimension 1)";
+  let description = [{
+    z[:, i] = x[:, permutation[i]] along dimension 1. Volume preserving:
+    V = 0. Inverse: the permutation's inverse (argsort).
+
+    ```mlir
+    %z = nf.permute %x [2, 0, 1] : tensor<?x3xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input, DenseI64ArrayAttr:$permutation);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = "$input $permutation attr-dict `:` type($input)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+  let extraClassDeclaration = [{ bool isVolumePreserving() { return true; } }];
+}
+
+def NF_AffineCouplingOp : NF_SameShapeLayerOp<"affine_coupling", "Bijection", [
+    Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    AttrSizedOperandSegments]> {
+  let summary = "Affine coupling layer (RealNVP) with a conditioner function";
+  let description = [{
+    Splits the features of x (rank 2) into the `identity` set A (passed
+    through, in increasing order) and its complement B, and computes
+
+    ```
+    h = conditioner(x_A [, context] [, params...])   : tensor<?x(2|B|)xT>
+    shift = h[:, 0:|B|],  scale = scale_fn(h[:, |B|:2|B|])
+    z_A = x_A,  z_B = scale * x_B + shift
+    ```
+
+    (nflows' layout: shift first, unconstrained scale second). V = sum log
+    scale. The inverse re-evaluates the conditioner on z_A = x_A and inverts
+    only the elementwise transform: x_B = (z_B - shift) / scale.
+
+    The conditioner is a `func.func` symbol taking x_A (`tensor<?x|A|xT>`),
+    then the model's context if `context` is given, then `params`.
+    `scale_fn` is `exp` (default), `sigmoid` (sigmoid(h + 2) + 1e-3) or
+    `softplus` (softplus(h) + 1e-3).
+
+    ```mlir
+    %z = nf.affine_coupling %x identity [0, 1] conditioner @net(%w0, %b0 : tensor<2x8xf32>, tensor<8xf32>)
+           scale_fn sigmoid : tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_BatchTensor>:$ctx,
+                       Variadic<NF_ParamTensor>:$params,
+                       DenseI64ArrayAttr:$identity,
+                       FlatSymbolRefAttr:$conditioner,
+                       DefaultValuedAttr<NF_ScaleFnAttr, "::mlir::nf::ScaleFn::Exp">:$scale_fn);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `identity` $identity `conditioner` $conditioner
+    (`(` $params^ `:` type($params) `)`)?
+    (`context` $ctx^ `:` type($ctx))?
+    (`scale_fn` `` $scale_fn^)? attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Features of B, the complement of `identity`, in increasing order.
+    ::llvm::SmallVector<int64_t> getTransformed();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Conditioner building blocks
+//===----------------------------------------------------------------------===//
+
+def NF_MLPOp : NF_Op<"mlp", [Pure]> {
+  let summary = "Multilayer perceptron, a convenience op for conditioners";
+  let description = [{
+    Dense layers y = x W_k + b_k, with `activation` between layers (not after
+    the last). `params` are (W_0, b_0, W_1, b_1, ...), W_k of type
+    `tensor<in x out x T>` and b_k of type `tensor<out x T>`.
+
+    ```mlir
+    %h = nf.mlp %x (%w0, %b0, %w1, %b1 : tensor<2x64xf32>, tensor<64xf32>, tensor<64x4xf32>, tensor<4xf32>)
+           activation relu : tensor<?x2xf32> -> tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input, Variadic<NF_ParamTensor>:$params,
+                       NF_ActivationAttr:$activation);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `(` $params `:` type($params) `)` `activation` `` $activation
+    attr-dict `:` type($input) `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // NF_DIALECT_NF_IR_NFOPS_TD

@@ -1,0 +1,22 @@
+//===- InitAllNF.h - Register the nf dialect and passes ---------*- C++ -*-===//
+
+#ifndef NF_INITALLNF_H
+#define NF_INITALLNF_H
+
+#include "mlir/IR/DialectRegistry.h"
+#include "nf/Dialect/NF/IR/NFDialect.h"
+#include "nf/Dialect/NF/Transforms/Passes.h"
+
+namespace mlir::nf {
+
+/// Adds the nf dialect (and the upstream dialects it builds IR in).
+inline void registerAllNFDialects(DialectRegistry &registry) {
+  registry.insert<NFDialect>();
+}
+
+/// Registers every nf pass and pipeline with the global registry.
+inline void registerAllNFPasses() { registerNFPasses(); }
+
+} // namespace mlir::nf
+
+#endif // NF_INITALLNF_H

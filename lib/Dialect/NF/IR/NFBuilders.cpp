@@ -1,0 +1,202 @@
+//===- NFBuilders.cpp - Tensor IR builders shared by nf layers ------------===//
+
+#include "nf/Dialect/NF/IR/NFBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::nf;
+
+Value mlir::nf::createEmptyLike(OpBuilder &b, Location loc, Value like,
+                                Type elementType) {
+  auto type = cast<RankedTensorType>(like.getType());
+  if (!elementType)
+    elementType = type.getElementType();
+  return tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, like),
+                                 elementType);
+}
+
+Value mlir::nf::createFloatConstant(OpBuilder &b, Location loc, Type type,
+                                    double value) {
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, value));
+}
+
+/// Indexing map of a broadcast operand of an elementwise map of rank `rank`.
+static AffineMap getBroadcastMap(OpBuilder &b, int64_t rank, Type type) {
+  int64_t inputRank = cast<RankedTensorType>(type).getRank();
+  if (inputRank == rank)
+    return b.getMultiDimIdentityMap(rank);
+  if (inputRank == 0)
+    return AffineMap::get(rank, 0, {}, b.getContext());
+  assert(inputRank == rank - 1 && "expected an event-shaped operand");
+  SmallVector<AffineExpr> exprs;
+  for (int64_t d = 1; d < rank; ++d)
+    exprs.push_back(b.getAffineDimExpr(d));
+  return AffineMap::get(rank, 0, exprs, b.getContext());
+}
+
+SmallVector<Value> mlir::nf::mapElementwise(OpBuilder &b, Location loc,
+                                            Value shapeRef, ValueRange inputs,
+                                            unsigned numResults,
+                                            ScalarBodyFn body) {
+  int64_t rank = cast<RankedTensorType>(shapeRef.getType()).getRank();
+  SmallVector<AffineMap> maps;
+  for (Value input : inputs)
+    maps.push_back(getBroadcastMap(b, rank, input.getType()));
+  SmallVector<Value> inits;
+  SmallVector<Type> resultTypes;
+  for (unsigned i = 0; i < numResults; ++i) {
+    inits.push_back(createEmptyLike(b, loc, shapeRef));
+    resultTypes.push_back(inits.back().getType());
+    maps.push_back(b.getMultiDimIdentityMap(rank));
+  }
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  unsigned numInputs = inputs.size();
+  auto generic = linalg::GenericOp::create(
+      b, loc, resultTypes, inputs, inits, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        SmallVector<Value> results = body(nb, nloc, args.take_front(numInputs));
+        assert(results.size() == numResults && "body returned wrong arity");
+        linalg::YieldOp::create(nb, nloc, results);
+      });
+  return SmallVector<Value>(generic.getResults());
+}
+
+/// Sums `input` over the dimensions not in `kept` (a prefix of its dims) into
+/// a zero-filled tensor of the kept sizes.
+static Value sumTrailingDims(OpBuilder &b, Location loc, Value input,
+                             int64_t numKept) {
+  auto type = cast<RankedTensorType>(input.getType());
+  int64_t rank = type.getRank();
+  Type elementType = type.getElementType();
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, input);
+  sizes.resize(numKept);
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, elementType);
+  Value zero = createFloatConstant(b, loc, elementType, 0.0);
+  Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+
+  SmallVector<AffineExpr> keptExprs;
+  SmallVector<utils::IteratorType> iterators;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (d < numKept)
+      keptExprs.push_back(b.getAffineDimExpr(d));
+    iterators.push_back(d < numKept ? utils::IteratorType::parallel
+                                    : utils::IteratorType::reduction);
+  }
+  SmallVector<AffineMap> maps = {
+      b.getMultiDimIdentityMap(rank),
+      AffineMap::get(rank, 0, keptExprs, b.getContext())};
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, ValueRange{input}, ValueRange{init},
+      maps, iterators, [](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value sum = arith::AddFOp::create(nb, nloc, args[0], args[1]);
+        linalg::YieldOp::create(nb, nloc, sum);
+      });
+  return generic.getResult(0);
+}
+
+Value mlir::nf::sumEventDims(OpBuilder &b, Location loc, Value batch) {
+  return sumTrailingDims(b, loc, batch, /*numKept=*/1);
+}
+
+Value mlir::nf::sumAll(OpBuilder &b, Location loc, Value tensor) {
+  return sumTrailingDims(b, loc, tensor, /*numKept=*/0);
+}
+
+/// Offsets, sizes and strides selecting features [offset, offset + size) of
+/// dimension 1 and everything of the other dimensions.
+static Value extractFeatureRange(OpBuilder &b, Location loc, Value input,
+                                 int64_t offset, int64_t size) {
+  auto type = cast<RankedTensorType>(input.getType());
+  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, input);
+  SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+  offsets[1] = b.getIndexAttr(offset);
+  sizes[1] = b.getIndexAttr(size);
+  return tensor::ExtractSliceOp::create(b, loc, input, offsets, sizes, strides);
+}
+
+Value mlir::nf::sliceFeatures(OpBuilder &b, Location loc, Value input,
+                              int64_t offset, int64_t size) {
+  return extractFeatureRange(b, loc, input, offset, size);
+}
+
+Value mlir::nf::gatherFeatures(OpBuilder &b, Location loc, Value input,
+                               ArrayRef<int64_t> indices) {
+  auto type = cast<RankedTensorType>(input.getType());
+  int64_t count = indices.size();
+  // A contiguous increasing run is a slice (or nothing at all).
+  bool contiguous = llvm::all_of(llvm::seq<int64_t>(0, count), [&](int64_t j) {
+    return indices[j] == indices.front() + j;
+  });
+  if (contiguous) {
+    if (indices.front() == 0 && count == type.getDimSize(1))
+      return input;
+    return extractFeatureRange(b, loc, input, indices.front(), count);
+  }
+
+  // General case: out[i0, j, ...] = input[i0, table[j], ...].
+  int64_t rank = type.getRank();
+  auto tableType = RankedTensorType::get({count}, b.getIndexType());
+  Value table = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(tableType, indices));
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, input);
+  sizes[1] = b.getIndexAttr(count);
+  Value init = tensor::EmptyOp::create(b, loc, sizes, type.getElementType());
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(rank, 0, {b.getAffineDimExpr(1)}, b.getContext()),
+      b.getMultiDimIdentityMap(rank)};
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, ValueRange{table}, ValueRange{init},
+      maps, iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        SmallVector<Value> position;
+        for (int64_t d = 0; d < rank; ++d)
+          position.push_back(d == 1 ? args[0]
+                                    : linalg::IndexOp::create(nb, nloc, d));
+        Value element = tensor::ExtractOp::create(nb, nloc, input, position);
+        linalg::YieldOp::create(nb, nloc, element);
+      });
+  return generic.getResult(0);
+}
+
+Value mlir::nf::concatFeatures(OpBuilder &b, Location loc, ValueRange inputs) {
+  if (inputs.size() == 1)
+    return inputs.front();
+  return tensor::ConcatOp::create(b, loc, /*dim=*/1, inputs);
+}
+
+Value mlir::nf::castToDynamicBatch(OpBuilder &b, Location loc, Value batch) {
+  auto type = cast<RankedTensorType>(batch.getType());
+  if (type.isDynamicDim(0))
+    return batch;
+  SmallVector<int64_t> shape(type.getShape());
+  shape[0] = ShapedType::kDynamic;
+  return tensor::CastOp::create(b, loc, type.clone(shape), batch);
+}
+
+Value mlir::nf::addLogDets(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  if (!lhs)
+    return rhs;
+  if (!rhs)
+    return lhs;
+  Value shapeRef =
+      cast<RankedTensorType>(lhs.getType()).getRank() > 0 ? lhs : rhs;
+  return mapElementwise(b, loc, shapeRef, {lhs, rhs}, 1,
+                        [](OpBuilder &nb, Location nloc, ValueRange args) {
+                          return SmallVector<Value>{arith::AddFOp::create(
+                              nb, nloc, args[0], args[1])};
+                        })
+      .front();
+}
+
+SmallVector<int64_t> mlir::nf::invertPermutation(ArrayRef<int64_t> perm) {
+  SmallVector<int64_t> inverse(perm.size());
+  for (auto [i, p] : llvm::enumerate(perm))
+    inverse[p] = i;
+  return inverse;
+}

@@ -1,0 +1,215 @@
+//===- NFOps.cpp - Model container, shared layer checks -------------------===//
+//
+// The generated op classes, the nf.model container and the checks shared by
+// all layers. Each layer family's verifier and builders live in its own file
+// (AffineOp.cpp, PermutationOps.cpp, CouplingOps.cpp, MLPOp.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#include "nf/Dialect/NF/IR/NFOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace mlir::nf;
+
+//===----------------------------------------------------------------------===//
+// Type predicates
+//===----------------------------------------------------------------------===//
+
+static bool isSupportedFloat(Type type) { return type.isF32() || type.isF64(); }
+
+bool mlir::nf::isFloatTensorType(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor && !tensor.getEncoding() &&
+         isSupportedFloat(tensor.getElementType());
+}
+
+bool mlir::nf::isParamTensorType(Type type) {
+  return isFloatTensorType(type) &&
+         cast<RankedTensorType>(type).hasStaticShape();
+}
+
+bool mlir::nf::isBatchTensorType(Type type) {
+  if (!isFloatTensorType(type))
+    return false;
+  auto tensor = cast<RankedTensorType>(type);
+  return tensor.getRank() >= 2 &&
+         llvm::none_of(tensor.getShape().drop_front(), ShapedType::isDynamic);
+}
+
+//===----------------------------------------------------------------------===//
+// FlowLayerOpInterface helpers
+//===----------------------------------------------------------------------===//
+
+Exactness mlir::nf::getDefaultExactness(LayerKind kind) {
+  switch (kind) {
+  case LayerKind::Bijection:
+  case LayerKind::InferenceSurjection:
+    return Exactness::Exact;
+  case LayerKind::GenerativeSurjection:
+  case LayerKind::Stochastic:
+    return Exactness::Bound;
+  }
+  llvm_unreachable("unknown layer kind");
+}
+
+LogicalResult mlir::nf::verifyFlowLayer(Operation *op) {
+  auto layer = cast<FlowLayerOpInterface>(op);
+  Type elementType = getElementTypeOrSelf(layer.getInput().getType());
+  for (OpOperand &operand : op->getOpOperands()) {
+    Type type = operand.get().getType();
+    if (isa<ShapedType>(type) && getElementTypeOrSelf(type) != elementType)
+      return op->emitOpError("operand #")
+             << operand.getOperandNumber() << " has element type "
+             << getElementTypeOrSelf(type) << ", but the data has "
+             << elementType;
+  }
+  return success();
+}
+
+LogicalResult mlir::nf::verifyBroadcastParameter(Operation *op, StringRef name,
+                                                Value param,
+                                                RankedTensorType dataType) {
+  auto type = cast<RankedTensorType>(param.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  ArrayRef<int64_t> eventShape = dataType.getShape().drop_front();
+  bool perSample = type.getRank() == dataType.getRank() &&
+                   shape.drop_front() == eventShape;
+  if (type.getRank() == 0 || shape == eventShape || perSample)
+    return success();
+  return op->emitOpError("parameter '")
+         << name << "' must be a scalar tensor<T>, have the event shape ["
+         << eventShape << "] or the data's shape, but has type " << type;
+}
+
+//===----------------------------------------------------------------------===//
+// ModelOp
+//===----------------------------------------------------------------------===//
+
+void ModelOp::build(OpBuilder &builder, OperationState &state, StringRef name,
+                    RankedTensorType dataType,
+                    BaseDistributionAttrInterface base,
+                    RankedTensorType contextType) {
+  state.addAttribute(getSymNameAttrName(state.name),
+                     builder.getStringAttr(name));
+  state.addAttribute(getBaseAttrName(state.name), base);
+  Region *body = state.addRegion();
+  Block *block = new Block();
+  body->push_back(block);
+  block->addArgument(dataType, state.location);
+  if (contextType)
+    block->addArgument(contextType, state.location);
+}
+
+ParseResult ModelOp::parse(OpAsmParser &parser, OperationState &result) {
+  StringAttr name;
+  if (parser.parseSymbolName(name, getSymNameAttrName(result.name),
+                             result.attributes))
+    return failure();
+  SmallVector<OpAsmParser::Argument> arguments;
+  if (parser.parseArgumentList(arguments, OpAsmParser::Delimiter::Paren,
+                               /*allowType=*/true))
+    return failure();
+  Attribute base;
+  if (parser.parseKeyword("base") || parser.parseAttribute(base))
+    return failure();
+  result.addAttribute(getBaseAttrName(result.name), base);
+  if (parser.parseOptionalAttrDictWithKeyword(result.attributes))
+    return failure();
+  Region *body = result.addRegion();
+  return parser.parseRegion(*body, arguments);
+}
+
+void ModelOp::print(OpAsmPrinter &p) {
+  p << ' ';
+  p.printSymbolName(getSymName());
+  p << '(';
+  llvm::interleaveComma(getBody().getArguments(), p, [&](BlockArgument arg) {
+    p.printRegionArgument(arg);
+  });
+  p << ") base ";
+  p.printAttribute(getBase());
+  p.printOptionalAttrDictWithKeyword(
+      (*this)->getAttrs(), {getSymNameAttrName(), getBaseAttrName()});
+  p << ' ';
+  p.printRegion(getBody(), /*printEntryBlockArgs=*/false);
+}
+
+Value ModelOp::getLatent() {
+  return cast<YieldOp>(getBodyBlock().getTerminator()).getLatent();
+}
+
+SmallVector<FlowLayerOpInterface> ModelOp::getLayers() {
+  return llvm::to_vector(getBodyBlock().getOps<FlowLayerOpInterface>());
+}
+
+bool ModelOp::isExact() {
+  return llvm::all_of(getLayers(), [](FlowLayerOpInterface layer) {
+    return layer.getExactness() == Exactness::Exact;
+  });
+}
+
+LogicalResult ModelOp::verifyRegions() {
+  Block &block = getBodyBlock();
+  if (block.getNumArguments() < 1 || block.getNumArguments() > 2)
+    return emitOpError("expects the data x and an optional context as "
+                       "arguments, but has ")
+           << block.getNumArguments() << " arguments";
+  Type dataType = getData().getType();
+  if (!isBatchTensorType(dataType) ||
+      !cast<RankedTensorType>(dataType).isDynamicDim(0))
+    return emitOpError("data must be a tensor<?x...xT> with a dynamic batch "
+                       "dimension, static event dimensions and T = f32 or "
+                       "f64, but is ")
+           << dataType;
+  Type elementType = getDataType().getElementType();
+  if (BlockArgument context = getConditioningContext()) {
+    auto contextType = dyn_cast<RankedTensorType>(context.getType());
+    if (!contextType || !isBatchTensorType(contextType) ||
+        contextType.getRank() != 2 || !contextType.isDynamicDim(0) ||
+        contextType.getElementType() != elementType)
+      return emitOpError("context must be a tensor<?xCx")
+             << elementType << ">, but is " << context.getType();
+  }
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield)
+    return emitOpError("body must end with nf.yield");
+
+  // The data path is a chain x -> layer -> ... -> layer -> yield, and only
+  // layers touch the data or the context. Parameters are everything else.
+  Value current = getData();
+  for (Operation &op : block.without_terminator()) {
+    auto layer = dyn_cast<FlowLayerOpInterface>(op);
+    for (OpOperand &operand : op.getOpOperands()) {
+      Value value = operand.get();
+      bool isInput = layer && operand.getOperandNumber() == 0;
+      if (isInput && value != current)
+        return op.emitOpError("input must be the output of the previous layer "
+                              "(or the model's data): the flow is a chain");
+      if (isInput)
+        continue;
+      Operation *producer = value.getDefiningOp();
+      bool isDataPath = value == getData() ||
+                        (producer && isa<FlowLayerOpInterface>(producer) &&
+                         producer->getBlock() == &block);
+      if (isDataPath)
+        return op.emitOpError("uses flow data as operand #")
+               << operand.getOperandNumber()
+               << "; only a layer's input may take the data path";
+      if (value == getConditioningContext() && !layer)
+        return op.emitOpError("uses the model context; only layers may take "
+                              "the context");
+    }
+    if (layer)
+      current = layer.getOutput();
+  }
+  if (yield.getLatent() != current)
+    return yield.emitOpError("must return the output of the last layer");
+  return getBase().verifyLatentType([&] { return emitOpError(); },
+                                    cast<RankedTensorType>(current.getType()));
+}
+
+#define GET_OP_CLASSES
+#include "nf/Dialect/NF/IR/NFOps.cpp.inc"

@@ -1,0 +1,23 @@
+# lit configuration of the nf regression tests (FileCheck over nf-opt).
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "NF"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir"]
+config.excludes = ["Unit", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.nf_obj_root, "test")
+# Captured FileCheck names do not leak past a CHECK-LABEL.
+config.environment["FILECHECK_OPTS"] = "-enable-var-scope"
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(
+    ["nf-opt", "mlir-opt", "mlir-translate"],
+    [os.path.join(config.nf_obj_root, "bin"), config.llvm_tools_dir],
+)
+config.substitutions.append(("%nf_src_root", config.nf_src_root))
+config.substitutions.append(("%nf_obj_root", config.nf_obj_root))

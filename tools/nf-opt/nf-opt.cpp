@@ -1,0 +1,27 @@
+//===- nf-opt.cpp - mlir-opt with the nf dialect and passes ---------------===//
+//
+// Every upstream dialect, pass and extension of mlir-opt, plus the nf
+// dialect, its passes and pipelines.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "nf/InitAllNF.h"
+
+int main(int argc, char **argv) {
+  mlir::registerAllPasses();
+  mlir::nf::registerAllNFPasses();
+
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::nf::registerAllNFDialects(registry);
+
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "nf-opt: the nf normalizing-flow compiler driver\n",
+      registry));
+}
