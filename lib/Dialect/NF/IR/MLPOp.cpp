@@ -29,12 +29,12 @@ LogicalResult MLPOp::verify() {
                                     << "element type than the input's";
     if (weight.getRank() != 2 || weight.getDimSize(0) != width)
       return emitOpError("weight of layer ")
-             << layer << " must have type tensor<" << width << "xNx"
-             << elementType << ">, but has " << weight;
+             << layer << " must be a matrix with " << width
+             << " rows (the width of its input), but has type " << weight;
     if (bias.getRank() != 1 || bias.getDimSize(0) != weight.getDimSize(1))
       return emitOpError("bias of layer ")
-             << layer << " must have type tensor<" << weight.getDimSize(1)
-             << "x" << elementType << ">, but has " << bias;
+             << layer << " must be a vector of " << weight.getDimSize(1)
+             << " entries (the columns of its weight), but has type " << bias;
     width = weight.getDimSize(1);
   }
   if (width != outputType.getDimSize(1))

@@ -113,8 +113,16 @@ ParseResult ModelOp::parse(OpAsmParser &parser, OperationState &result) {
                                /*allowType=*/true))
     return failure();
   Attribute base;
-  if (parser.parseKeyword("base") || parser.parseAttribute(base))
+  if (parser.parseKeyword("base"))
     return failure();
+  SMLoc baseLoc = parser.getCurrentLocation();
+  if (parser.parseAttribute(base))
+    return failure();
+  if (!isa<BaseDistributionAttrInterface>(base))
+    return parser.emitError(baseLoc, "expected a base distribution "
+                                     "(#nf.std_normal, #nf.diag_normal<...> "
+                                     "or #nf.uniform<...>), but got ")
+           << base;
   result.addAttribute(getBaseAttrName(result.name), base);
   if (parser.parseOptionalAttrDictWithKeyword(result.attributes))
     return failure();
@@ -170,10 +178,11 @@ LogicalResult ModelOp::verifyRegions() {
     if (!contextType || !isBatchTensorType(contextType) ||
         contextType.getRank() != 2 || !contextType.isDynamicDim(0) ||
         contextType.getElementType() != elementType)
-      return emitOpError("context must be a tensor<?xCx")
-             << elementType << ">, but is " << context.getType();
+      return emitOpError("context must be a tensor<?xCxT> with the data's "
+                         "element type ")
+             << elementType << ", but is " << context.getType();
   }
-  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  auto yield = block.empty() ? YieldOp() : dyn_cast<YieldOp>(block.back());
   if (!yield)
     return emitOpError("body must end with nf.yield");
 

@@ -1,0 +1,388 @@
+// Every verifier error of the nf dialect, one case per split.
+// RUN: nf-opt %s -split-input-file -verify-diagnostics
+
+//===----------------------------------------------------------------------===//
+// nf.model
+//===----------------------------------------------------------------------===//
+
+// expected-error @+1 {{expects the data x and an optional context as arguments, but has 3 arguments}}
+nf.model @three_args(%x: tensor<?x2xf32>, %c: tensor<?x1xf32>, %d: tensor<?x1xf32>) base #nf.std_normal {
+  nf.yield %x : tensor<?x2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{expects the data x and an optional context as arguments, but has 0 arguments}}
+nf.model @no_args() base #nf.std_normal {
+  %x = arith.constant dense<0.0> : tensor<1x2xf32>
+  %y = tensor.cast %x : tensor<1x2xf32> to tensor<?x2xf32>
+  nf.yield %y : tensor<?x2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{data must be a tensor<?x...xT> with a dynamic batch dimension, static event dimensions and T = f32 or f64, but is 'tensor<8x2xf32>'}}
+nf.model @static_batch(%x: tensor<8x2xf32>) base #nf.std_normal {
+  %y = tensor.cast %x : tensor<8x2xf32> to tensor<?x2xf32>
+  nf.yield %y : tensor<?x2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{data must be a tensor<?x...xT> with a dynamic batch dimension, static event dimensions and T = f32 or f64, but is 'tensor<?x2xf16>'}}
+nf.model @half(%x: tensor<?x2xf16>) base #nf.std_normal {
+  %y = arith.extf %x : tensor<?x2xf16> to tensor<?x2xf32>
+  nf.yield %y : tensor<?x2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{context must be a tensor<?xCxT> with the data's element type 'f32', but is 'tensor<?x1xf64>'}}
+nf.model @context_type(%x: tensor<?x2xf32>, %c: tensor<?x1xf64>) base #nf.std_normal {
+  nf.yield %x : tensor<?x2xf32>
+}
+
+// -----
+
+nf.model @no_yield(%x: tensor<?x2xf32>) base #nf.std_normal {
+  // expected-error @+1 {{block with no terminator}}
+  %0 = nf.reverse %x : tensor<?x2xf32>
+}
+
+// -----
+
+nf.model @not_a_chain(%x: tensor<?x2xf32>) base #nf.std_normal {
+  %0 = nf.reverse %x : tensor<?x2xf32>
+  // expected-error @+1 {{input must be the output of the previous layer (or the model's data): the flow is a chain}}
+  %1 = nf.reverse %x : tensor<?x2xf32>
+  nf.yield %1 : tensor<?x2xf32>
+}
+
+// -----
+
+nf.model @data_in_parameter_code(%x: tensor<?x2xf32>) base #nf.std_normal {
+  // expected-error @+1 {{uses flow data as operand #0; only a layer's input may take the data path}}
+  %0 = arith.negf %x : tensor<?x2xf32>
+  nf.yield %x : tensor<?x2xf32>
+}
+
+// -----
+
+nf.model @data_as_parameter(%x: tensor<?x2xf32>) base #nf.std_normal {
+  %t = arith.constant dense<0.0> : tensor<2xf32>
+  %0 = nf.reverse %x : tensor<?x2xf32>
+  // expected-error @+1 {{uses flow data as operand #1; only a layer's input may take the data path}}
+  %1 = nf.affine %0 scale %0 shift %t : tensor<?x2xf32>, tensor<?x2xf32>, tensor<2xf32>
+  nf.yield %1 : tensor<?x2xf32>
+}
+
+// -----
+
+nf.model @context_in_parameter_code(%x: tensor<?x2xf32>, %c: tensor<?x2xf32>) base #nf.std_normal {
+  // expected-error @+1 {{uses the model context; only layers may take the context}}
+  %0 = arith.negf %c : tensor<?x2xf32>
+  nf.yield %x : tensor<?x2xf32>
+}
+
+// -----
+
+nf.model @yield_skips_layers(%x: tensor<?x2xf32>) base #nf.std_normal {
+  %0 = nf.reverse %x : tensor<?x2xf32>
+  // expected-error @+1 {{'nf.yield' op must return the output of the last layer}}
+  nf.yield %x : tensor<?x2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{base distribution parameter 'mean' has type 'tensor<3xf32>', but the latent 'tensor<?x2xf32>' needs the event shape and element type 'tensor<2xf32>'}}
+nf.model @base_shape(%x: tensor<?x2xf32>)
+    base #nf.diag_normal<mean = dense<0.0> : tensor<3xf32>, log_std = dense<0.0> : tensor<3xf32>> {
+  nf.yield %x : tensor<?x2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{base distribution parameter 'low' has type 'tensor<2xf64>', but the latent 'tensor<?x2xf32>' needs the event shape and element type 'tensor<2xf32>'}}
+nf.model @base_element_type(%x: tensor<?x2xf32>)
+    base #nf.uniform<low = dense<0.0> : tensor<2xf64>, high = dense<1.0> : tensor<2xf64>> {
+  nf.yield %x : tensor<?x2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{expected a base distribution (#nf.std_normal, #nf.diag_normal<...> or #nf.uniform<...>), but got 1 : i32}}
+nf.model @base_not_a_distribution(%x: tensor<?x2xf32>) base 1 : i32 {
+  nf.yield %x : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @yield_outside_model(%x: tensor<?x2xf32>) {
+  // expected-error @+1 {{'nf.yield' op expects parent op 'nf.model'}}
+  nf.yield %x : tensor<?x2xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// Base distributions
+//===----------------------------------------------------------------------===//
+
+// -----
+
+// expected-error @+2 {{'mean' and 'log_std' must have the same type, but have 'tensor<2xf32>' and 'tensor<3xf32>'}}
+nf.model @diag_normal_types(%x: tensor<?x2xf32>)
+    base #nf.diag_normal<mean = dense<0.0> : tensor<2xf32>, log_std = dense<0.0> : tensor<3xf32>> {
+  nf.yield %x : tensor<?x2xf32>
+}
+
+// -----
+
+// expected-error @+2 {{uniform box is empty: low >= high at element 1}}
+nf.model @uniform_empty(%x: tensor<?x2xf32>)
+    base #nf.uniform<low = dense<[0.0, 1.0]> : tensor<2xf32>, high = dense<[1.0, 1.0]> : tensor<2xf32>> {
+  nf.yield %x : tensor<?x2xf32>
+}
+
+// -----
+
+// expected-error @+2 {{'low' and 'high' must have the same type, but have 'tensor<2xf32>' and 'tensor<2xf64>'}}
+nf.model @uniform_types(%x: tensor<?x2xf32>)
+    base #nf.uniform<low = dense<0.0> : tensor<2xf32>, high = dense<1.0> : tensor<2xf64>> {
+  nf.yield %x : tensor<?x2xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// Layers: shared checks
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @data_rank_1(%x: tensor<?xf32>) -> tensor<?xf32> {
+  // expected-error @+1 {{operand #0 must be batch-first tensor of f32 or f64 (rank >= 2, static event dimensions), but got 'tensor<?xf32>'}}
+  %0 = nf.reverse %x : tensor<?xf32>
+  return %0 : tensor<?xf32>
+}
+
+// -----
+
+func.func @dynamic_event(%x: tensor<?x?xf32>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{operand #0 must be batch-first tensor of f32 or f64 (rank >= 2, static event dimensions), but got 'tensor<?x?xf32>'}}
+  %0 = nf.reverse %x : tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @mixed_element_types(%x: tensor<?x2xf32>, %s: tensor<2xf64>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{operand #1 has element type 'f64', but the data has 'f32'}}
+  %0 = nf.affine %x scale %s shift %s : tensor<?x2xf32>, tensor<2xf64>, tensor<2xf64>
+  return %0 : tensor<?x2xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// nf.affine
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @affine_scale_shape(%x: tensor<?x2xf32>, %s: tensor<3xf32>, %t: tensor<2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{parameter 'scale' must be a scalar tensor<T>, have the event shape [2] or the data's shape, but has type 'tensor<3xf32>'}}
+  %0 = nf.affine %x scale %s shift %t : tensor<?x2xf32>, tensor<3xf32>, tensor<2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @affine_shift_shape(%x: tensor<?x2xf32>, %s: tensor<2xf32>, %t: tensor<?x3xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{parameter 'shift' must be a scalar tensor<T>, have the event shape [2] or the data's shape, but has type 'tensor<?x3xf32>'}}
+  %0 = nf.affine %x scale %s shift %t : tensor<?x2xf32>, tensor<2xf32>, tensor<?x3xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @affine_zero_scale(%x: tensor<?x2xf32>, %t: tensor<2xf32>) -> tensor<?x2xf32> {
+  %s = arith.constant dense<[1.0, 0.0]> : tensor<2xf32>
+  // expected-error @+1 {{scale has a zero entry, so the map is not invertible}}
+  %0 = nf.affine %x scale %s shift %t : tensor<?x2xf32>, tensor<2xf32>, tensor<2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// nf.permute
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @permute_size(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{permutation has 2 entries, but dimension 1 has 3 features}}
+  %0 = nf.permute %x [1, 0] : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @permute_range(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{permutation entry 3 is out of range [0, 3)}}
+  %0 = nf.permute %x [1, 0, 3] : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @permute_repeat(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{permutation repeats entry 1}}
+  %0 = nf.permute %x [1, 0, 1] : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// nf.affine_coupling
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func private @net(%xa: tensor<?x1xf32>) -> tensor<?x2xf32>
+func.func @coupling_rank(%x: tensor<?x2x2x2xf32>) -> tensor<?x2x2x2xf32> {
+  // expected-error @+1 {{expects data of type tensor<?xDxT>, but got 'tensor<?x2x2x2xf32>'}}
+  %0 = nf.affine_coupling %x identity [0] conditioner @net : tensor<?x2x2x2xf32>
+  return %0 : tensor<?x2x2x2xf32>
+}
+
+// -----
+
+func.func private @net(%xa: tensor<?x1xf32>) -> tensor<?x2xf32>
+func.func @coupling_empty_identity(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{identity features must be a non-empty proper subset of the 2 features, but has 0 entries}}
+  %0 = nf.affine_coupling %x identity [] conditioner @net : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @net(%xa: tensor<?x1xf32>) -> tensor<?x2xf32>
+func.func @coupling_full_identity(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{identity features must be a non-empty proper subset of the 2 features, but has 2 entries}}
+  %0 = nf.affine_coupling %x identity [0, 1] conditioner @net : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @net(%xa: tensor<?x1xf32>) -> tensor<?x2xf32>
+func.func @coupling_identity_range(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{identity feature 3 is out of range [0, 3)}}
+  %0 = nf.affine_coupling %x identity [3] conditioner @net : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func private @net(%xa: tensor<?x2xf32>) -> tensor<?x2xf32>
+func.func @coupling_identity_order(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{identity features must be strictly increasing}}
+  %0 = nf.affine_coupling %x identity [2, 0] conditioner @net : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func private @net(%xa: tensor<?x1xf32>, %c: tensor<?x1x1xf32>) -> tensor<?x2xf32>
+func.func @coupling_context_rank(%x: tensor<?x2xf32>, %c: tensor<?x1x1xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{context must be a tensor<?xCxT>, but is 'tensor<?x1x1xf32>'}}
+  %0 = nf.affine_coupling %x identity [0] conditioner @net context %c : tensor<?x1x1xf32> : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @coupling_no_conditioner(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{conditioner 'missing' does not name a func.func}}
+  %0 = nf.affine_coupling %x identity [0] conditioner @missing : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @net(%xa: tensor<?x1xf32>) -> tensor<?x4xf32>
+func.func @coupling_conditioner_type(%x: tensor<?x2xf32>, %w: tensor<3xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{conditioner @net has type '(tensor<?x1xf32>) -> tensor<?x4xf32>', but this layer calls it as '(tensor<?x1xf32>, tensor<3xf32>) -> tensor<?x2xf32>' (x_A, then the context if any, then the parameters; the result holds the shift, then the unconstrained scale)}}
+  %0 = nf.affine_coupling %x identity [0] conditioner @net(%w : tensor<3xf32>) : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @net(%xa: tensor<?x1xf32>) -> tensor<?x2xf32>
+func.func @coupling_dynamic_parameter(%x: tensor<?x2xf32>, %w: tensor<?xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{operand #1 must be variadic of statically shaped tensor of f32 or f64, but got 'tensor<?xf32>'}}
+  %0 = nf.affine_coupling %x identity [0] conditioner @net(%w : tensor<?xf32>) : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+//===----------------------------------------------------------------------===//
+// nf.mlp
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @mlp_odd(%x: tensor<?x2xf32>, %w: tensor<2x4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{expects (weight, bias) pairs, but has 1 parameters}}
+  %0 = nf.mlp %x (%w : tensor<2x4xf32>) activation relu : tensor<?x2xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @mlp_weight(%x: tensor<?x2xf32>, %w: tensor<3x4xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{weight of layer 0 must be a matrix with 2 rows (the width of its input), but has type 'tensor<3x4xf32>'}}
+  %0 = nf.mlp %x (%w, %b : tensor<3x4xf32>, tensor<4xf32>) activation relu : tensor<?x2xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @mlp_bias(%x: tensor<?x2xf32>, %w: tensor<2x4xf32>, %b: tensor<5xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{bias of layer 0 must be a vector of 4 entries (the columns of its weight), but has type 'tensor<5xf32>'}}
+  %0 = nf.mlp %x (%w, %b : tensor<2x4xf32>, tensor<5xf32>) activation relu : tensor<?x2xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @mlp_output(%x: tensor<?x2xf32>, %w: tensor<2x4xf32>, %b: tensor<4xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{last layer has 4 outputs, but the result has 3 features}}
+  %0 = nf.mlp %x (%w, %b : tensor<2x4xf32>, tensor<4xf32>) activation relu : tensor<?x2xf32> -> tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @mlp_rank(%x: tensor<?x2x1xf32>, %w: tensor<2x4xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{expects tensor<?xNxT> input and output}}
+  %0 = nf.mlp %x (%w, %b : tensor<2x4xf32>, tensor<4xf32>) activation relu : tensor<?x2x1xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @mlp_batch(%x: tensor<8x2xf32>, %w: tensor<2x4xf32>, %b: tensor<4xf32>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{input and output batch dimensions differ}}
+  %0 = nf.mlp %x (%w, %b : tensor<2x4xf32>, tensor<4xf32>) activation relu : tensor<8x2xf32> -> tensor<4x4xf32>
+  return %0 : tensor<4x4xf32>
+}
+
+// -----
+
+func.func @mlp_result_type(%x: tensor<?x2xf32>, %w: tensor<2x4xf32>, %b: tensor<4xf32>) -> tensor<?x4xf64> {
+  // expected-error @+1 {{output element type differs from the input's}}
+  %0 = nf.mlp %x (%w, %b : tensor<2x4xf32>, tensor<4xf32>) activation relu : tensor<?x2xf32> -> tensor<?x4xf64>
+  return %0 : tensor<?x4xf64>
+}
+
+// -----
+
+func.func @mlp_param_type(%x: tensor<?x2xf32>, %w: tensor<2x4xf64>, %b: tensor<4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{layer 0 has parameters of another element type than the input's}}
+  %0 = nf.mlp %x (%w, %b : tensor<2x4xf64>, tensor<4xf32>) activation relu : tensor<?x2xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}

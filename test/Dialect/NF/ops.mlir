@@ -1,0 +1,99 @@
+// Every nf op and attribute round-trips through the custom form, the generic
+// form and bytecode.
+// RUN: nf-opt %s | nf-opt | FileCheck %s
+// RUN: nf-opt %s --mlir-print-op-generic | nf-opt | FileCheck %s
+// RUN: nf-opt %s -emit-bytecode | nf-opt | FileCheck %s
+// RUN: nf-opt %s --mlir-print-op-generic | FileCheck %s --check-prefix=GENERIC
+
+// CHECK-LABEL: func.func private @net
+// CHECK: nf.mlp %{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x8xf64>, tensor<8xf64>, tensor<8x2xf64>, tensor<2xf64>) activation relu : tensor<?x1xf64> -> tensor<?x2xf64>
+func.func private @net(%xa: tensor<?x1xf64>, %w0: tensor<1x8xf64>, %b0: tensor<8xf64>,
+                       %w1: tensor<8x2xf64>, %b1: tensor<2xf64>) -> tensor<?x2xf64> {
+  %h = nf.mlp %xa (%w0, %b0, %w1, %b1 : tensor<1x8xf64>, tensor<8xf64>, tensor<8x2xf64>, tensor<2xf64>)
+         activation relu : tensor<?x1xf64> -> tensor<?x2xf64>
+  return %h : tensor<?x2xf64>
+}
+
+// CHECK-LABEL: func.func private @cnet
+// CHECK-COUNT-5: activation
+func.func private @cnet(%xa: tensor<?x2xf32>, %c: tensor<?x3xf32>) -> tensor<?x4xf32> {
+  %w = arith.constant dense<0.5> : tensor<2x4xf32>
+  %b = arith.constant dense<0.1> : tensor<4xf32>
+  %0 = nf.mlp %xa (%w, %b : tensor<2x4xf32>, tensor<4xf32>) activation leaky_relu : tensor<?x2xf32> -> tensor<?x4xf32>
+  %1 = nf.mlp %xa (%w, %b : tensor<2x4xf32>, tensor<4xf32>) activation elu : tensor<?x2xf32> -> tensor<?x4xf32>
+  %2 = nf.mlp %xa (%w, %b : tensor<2x4xf32>, tensor<4xf32>) activation tanh : tensor<?x2xf32> -> tensor<?x4xf32>
+  %3 = nf.mlp %xa (%w, %b : tensor<2x4xf32>, tensor<4xf32>) activation sigmoid : tensor<?x2xf32> -> tensor<?x4xf32>
+  %4 = nf.mlp %xa (%w, %b : tensor<2x4xf32>, tensor<4xf32>) activation relu : tensor<?x2xf32> -> tensor<?x4xf32>
+  return %4 : tensor<?x4xf32>
+}
+
+// CHECK-LABEL: nf.model @flow(%{{.*}}: tensor<?x2xf64>) base #nf.std_normal {
+// CHECK: %[[A:.*]] = nf.affine %{{.*}} scale %{{.*}} shift %{{.*}} : tensor<?x2xf64>, tensor<2xf64>, tensor<f64>
+// CHECK: %[[C:.*]] = nf.affine_coupling %[[A]] identity [0] conditioner @net(%{{.*}} : tensor<1x8xf64>, tensor<8xf64>, tensor<8x2xf64>, tensor<2xf64>) : tensor<?x2xf64>
+// CHECK: %[[R:.*]] = nf.reverse %[[C]] : tensor<?x2xf64>
+// CHECK: %[[P:.*]] = nf.permute %[[R]] [1, 0] : tensor<?x2xf64>
+// CHECK: nf.yield %[[P]] : tensor<?x2xf64>
+// GENERIC: "nf.model"() <{base = #nf.std_normal, sym_name = "flow"}> ({
+// GENERIC: "nf.affine"
+// GENERIC: "nf.affine_coupling"({{.*}}) <{conditioner = @net, identity = array<i64: 0>, operandSegmentSizes = array<i32: 1, 0, 4>, scale_fn = #nf<scale_fn exp>}>
+// GENERIC: "nf.reverse"
+// GENERIC: "nf.permute"({{.*}}) <{permutation = array<i64: 1, 0>}>
+// GENERIC: "nf.yield"
+nf.model @flow(%x: tensor<?x2xf64>) base #nf.std_normal {
+  %s = arith.constant dense<[0.5, 2.0]> : tensor<2xf64>
+  %t = arith.constant dense<0.25> : tensor<f64>
+  %w0 = arith.constant dense<0.3> : tensor<1x8xf64>
+  %b0 = arith.constant dense<0.1> : tensor<8xf64>
+  %w1 = arith.constant dense<-0.2> : tensor<8x2xf64>
+  %b1 = arith.constant dense<0.0> : tensor<2xf64>
+  %0 = nf.affine %x scale %s shift %t : tensor<?x2xf64>, tensor<2xf64>, tensor<f64>
+  %1 = nf.affine_coupling %0 identity [0] conditioner @net(%w0, %b0, %w1, %b1 : tensor<1x8xf64>, tensor<8xf64>, tensor<8x2xf64>, tensor<2xf64>) : tensor<?x2xf64>
+  %2 = nf.reverse %1 : tensor<?x2xf64>
+  %3 = nf.permute %2 [1, 0] : tensor<?x2xf64>
+  nf.yield %3 : tensor<?x2xf64>
+}
+
+// A conditional model on a diagonal-normal base; weights as dense_resource
+// blobs, the coupling feeds the context to its conditioner.
+// CHECK-LABEL: nf.model @conditional
+// CHECK-SAME: (%{{.*}}: tensor<?x4xf32>, %[[CTX:.*]]: tensor<?x3xf32>) base #nf.diag_normal<mean = dense<[0.000000e+00, 1.000000e+00, 2.000000e+00, 3.000000e+00]> : tensor<4xf32>, log_std = dense<-5.000000e-01> : tensor<4xf32>> {
+// CHECK: arith.constant dense_resource<scale4> : tensor<4xf32>
+// CHECK: nf.affine_coupling %{{.*}} identity [1, 3] conditioner @cnet context %[[CTX]] : tensor<?x3xf32> scale_fn softplus : tensor<?x4xf32>
+nf.model @conditional(%x: tensor<?x4xf32>, %c: tensor<?x3xf32>)
+    base #nf.diag_normal<mean = dense<[0.0, 1.0, 2.0, 3.0]> : tensor<4xf32>,
+                         log_std = dense<-0.5> : tensor<4xf32>> {
+  %s = arith.constant dense_resource<scale4> : tensor<4xf32>
+  %0 = nf.affine %x scale %s shift %s : tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>
+  %1 = nf.affine_coupling %0 identity [1, 3] conditioner @cnet context %c : tensor<?x3xf32> scale_fn softplus : tensor<?x4xf32>
+  nf.yield %1 : tensor<?x4xf32>
+}
+
+// CHECK-LABEL: nf.model @box(%{{.*}}: tensor<?x2xf32>) base #nf.uniform<low = dense<0.000000e+00> : tensor<2xf32>, high = dense<[1.000000e+00, 2.000000e+00]> : tensor<2xf32>> {
+// CHECK-NEXT: nf.yield
+nf.model @box(%x: tensor<?x2xf32>)
+    base #nf.uniform<low = dense<0.0> : tensor<2xf32>, high = dense<[1.0, 2.0]> : tensor<2xf32>> {
+  nf.yield %x : tensor<?x2xf32>
+}
+
+// Per-sample parameters (as a conditioner produces) and a sigmoid coupling
+// on images-free rank-2 data, outside a model.
+// CHECK-LABEL: func.func @layers_in_func
+// CHECK: nf.affine %{{.*}} scale %{{.*}} shift %{{.*}} : tensor<?x3xf32>, tensor<?x3xf32>, tensor<3xf32>
+// CHECK: nf.reverse %{{.*}} : tensor<5x3x4x4xf32>
+// CHECK: nf.affine_coupling %{{.*}} identity [0, 2] conditioner @two scale_fn sigmoid : tensor<?x3xf32>
+func.func private @two(%xa: tensor<?x2xf32>) -> tensor<?x2xf32>
+func.func @layers_in_func(%x: tensor<?x3xf32>, %s: tensor<?x3xf32>, %t: tensor<3xf32>,
+                          %img: tensor<5x3x4x4xf32>) -> (tensor<?x3xf32>, tensor<5x3x4x4xf32>) {
+  %0 = nf.affine %x scale %s shift %t : tensor<?x3xf32>, tensor<?x3xf32>, tensor<3xf32>
+  %1 = nf.reverse %img : tensor<5x3x4x4xf32>
+  %2 = nf.affine_coupling %0 identity [0, 2] conditioner @two scale_fn sigmoid : tensor<?x3xf32>
+  return %2, %1 : tensor<?x3xf32>, tensor<5x3x4x4xf32>
+}
+
+{-#
+  dialect_resources: {
+    builtin: {
+      scale4: "0x040000000000803F000000400000403F0000803E"
+    }
+  }
+#-}
