@@ -129,8 +129,7 @@ TEST_F(InterfaceTest, BuildersEmitVerifiedUpstreamIR) {
 
   for (FlowLayerOpInterface layer : model.getLayers()) {
     auto fnType = b.getFunctionType({dataType, dataType, contextType}, {});
-    std::string name =
-        ("check_" + layer->getName().stripDialect()).str();
+    std::string name = ("check_" + layer->getName().stripDialect()).str();
     auto fn = func::FuncOp::create(b, loc, name, fnType);
     Block *entry = fn.addEntryBlock();
     OpBuilder fb = OpBuilder::atBlockBegin(entry);
@@ -182,7 +181,6 @@ TEST_F(InterfaceTest, BuildersEmitVerifiedUpstreamIR) {
     }
   }
   EXPECT_TRUE(succeeded(verify(*module)));
-  if (getenv("NF_DUMP")) module->dump();
 }
 
 TEST_F(InterfaceTest, ModelBuilderMakesAnEmptyFlow) {

@@ -55,8 +55,7 @@ static Value buildAffineLogDet(OpBuilder &b, Location loc, Value scale,
       .front();
 }
 
-FailureOr<LayerValues> AffineOp::buildForward(OpBuilder &b,
-                                              ValueRange operands,
+FailureOr<LayerValues> AffineOp::buildForward(OpBuilder &b, ValueRange operands,
                                               bool withLogDet) {
   Adaptor adaptor(operands, *this);
   Location loc = getLoc();
@@ -64,7 +63,8 @@ FailureOr<LayerValues> AffineOp::buildForward(OpBuilder &b,
                 b, loc, adaptor.getInput(),
                 {adaptor.getInput(), adaptor.getScale(), adaptor.getShift()}, 1,
                 [](OpBuilder &nb, Location nloc, ValueRange args) {
-                  Value scaled = arith::MulFOp::create(nb, nloc, args[0], args[1]);
+                  Value scaled =
+                      arith::MulFOp::create(nb, nloc, args[0], args[1]);
                   return SmallVector<Value>{
                       arith::AddFOp::create(nb, nloc, scaled, args[2])};
                 })
@@ -80,15 +80,15 @@ FailureOr<LayerValues> AffineOp::buildInverse(OpBuilder &b, Value output,
                                               bool withLogDet) {
   Adaptor adaptor(operands, *this);
   Location loc = getLoc();
-  Value x = mapElementwise(
-                b, loc, output, {output, adaptor.getScale(), adaptor.getShift()},
-                1,
-                [](OpBuilder &nb, Location nloc, ValueRange args) {
-                  Value centered = arith::SubFOp::create(nb, nloc, args[0], args[2]);
-                  return SmallVector<Value>{
-                      arith::DivFOp::create(nb, nloc, centered, args[1])};
-                })
-                .front();
+  Value x =
+      mapElementwise(
+          b, loc, output, {output, adaptor.getScale(), adaptor.getShift()}, 1,
+          [](OpBuilder &nb, Location nloc, ValueRange args) {
+            Value centered = arith::SubFOp::create(nb, nloc, args[0], args[2]);
+            return SmallVector<Value>{
+                arith::DivFOp::create(nb, nloc, centered, args[1])};
+          })
+          .front();
   Value logDet = withLogDet ? buildAffineLogDet(b, loc, adaptor.getScale(),
                                                 getInput().getType())
                             : Value();

@@ -82,7 +82,9 @@ AffineCouplingOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
 static std::pair<Value, Value> buildScale(OpBuilder &b, Location loc,
                                           ScaleFn fn, Value raw) {
   Type type = raw.getType();
-  auto constant = [&](double v) { return createFloatConstant(b, loc, type, v); };
+  auto constant = [&](double v) {
+    return createFloatConstant(b, loc, type, v);
+  };
   switch (fn) {
   case ScaleFn::Exp:
     return {math::ExpOp::create(b, loc, raw), raw};
@@ -90,8 +92,8 @@ static std::pair<Value, Value> buildScale(OpBuilder &b, Location loc,
     // sigmoid(h + 2) + 1e-3
     Value shifted = arith::AddFOp::create(b, loc, raw, constant(2.0));
     Value negated = arith::NegFOp::create(b, loc, shifted);
-    Value denom = arith::AddFOp::create(
-        b, loc, constant(1.0), math::ExpOp::create(b, loc, negated));
+    Value denom = arith::AddFOp::create(b, loc, constant(1.0),
+                                        math::ExpOp::create(b, loc, negated));
     Value sigmoid = arith::DivFOp::create(b, loc, constant(1.0), denom);
     Value scale = arith::AddFOp::create(b, loc, sigmoid, constant(kMinScale));
     return {scale, math::LogOp::create(b, loc, scale)};
@@ -101,7 +103,8 @@ static std::pair<Value, Value> buildScale(OpBuilder &b, Location loc,
     Value positive = arith::MaximumFOp::create(b, loc, raw, constant(0.0));
     Value negAbs =
         arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, raw));
-    Value tail = math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, negAbs));
+    Value tail =
+        math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, negAbs));
     Value softplus = arith::AddFOp::create(b, loc, positive, tail);
     Value scale = arith::AddFOp::create(b, loc, softplus, constant(kMinScale));
     return {scale, math::LogOp::create(b, loc, scale)};
@@ -134,7 +137,8 @@ static LayerValues buildAffineCoupling(AffineCouplingOp op, OpBuilder &b,
                                       TypeRange{paramsType}, args)
                      .getResult(0);
   Value shift = sliceFeatures(b, loc, params, 0, numTransformed);
-  Value rawScale = sliceFeatures(b, loc, params, numTransformed, numTransformed);
+  Value rawScale =
+      sliceFeatures(b, loc, params, numTransformed, numTransformed);
 
   ScaleFn fn = op.getScaleFn();
   SmallVector<Value> results = mapElementwise(
@@ -158,8 +162,9 @@ static LayerValues buildAffineCoupling(AffineCouplingOp op, OpBuilder &b,
   // Put A and B back in feature order.
   SmallVector<int64_t> order = identity;
   llvm::append_range(order, transformed);
-  Value merged = gatherFeatures(b, loc, concatFeatures(b, loc, {inA, results[0]}),
-                                invertPermutation(order));
+  Value merged =
+      gatherFeatures(b, loc, concatFeatures(b, loc, {inA, results[0]}),
+                     invertPermutation(order));
   Value logDet = withLogDet ? sumEventDims(b, loc, results[1]) : Value();
   return {merged, logDet};
 }

@@ -26,7 +26,7 @@ LogicalResult MLPOp::verify() {
     if (weight.getElementType() != elementType ||
         bias.getElementType() != elementType)
       return emitOpError("layer ") << layer << " has parameters of another "
-                                    << "element type than the input's";
+                                   << "element type than the input's";
     if (weight.getRank() != 2 || weight.getDimSize(0) != width)
       return emitOpError("weight of layer ")
              << layer << " must be a matrix with " << width

@@ -8,16 +8,15 @@ using namespace mlir::nf;
 /// Checks that the parameter `param` of a base distribution has the event
 /// shape and element type of `latentType`.
 static LogicalResult
-verifyEventShaped(function_ref<InFlightDiagnostic()> emitError,
-                  StringRef name, DenseFPElementsAttr param,
-                  RankedTensorType latentType) {
+verifyEventShaped(function_ref<InFlightDiagnostic()> emitError, StringRef name,
+                  DenseFPElementsAttr param, RankedTensorType latentType) {
   auto paramType = cast<RankedTensorType>(param.getType());
   ArrayRef<int64_t> eventShape = latentType.getShape().drop_front();
   if (paramType.getShape() != eventShape ||
       paramType.getElementType() != latentType.getElementType())
     return emitError() << "base distribution parameter '" << name
-                       << "' has type " << paramType
-                       << ", but the latent " << latentType
+                       << "' has type " << paramType << ", but the latent "
+                       << latentType
                        << " needs the event shape and element type "
                        << RankedTensorType::get(eventShape,
                                                 latentType.getElementType());
@@ -36,8 +35,9 @@ verifySameType(function_ref<InFlightDiagnostic()> emitError, StringRef lhsName,
   return success();
 }
 
-LogicalResult StandardNormalAttr::verifyLatentType(
-    function_ref<InFlightDiagnostic()>, RankedTensorType) const {
+LogicalResult
+StandardNormalAttr::verifyLatentType(function_ref<InFlightDiagnostic()>,
+                                     RankedTensorType) const {
   return success();
 }
 
@@ -47,9 +47,9 @@ DiagNormalAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return verifySameType(emitError, "mean", mean, "log_std", logStd);
 }
 
-LogicalResult DiagNormalAttr::verifyLatentType(
-    function_ref<InFlightDiagnostic()> emitError,
-    RankedTensorType latentType) const {
+LogicalResult
+DiagNormalAttr::verifyLatentType(function_ref<InFlightDiagnostic()> emitError,
+                                 RankedTensorType latentType) const {
   return verifyEventShaped(emitError, "mean", getMean(), latentType);
 }
 
@@ -58,8 +58,8 @@ LogicalResult UniformAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                   DenseFPElementsAttr high) {
   if (failed(verifySameType(emitError, "low", low, "high", high)))
     return failure();
-  for (auto [i, bounds] : llvm::enumerate(llvm::zip(
-           low.getValues<APFloat>(), high.getValues<APFloat>()))) {
+  for (auto [i, bounds] : llvm::enumerate(
+           llvm::zip(low.getValues<APFloat>(), high.getValues<APFloat>()))) {
     auto [lo, hi] = bounds;
     if (!(lo < hi))
       return emitError() << "uniform box is empty: low >= high at element "

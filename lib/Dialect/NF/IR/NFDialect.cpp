@@ -10,10 +10,10 @@
 using namespace mlir;
 using namespace mlir::nf;
 
+#include "nf/Dialect/NF/IR/NFAttrInterfaces.cpp.inc"
 #include "nf/Dialect/NF/IR/NFDialect.cpp.inc"
 #include "nf/Dialect/NF/IR/NFEnums.cpp.inc"
 #include "nf/Dialect/NF/IR/NFOpInterfaces.cpp.inc"
-#include "nf/Dialect/NF/IR/NFAttrInterfaces.cpp.inc"
 #define GET_ATTRDEF_CLASSES
 #include "nf/Dialect/NF/IR/NFAttrs.cpp.inc"
 

@@ -70,13 +70,13 @@ LogicalResult mlir::nf::verifyFlowLayer(Operation *op) {
 }
 
 LogicalResult mlir::nf::verifyBroadcastParameter(Operation *op, StringRef name,
-                                                Value param,
-                                                RankedTensorType dataType) {
+                                                 Value param,
+                                                 RankedTensorType dataType) {
   auto type = cast<RankedTensorType>(param.getType());
   ArrayRef<int64_t> shape = type.getShape();
   ArrayRef<int64_t> eventShape = dataType.getShape().drop_front();
-  bool perSample = type.getRank() == dataType.getRank() &&
-                   shape.drop_front() == eventShape;
+  bool perSample =
+      type.getRank() == dataType.getRank() && shape.drop_front() == eventShape;
   if (type.getRank() == 0 || shape == eventShape || perSample)
     return success();
   return op->emitOpError("parameter '")
@@ -134,13 +134,12 @@ void ModelOp::print(OpAsmPrinter &p) {
   p << ' ';
   p.printSymbolName(getSymName());
   p << '(';
-  llvm::interleaveComma(getBody().getArguments(), p, [&](BlockArgument arg) {
-    p.printRegionArgument(arg);
-  });
+  llvm::interleaveComma(getBody().getArguments(), p,
+                        [&](BlockArgument arg) { p.printRegionArgument(arg); });
   p << ") base ";
   p.printAttribute(getBase());
-  p.printOptionalAttrDictWithKeyword(
-      (*this)->getAttrs(), {getSymNameAttrName(), getBaseAttrName()});
+  p.printOptionalAttrDictWithKeyword((*this)->getAttrs(),
+                                     {getSymNameAttrName(), getBaseAttrName()});
   p << ' ';
   p.printRegion(getBody(), /*printEntryBlockArgs=*/false);
 }

@@ -90,7 +90,7 @@ FailureOr<LayerValues> PermuteOp::buildForward(OpBuilder &b,
 
 FailureOr<LayerValues> PermuteOp::buildInverse(OpBuilder &b, Value output,
                                                ValueRange, bool) {
-  return LayerValues{gatherFeatures(b, getLoc(), output,
-                                    invertPermutation(getPermutation())),
-                     {}};
+  return LayerValues{
+      gatherFeatures(b, getLoc(), output, invertPermutation(getPermutation())),
+      {}};
 }

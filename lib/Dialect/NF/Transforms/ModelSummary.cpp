@@ -80,9 +80,8 @@ struct NFModelSummaryPass
         os << "  " << index << ": " << layer->getName() << "  "
            << stringifyLayerKind(layer.getLayerKind()) << ", "
            << stringifyExactness(layer.getExactness())
-           << (layer.isVolumePreserving() ? ", volume-preserving" : "")
-           << ", " << countParameters(layer, model, symbols)
-           << " parameters\n";
+           << (layer.isVolumePreserving() ? ", volume-preserving" : "") << ", "
+           << countParameters(layer, model, symbols) << " parameters\n";
     });
     markAllAnalysesPreserved();
   }

@@ -40,8 +40,7 @@ LogicalResult verifyBroadcastParameter(Operation *op, StringRef name,
                                        Value param, RankedTensorType dataType);
 
 /// Declares a layer op's SurVAE class; attached by NF_LayerOp in ODS.
-template <LayerKind Kind>
-struct LayerKindTrait {
+template <LayerKind Kind> struct LayerKindTrait {
   template <typename ConcreteOp>
   class Impl : public OpTrait::TraitBase<ConcreteOp, Impl> {
   public:
@@ -51,7 +50,7 @@ struct LayerKindTrait {
 
 } // namespace mlir::nf
 
-#include "nf/Dialect/NF/IR/NFOpInterfaces.h.inc"
 #include "nf/Dialect/NF/IR/NFAttrInterfaces.h.inc"
+#include "nf/Dialect/NF/IR/NFOpInterfaces.h.inc"
 
 #endif // NF_DIALECT_NF_IR_NFINTERFACES_H

@@ -25,4 +25,51 @@ def NFModelSummaryPass : Pass<"nf-model-summary", "ModuleOp"> {
   ];
 }
 
+def NFDeriveLogDetPass : Pass<"nf-derive-logdet", "ModuleOp"> {
+  let summary = "Derive each model's normalizing map x -> (z, V)";
+  let description = [{
+    For every `nf.model @M`, adds
+
+    ```mlir
+    func.func @M_forward(%x: tensor<?xDxT> [, %c: tensor<?xCxT>])
+        -> (tensor<?xDxT>, tensor<?xT>)
+    ```
+
+    returning the latent z and the per-sample sum V of the layers'
+    log-likelihood contributions (log|det J| for bijections). Each layer is
+    built through `FlowLayerOpInterface::buildForward`; parameter
+    computations of the model are cloned into the function. Volume-preserving
+    layers contribute nothing (their V folds to 0), and sample-independent
+    terms (e.g. sum log|scale| of an elementwise affine) are summed once per
+    call and added to the per-sample sum at the end.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def NFDeriveInversePass : Pass<"nf-derive-inverse", "ModuleOp"> {
+  let summary = "Derive each model's generative map z -> x";
+  let description = [{
+    For every `nf.model @M`, adds
+
+    ```mlir
+    func.func @M_inverse(%z: tensor<?xDxT> [, %c: tensor<?xCxT>])
+        -> tensor<?xDxT>
+    ```
+
+    applying the layers in reverse order, each inverted through
+    `FlowLayerOpInterface::buildInverse`. Coupling layers re-evaluate their
+    conditioner on the untouched half and invert only the elementwise
+    transform, so no conditioner is ever inverted.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // NF_DIALECT_NF_TRANSFORMS_PASSES_TD

@@ -1,0 +1,44 @@
+// RUN: nf-opt %s --nf-derive-inverse | FileCheck %s
+
+func.func private @net(%xa: tensor<?x1xf64>) -> tensor<?x4xf64>
+
+// Layers are inverted in reverse order: coupling, then permutation, then
+// affine.
+// CHECK-LABEL: func.func @flow_inverse(
+// CHECK-SAME: %[[Z:.*]]: tensor<?x3xf64>) -> tensor<?x3xf64>
+// The coupling re-evaluates its conditioner on z_A = z[:, 1] and inverts only
+// the elementwise transform: x_B = (z_B - shift) / exp(h).
+// CHECK: %[[ZA:.*]] = tensor.extract_slice %[[Z]][0, 1] [%{{.*}}, 1] [1, 1]
+// CHECK: %[[H:.*]] = call @net(%[[ZA]]) : (tensor<?x1xf64>) -> tensor<?x4xf64>
+// CHECK: linalg.generic
+// CHECK: math.exp
+// CHECK-NEXT: arith.subf
+// CHECK-NEXT: arith.divf
+// The permutation [2, 0, 1] is undone by its inverse [1, 2, 0].
+// CHECK: arith.constant dense<[1, 2, 0]> : tensor<3xindex>
+// The affine map: x = (z - shift) / scale.
+// CHECK: %[[X:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x3xf64>, tensor<3xf64>, tensor<3xf64>)
+// CHECK-NEXT: ^bb0(%[[IN:.*]]: f64, %[[SCALE:.*]]: f64, %[[SHIFT:.*]]: f64, %{{.*}}: f64):
+// CHECK-NEXT: %[[C:.*]] = arith.subf %[[IN]], %[[SHIFT]] : f64
+// CHECK-NEXT: %[[Q:.*]] = arith.divf %[[C]], %[[SCALE]] : f64
+// CHECK-NEXT: linalg.yield %[[Q]]
+// CHECK: return %[[X]] : tensor<?x3xf64>
+// No conditioner is inverted, and there is exactly one call.
+// CHECK-NOT: call @net
+nf.model @flow(%x: tensor<?x3xf64>) base #nf.std_normal {
+  %s = arith.constant dense<[0.5, 2.0, -1.0]> : tensor<3xf64>
+  %t = arith.constant dense<[0.0, 1.0, 2.0]> : tensor<3xf64>
+  %0 = nf.affine %x scale %s shift %t : tensor<?x3xf64>, tensor<3xf64>, tensor<3xf64>
+  %1 = nf.permute %0 [2, 0, 1] : tensor<?x3xf64>
+  %2 = nf.affine_coupling %1 identity [1] conditioner @net : tensor<?x3xf64>
+  nf.yield %2 : tensor<?x3xf64>
+}
+
+// The model is kept, and an empty flow inverts to the identity.
+// CHECK-LABEL: nf.model @empty
+// CHECK-LABEL: func.func @empty_inverse(
+// CHECK-SAME: %[[Z:.*]]: tensor<?x2xf32>) -> tensor<?x2xf32>
+// CHECK-NEXT: return %[[Z]]
+nf.model @empty(%x: tensor<?x2xf32>) base #nf.std_normal {
+  nf.yield %x : tensor<?x2xf32>
+}
