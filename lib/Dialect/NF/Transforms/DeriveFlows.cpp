@@ -26,18 +26,24 @@ namespace {
 /// A function `@<model><suffix>` placed after `model`, taking `argType` and
 /// then the model's context (if any). The model's parameter computations
 /// (every op of its body that is not a layer) are cloned into its entry
-/// block; `mapping` maps model values to the function's values.
-func::FuncOp createDerivedFunction(ModelOp model, StringRef suffix,
-                                   Type argType, TypeRange resultTypes,
-                                   IRMapping &mapping) {
+/// block; `mapping` maps model values to the function's values. Fails if the
+/// name is taken.
+FailureOr<func::FuncOp> createDerivedFunction(ModelOp model, StringRef suffix,
+                                              Type argType,
+                                              TypeRange resultTypes,
+                                              IRMapping &mapping) {
+  std::string name = (model.getSymName() + suffix).str();
+  if (SymbolTable::lookupNearestSymbolFrom(
+          model, StringAttr::get(model.getContext(), name)))
+    return model.emitOpError("cannot derive @")
+           << name << ": a symbol of that name already exists";
   OpBuilder b(model);
   b.setInsertionPointAfter(model);
   SmallVector<Type> argTypes = {argType};
   BlockArgument context = model.getConditioningContext();
   if (context)
     argTypes.push_back(context.getType());
-  auto fn = func::FuncOp::create(b, model.getLoc(),
-                                 (model.getSymName() + suffix).str(),
+  auto fn = func::FuncOp::create(b, model.getLoc(), name,
                                  b.getFunctionType(argTypes, resultTypes));
   Block *entry = fn.addEntryBlock();
   if (context)
@@ -67,76 +73,89 @@ Value createZeroLogDet(OpBuilder &b, Location loc, Value batch) {
   return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
 }
 
+/// Adds `@<model>_forward`: x -> (z, V).
+LogicalResult deriveForward(ModelOp model) {
+  RankedTensorType dataType = model.getDataType();
+  auto latentType = cast<RankedTensorType>(model.getLatent().getType());
+  auto logDetType =
+      RankedTensorType::get({ShapedType::kDynamic}, dataType.getElementType());
+  IRMapping mapping;
+  FailureOr<func::FuncOp> fn = createDerivedFunction(
+      model, "_forward", dataType, {latentType, logDetType}, mapping);
+  if (failed(fn))
+    return failure();
+  OpBuilder b = OpBuilder::atBlockEnd(&fn->getBody().front());
+  Location loc = model.getLoc();
+
+  Value current = fn->getArgument(0);
+  Value perSample, perCall;
+  for (FlowLayerOpInterface layer : model.getLayers()) {
+    FailureOr<LayerValues> built = layer.buildForward(
+        b, remapOperands(layer, current, mapping), /*withLogDet=*/true);
+    if (failed(built))
+      return layer->emitOpError("cannot build its normalizing map");
+    current = built->value;
+    if (!built->logDet)
+      continue;
+    bool sampleIndependent =
+        cast<RankedTensorType>(built->logDet.getType()).getRank() == 0;
+    Value &sum = sampleIndependent ? perCall : perSample;
+    sum = addLogDets(b, loc, sum, built->logDet);
+  }
+  if (!perSample)
+    perSample = createZeroLogDet(b, loc, current);
+  Value logDet = addLogDets(b, loc, perSample, perCall);
+  func::ReturnOp::create(b, loc, ValueRange{current, logDet});
+  return success();
+}
+
+/// Adds `@<model>_inverse`: z -> x.
+LogicalResult deriveInverse(ModelOp model) {
+  auto latentType = cast<RankedTensorType>(model.getLatent().getType());
+  IRMapping mapping;
+  FailureOr<func::FuncOp> fn = createDerivedFunction(
+      model, "_inverse", latentType, {model.getDataType()}, mapping);
+  if (failed(fn))
+    return failure();
+  OpBuilder b = OpBuilder::atBlockEnd(&fn->getBody().front());
+
+  Value current = fn->getArgument(0);
+  SmallVector<FlowLayerOpInterface> layers = model.getLayers();
+  for (FlowLayerOpInterface layer : llvm::reverse(layers)) {
+    // The data slot is unknown in this direction; builders ignore it.
+    FailureOr<LayerValues> built =
+        layer.buildInverse(b, current, remapOperands(layer, Value(), mapping),
+                           /*withLogDet=*/false);
+    if (failed(built))
+      return layer->emitOpError("cannot build its inverse");
+    current = built->value;
+  }
+  func::ReturnOp::create(b, model.getLoc(), current);
+  return success();
+}
+
+/// Runs `derive` on every model of `module`, stopping at the first failure.
+LogicalResult forEachModel(ModuleOp module,
+                           function_ref<LogicalResult(ModelOp)> derive) {
+  for (ModelOp model : llvm::to_vector(module.getOps<ModelOp>()))
+    if (failed(derive(model)))
+      return failure();
+  return success();
+}
+
 struct NFDeriveLogDetPass
     : public nf::impl::NFDeriveLogDetPassBase<NFDeriveLogDetPass> {
   void runOnOperation() override {
-    for (ModelOp model : llvm::to_vector(getOperation().getOps<ModelOp>()))
-      if (failed(derive(model)))
-        return signalPassFailure();
-  }
-
-  LogicalResult derive(ModelOp model) {
-    RankedTensorType dataType = model.getDataType();
-    auto latentType = cast<RankedTensorType>(model.getLatent().getType());
-    auto logDetType = RankedTensorType::get({ShapedType::kDynamic},
-                                            dataType.getElementType());
-    IRMapping mapping;
-    func::FuncOp fn = createDerivedFunction(model, "_forward", dataType,
-                                            {latentType, logDetType}, mapping);
-    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
-    Location loc = model.getLoc();
-
-    Value current = fn.getArgument(0);
-    Value perSample, perCall;
-    for (FlowLayerOpInterface layer : model.getLayers()) {
-      FailureOr<LayerValues> built = layer.buildForward(
-          b, remapOperands(layer, current, mapping), /*withLogDet=*/true);
-      if (failed(built))
-        return layer->emitOpError("cannot build its normalizing map");
-      current = built->value;
-      if (!built->logDet)
-        continue;
-      bool sampleIndependent =
-          cast<RankedTensorType>(built->logDet.getType()).getRank() == 0;
-      Value &sum = sampleIndependent ? perCall : perSample;
-      sum = addLogDets(b, loc, sum, built->logDet);
-    }
-    if (!perSample)
-      perSample = createZeroLogDet(b, loc, current);
-    Value logDet = addLogDets(b, loc, perSample, perCall);
-    func::ReturnOp::create(b, loc, ValueRange{current, logDet});
-    return success();
+    if (failed(forEachModel(getOperation(), deriveForward)))
+      signalPassFailure();
   }
 };
 
 struct NFDeriveInversePass
     : public nf::impl::NFDeriveInversePassBase<NFDeriveInversePass> {
   void runOnOperation() override {
-    for (ModelOp model : llvm::to_vector(getOperation().getOps<ModelOp>()))
-      if (failed(derive(model)))
-        return signalPassFailure();
-  }
-
-  LogicalResult derive(ModelOp model) {
-    auto latentType = cast<RankedTensorType>(model.getLatent().getType());
-    IRMapping mapping;
-    func::FuncOp fn = createDerivedFunction(model, "_inverse", latentType,
-                                            {model.getDataType()}, mapping);
-    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
-
-    Value current = fn.getArgument(0);
-    SmallVector<FlowLayerOpInterface> layers = model.getLayers();
-    for (FlowLayerOpInterface layer : llvm::reverse(layers)) {
-      // The data slot is unknown in this direction; builders ignore it.
-      FailureOr<LayerValues> built =
-          layer.buildInverse(b, current, remapOperands(layer, Value(), mapping),
-                             /*withLogDet=*/false);
-      if (failed(built))
-        return layer->emitOpError("cannot build its inverse");
-      current = built->value;
-    }
-    func::ReturnOp::create(b, model.getLoc(), current);
-    return success();
+    if (failed(forEachModel(getOperation(), deriveInverse)))
+      signalPassFailure();
   }
 };
 
