@@ -4,8 +4,10 @@
 #define NF_INITALLNF_H
 
 #include "mlir/IR/DialectRegistry.h"
+#include "nf/Conversion/Passes.h"
 #include "nf/Dialect/NF/IR/NFDialect.h"
 #include "nf/Dialect/NF/Transforms/Passes.h"
+#include "nf/Pipelines/Pipelines.h"
 
 namespace mlir::nf {
 
@@ -15,7 +17,11 @@ inline void registerAllNFDialects(DialectRegistry &registry) {
 }
 
 /// Registers every nf pass and pipeline with the global registry.
-inline void registerAllNFPasses() { registerNFPasses(); }
+inline void registerAllNFPasses() {
+  registerNFPasses();
+  registerNFConversionPasses();
+  registerNFPipelines();
+}
 
 } // namespace mlir::nf
 

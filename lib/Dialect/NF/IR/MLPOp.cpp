@@ -1,5 +1,6 @@
-//===- MLPOp.cpp - nf.mlp -------------------------------------------------===//
+//===- MLPOp.cpp - nf.mlp: verifier and lowering --------------------------===//
 
+#include "nf/Dialect/NF/IR/NFBuilders.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
 
 using namespace mlir;
@@ -42,4 +43,73 @@ LogicalResult MLPOp::verify() {
            << width << " outputs, but the result has "
            << outputType.getDimSize(1) << " features";
   return success();
+}
+
+/// The activation `kind` applied to the scalar `x`.
+static Value buildActivation(OpBuilder &b, Location loc, Activation kind,
+                             Value x) {
+  Type type = x.getType();
+  Value zero = createFloatConstant(b, loc, type, 0.0);
+  auto positive = [&] {
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, zero);
+  };
+  switch (kind) {
+  case Activation::ReLU:
+    return arith::MaximumFOp::create(b, loc, x, zero);
+  case Activation::LeakyReLU: {
+    Value slope = createFloatConstant(b, loc, type, 0.01);
+    Value scaled = arith::MulFOp::create(b, loc, x, slope);
+    return arith::SelectOp::create(b, loc, positive(), x, scaled);
+  }
+  case Activation::ELU: {
+    Value negativePart = math::ExpM1Op::create(b, loc, x);
+    return arith::SelectOp::create(b, loc, positive(), x, negativePart);
+  }
+  case Activation::Tanh:
+    return math::TanhOp::create(b, loc, x);
+  case Activation::Sigmoid: {
+    Value one = createFloatConstant(b, loc, type, 1.0);
+    Value expNeg =
+        math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+    return arith::DivFOp::create(b, loc, one,
+                                 arith::AddFOp::create(b, loc, one, expNeg));
+  }
+  }
+  llvm_unreachable("unknown activation");
+}
+
+Value MLPOp::buildLinalg(OpBuilder &b, ValueRange operands) {
+  Adaptor adaptor(operands, *this);
+  Location loc = getLoc();
+  Value hidden = adaptor.getInput();
+  ValueRange params = adaptor.getParams();
+  unsigned numLayers = params.size() / 2;
+  Activation activation = getActivation();
+  for (unsigned layer = 0; layer < numLayers; ++layer) {
+    Value weight = params[2 * layer], bias = params[2 * layer + 1];
+    auto hiddenType = cast<RankedTensorType>(hidden.getType());
+    int64_t width = cast<RankedTensorType>(weight.getType()).getDimSize(1);
+    Value empty = tensor::EmptyOp::create(
+        b, loc,
+        {tensor::getMixedSize(b, loc, hidden, 0), b.getIndexAttr(width)},
+        hiddenType.getElementType());
+    Value zero = createFloatConstant(b, loc, hiddenType.getElementType(), 0.0);
+    Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+    Value product =
+        linalg::MatmulOp::create(b, loc, TypeRange{init.getType()},
+                                 ValueRange{hidden, weight}, ValueRange{init})
+            .getResult(0);
+    bool last = layer + 1 == numLayers;
+    hidden =
+        mapElementwise(b, loc, product, {product, bias}, 1,
+                       [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                         Value sum =
+                             arith::AddFOp::create(nb, nloc, args[0], args[1]);
+                         if (!last)
+                           sum = buildActivation(nb, nloc, activation, sum);
+                         return SmallVector<Value>{sum};
+                       })
+            .front();
+  }
+  return hidden;
 }

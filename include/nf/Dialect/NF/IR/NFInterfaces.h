@@ -26,6 +26,12 @@ struct LayerValues {
   Value logDet;
 };
 
+/// The elementwise noise a base distribution is sampled from.
+enum class BaseNoise {
+  StandardNormal, ///< N(0, 1)
+  UnitUniform,    ///< U[0, 1)
+};
+
 /// Exact for bijections and inference surjections, a bound otherwise.
 Exactness getDefaultExactness(LayerKind kind);
 

@@ -82,7 +82,21 @@ def NF_BaseDistributionAttrInterface
       "Check that this distribution is defined on latents of `latentType`.",
       "::llvm::LogicalResult", "verifyLatentType",
       (ins "::llvm::function_ref<::mlir::InFlightDiagnostic()>":$emitError,
-           "::mlir::RankedTensorType":$latentType)>
+           "::mlir::RankedTensorType":$latentType)>,
+    InterfaceMethod<
+      "Build log p_Z(z) per sample (`tensor<?xT>`) for the latent `z`.",
+      "::mlir::Value", "buildLogProb",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$z)>,
+    InterfaceMethod<
+      "The noise the runtime draws to sample z (see buildFromNoise).",
+      "::mlir::nf::BaseNoise", "getNoise">,
+    InterfaceMethod<
+      "Build a sample z from `noise` of the latent's shape, drawn as "
+      "getNoise() says (standard normal or uniform on [0, 1)).",
+      "::mlir::Value", "buildFromNoise",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$noise)>
   ];
 }
 

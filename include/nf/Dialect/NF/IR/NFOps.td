@@ -277,6 +277,12 @@ def NF_MLPOp : NF_Op<"mlp", [Pure]> {
     attr-dict `:` type($input) `->` type($output)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Builds the MLP as linalg.matmul and elementwise linalg.generic ops on
+    /// `operands` (the op's operands, remapped) at the insertion point.
+    ::mlir::Value buildLinalg(::mlir::OpBuilder &builder,
+                              ::mlir::ValueRange operands);
+  }];
 }
 
 #endif // NF_DIALECT_NF_IR_NFOPS_TD

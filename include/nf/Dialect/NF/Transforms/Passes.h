@@ -3,6 +3,8 @@
 #ifndef NF_DIALECT_NF_TRANSFORMS_PASSES_H
 #define NF_DIALECT_NF_TRANSFORMS_PASSES_H
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 

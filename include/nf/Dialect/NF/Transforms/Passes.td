@@ -72,4 +72,35 @@ def NFDeriveInversePass : Pass<"nf-derive-inverse", "ModuleOp"> {
   ];
 }
 
+def NFExpandModelPass : Pass<"nf-expand-model", "ModuleOp"> {
+  let summary = "Build each model's kernel entry points and erase the model";
+  let description = [{
+    For every `nf.model @M` with data of event size D (flattened) and element
+    type T, adds these functions (with `llvm.emit_c_interface`), taking
+    memrefs in destination-passing style so the C glue of `nf-compile` owns
+    every buffer (n = batch size, C = context size; `ctx` only for
+    conditional models):
+
+    | function | arguments |
+    |---|---|
+    | `nfk_M_log_prob` | x `?xD`, [ctx `?xC`], out log p(x) `?` |
+    | `nfk_M_forward` | x `?xD`, [ctx], out z `?xD`, out V `?` |
+    | `nfk_M_inverse` | z `?xD`, [ctx], out x `?xD` |
+    | `nfk_M_sample` | noise `?xD`, [ctx], out x `?xD` |
+    | `nfk_M_sample_with_log_prob` | noise `?xD`, [ctx], out x `?xD`, out log p(x) `?` |
+
+    log p(x) = log p_Z(z) + V. Sampling turns the noise (standard normal or
+    uniform, as the base distribution asks) into z through the base
+    distribution, then runs the inverse; the log-probability of the sample is
+    log p_Z(z) + V(x), with V(x) built during the inverse. The models are erased
+    afterwards (their conditioner functions stay).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // NF_DIALECT_NF_TRANSFORMS_PASSES_TD

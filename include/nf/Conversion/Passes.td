@@ -1,0 +1,39 @@
+//===- Passes.td - nf conversion passes --------------------*- tablegen -*-===//
+
+#ifndef NF_CONVERSION_PASSES_TD
+#define NF_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertNFToLinalgPass : Pass<"convert-nf-to-linalg", "ModuleOp"> {
+  let summary = "Lower nf ops outside models to linalg/tensor/arith/math";
+  let description = [{
+    Lowers `nf.mlp` to `linalg.matmul` and elementwise `linalg.generic` ops
+    (bias and activation), and every layer op outside an `nf.model` to its
+    normalizing map through `FlowLayerOpInterface::buildForward`. Ops inside
+    models are left alone (`nf-expand-model` turns models into functions).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def NFApproximateMathPass : Pass<"nf-approximate-math"> {
+  let summary = "Replace f32 transcendentals with polynomial approximations";
+  let description = [{
+    Rewrites f32 (scalar and vector) `math.exp`, `math.log`, `math.log1p`,
+    `math.expm1`, `math.tanh` and friends into arith polynomials with MLIR's
+    upstream approximations, so no libm call remains in a hot loop and the
+    loops vectorize. f64 ops are kept exact.
+  }];
+  let options = [
+    Option<"enableAvx2", "enable-avx2", "bool", "false",
+           "Use AVX2 intrinsics where the approximations offer them">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
+#endif // NF_CONVERSION_PASSES_TD

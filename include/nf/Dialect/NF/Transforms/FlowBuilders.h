@@ -1,0 +1,38 @@
+//===- FlowBuilders.h - Build a whole model's maps into IR ------*- C++ -*-===//
+//
+// Composes the per-layer builders of FlowLayerOpInterface into a model's
+// normalizing map x -> (z, V) and generative map z -> (x, V). Used by the
+// derive passes and by nf-expand-model.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NF_DIALECT_NF_TRANSFORMS_FLOWBUILDERS_H
+#define NF_DIALECT_NF_TRANSFORMS_FLOWBUILDERS_H
+
+#include "nf/Dialect/NF/IR/NFOps.h"
+
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir::nf {
+
+/// Clones the model's parameter computations (every op of its body that is
+/// not a layer) at the builder's insertion point, and maps the model's
+/// context to `context` (null for unconditional models).
+void cloneModelParameters(OpBuilder &b, ModelOp model, Value context,
+                          IRMapping &mapping);
+
+/// Builds x -> z through every layer. With `withLogDet`, `logDet` is the
+/// per-sample sum V (`tensor<?xT>`): sample-independent terms are summed once
+/// and added at the end, volume-preserving layers add nothing. `mapping`
+/// comes from cloneModelParameters.
+FailureOr<LayerValues> buildModelForward(OpBuilder &b, ModelOp model, Value x,
+                                         IRMapping &mapping, bool withLogDet);
+
+/// Builds z -> x through every layer in reverse order; with `withLogDet`,
+/// `logDet` is V at the returned x.
+FailureOr<LayerValues> buildModelInverse(OpBuilder &b, ModelOp model, Value z,
+                                         IRMapping &mapping, bool withLogDet);
+
+} // namespace mlir::nf
+
+#endif // NF_DIALECT_NF_TRANSFORMS_FLOWBUILDERS_H

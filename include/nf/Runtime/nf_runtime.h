@@ -1,0 +1,83 @@
+/*===- nf_runtime.h - Runtime of compiled nf models --------------*- C -*-===*\
+|*                                                                            *|
+|* Linked into every library nf-compile writes. The generated glue describes  *|
+|* each model (nfrt_model) and wraps each kernel in an nfrt_kernel; the       *|
+|* runtime validates arguments, splits the batch into row blocks over         *|
+|* threads, draws sampling noise and calls the kernels.                       *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef NF_RUNTIME_NF_RUNTIME_H
+#define NF_RUNTIME_NF_RUNTIME_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Return codes of the C ABI. */
+enum {
+  NF_OK = 0,
+  NF_ERROR_INVALID_ARGUMENT = 1, /* n < 0, k < 1 */
+  NF_ERROR_NULL_POINTER = 2,     /* NULL where data is needed */
+  NF_ERROR_OUT_OF_MEMORY = 3,
+};
+
+/* Ranked memref descriptors of MLIR's C interface. */
+typedef struct nfrt_memref2 {
+  void *allocated, *aligned;
+  int64_t offset, sizes[2], strides[2];
+} nfrt_memref2;
+typedef struct nfrt_memref1 {
+  void *allocated, *aligned;
+  int64_t offset, sizes[1], strides[1];
+} nfrt_memref1;
+
+/* A kernel on a block of rows: input rows, context rows (unused by
+ * unconditional models), a 2-D output and a per-row output (each unused by
+ * some entries). */
+typedef void (*nfrt_kernel)(nfrt_memref2 *in, nfrt_memref2 *ctx,
+                            nfrt_memref2 *out2, nfrt_memref1 *out1);
+
+/* What the runtime feeds a kernel as its input. */
+enum nfrt_input {
+  NFRT_INPUT_DATA = 0,   /* the caller's rows of `dim` values */
+  NFRT_INPUT_LATENT = 1, /* the caller's rows of `latent_dim` values */
+  NFRT_INPUT_NOISE = 2,  /* noise rows of `latent_dim` values it draws */
+};
+
+/* The noise a model's base distribution is sampled from. */
+enum nfrt_noise { NFRT_NOISE_NORMAL = 0, NFRT_NOISE_UNIFORM = 1 };
+
+typedef struct nfrt_model {
+  int64_t dim, latent_dim, context_dim;
+  int32_t element_size; /* 4 (float) or 8 (double) */
+  int32_t noise;        /* enum nfrt_noise */
+} nfrt_model;
+
+/* Runs `kernel` on n rows. `input` says what feeds it; `in` is read when it
+ * is data or latent. `out2_cols` is the width of `out2` (0 when the entry has
+ * no 2-D output), `has_out1` whether it writes `out1`. Rows are split into
+ * blocks over NF_NUM_THREADS threads (default: all cores); noise row i is a
+ * function of (seed, i) only, whatever n or the split. */
+int nfrt_run(const nfrt_model *model, nfrt_kernel kernel, int input,
+             const void *in, int64_t n, uint64_t seed, const void *ctx,
+             void *out2, int64_t out2_cols, void *out1, int has_out1);
+
+/* Philox4x32-10: one block of four 32-bit outputs. */
+void nfrt_philox4x32_10(const uint32_t counter[4], const uint32_t key[2],
+                        uint32_t out[4]);
+
+/* Fills rows [row_begin, row_end) of `cols` noise values (standard normal
+ * or uniform on [0, 1)), element (i, j) keyed by (seed, i, j). */
+void nfrt_fill_noise_f32(int noise, uint64_t seed, int64_t row_begin,
+                         int64_t row_end, int64_t cols, float *out);
+void nfrt_fill_noise_f64(int noise, uint64_t seed, int64_t row_begin,
+                         int64_t row_end, int64_t cols, double *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NF_RUNTIME_NF_RUNTIME_H */

@@ -1,0 +1,243 @@
+//===- Runtime.cpp - Runtime of compiled nf models ------------------------===//
+//
+// Argument checks, batch splitting over threads, Philox noise, and the
+// memrefCopy helper that lowered kernels may call. No global mutable state:
+// every call owns its threads and buffers, so concurrent calls are safe.
+//
+//===----------------------------------------------------------------------===//
+
+#include "nf/Runtime/nf_runtime.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+namespace {
+
+/// Rows per kernel call: small enough that a block's intermediates stay in
+/// cache, large enough to amortize the call.
+constexpr int64_t kRowsPerBlock = 128;
+
+int getNumThreads() {
+  if (const char *env = std::getenv("NF_NUM_THREADS")) {
+    int value = std::atoi(env);
+    if (value > 0)
+      return value;
+  }
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores > 0 ? static_cast<int>(cores) : 1;
+}
+
+nfrt_memref2 rows2(const void *base, int64_t begin, int64_t end, int64_t cols,
+                   int32_t elementSize) {
+  char *data = static_cast<char *>(const_cast<void *>(base));
+  if (data)
+    data += begin * cols * elementSize;
+  return {data, data, 0, {end - begin, cols}, {cols, 1}};
+}
+
+nfrt_memref1 rows1(void *base, int64_t begin, int64_t end,
+                   int32_t elementSize) {
+  char *data = static_cast<char *>(base);
+  if (data)
+    data += begin * elementSize;
+  return {data, data, 0, {end - begin}, {1}};
+}
+
+/// 53 random bits from two 32-bit words, as a double in [0, 1).
+double toUnit(uint32_t hi, uint32_t lo) {
+  uint64_t bits = (static_cast<uint64_t>(hi) << 21) ^ (lo >> 11);
+  bits &= (1ull << 53) - 1;
+  return static_cast<double>(bits) * 0x1.0p-53;
+}
+
+/// Noise value (row, col): block (row, col / 2) of Philox gives two
+/// uniforms u1, u2; a normal pair by Box-Muller, or two uniforms.
+double noiseAt(int noise, uint64_t seed, int64_t row, int64_t col) {
+  uint32_t counter[4] = {
+      static_cast<uint32_t>(row),
+      static_cast<uint32_t>(static_cast<uint64_t>(row) >> 32),
+      static_cast<uint32_t>(col / 2),
+      static_cast<uint32_t>(static_cast<uint64_t>(col) >> 33)};
+  uint32_t key[2] = {static_cast<uint32_t>(seed),
+                     static_cast<uint32_t>(seed >> 32)};
+  uint32_t r[4];
+  nfrt_philox4x32_10(counter, key, r);
+  double u1 = toUnit(r[0], r[1]), u2 = toUnit(r[2], r[3]);
+  bool second = col % 2 == 1;
+  if (noise == NFRT_NOISE_UNIFORM)
+    return second ? u2 : u1;
+  double radius = std::sqrt(-2.0 * std::log1p(-u1)); // 1 - u1 in (0, 1]
+  double angle = 2.0 * M_PI * u2;
+  return radius * (second ? std::sin(angle) : std::cos(angle));
+}
+
+template <typename T>
+void fillNoise(int noise, uint64_t seed, int64_t rowBegin, int64_t rowEnd,
+               int64_t cols, T *out) {
+  for (int64_t row = rowBegin; row < rowEnd; ++row)
+    for (int64_t col = 0; col < cols; ++col)
+      *out++ = static_cast<T>(noiseAt(noise, seed, row, col));
+}
+
+struct Call {
+  const nfrt_model *model;
+  nfrt_kernel kernel;
+  int input;
+  const void *in;
+  uint64_t seed;
+  const void *ctx;
+  void *out2;
+  int64_t out2Cols;
+  void *out1;
+};
+
+/// Runs the kernel on rows [begin, end) in blocks; returns an error code.
+int runRows(const Call &call, int64_t begin, int64_t end) {
+  const nfrt_model &m = *call.model;
+  int32_t size = m.element_size;
+  std::vector<char> noise;
+  for (int64_t b = begin; b < end; b += kRowsPerBlock) {
+    int64_t e = std::min(end, b + kRowsPerBlock);
+    nfrt_memref2 in;
+    if (call.input == NFRT_INPUT_NOISE) {
+      noise.resize(static_cast<size_t>((e - b) * m.latent_dim * size));
+      if (size == 4)
+        nfrt_fill_noise_f32(m.noise, call.seed, b, e, m.latent_dim,
+                            reinterpret_cast<float *>(noise.data()));
+      else
+        nfrt_fill_noise_f64(m.noise, call.seed, b, e, m.latent_dim,
+                            reinterpret_cast<double *>(noise.data()));
+      in = rows2(noise.data(), 0, e - b, m.latent_dim, size);
+    } else {
+      int64_t cols = call.input == NFRT_INPUT_DATA ? m.dim : m.latent_dim;
+      in = rows2(call.in, b, e, cols, size);
+    }
+    nfrt_memref2 ctx = rows2(call.ctx, b, e, m.context_dim, size);
+    nfrt_memref2 out2 = rows2(call.out2, b, e, call.out2Cols, size);
+    nfrt_memref1 out1 = rows1(call.out1, b, e, size);
+    call.kernel(&in, &ctx, &out2, &out1);
+  }
+  return NF_OK;
+}
+
+} // namespace
+
+extern "C" int nfrt_run(const nfrt_model *model, nfrt_kernel kernel, int input,
+                        const void *in, int64_t n, uint64_t seed,
+                        const void *ctx, void *out2, int64_t out2Cols,
+                        void *out1, int hasOut1) {
+  if (n < 0)
+    return NF_ERROR_INVALID_ARGUMENT;
+  if ((input != NFRT_INPUT_NOISE && !in) || (model->context_dim > 0 && !ctx) ||
+      (out2Cols > 0 && !out2) || (hasOut1 && !out1))
+    return n == 0 ? NF_OK : NF_ERROR_NULL_POINTER;
+  if (n == 0)
+    return NF_OK;
+  Call call{model, kernel, input, in, seed, ctx, out2, out2Cols, out1};
+
+  // One contiguous range of whole blocks per thread; the caller's thread
+  // takes the first.
+  int64_t blocks = (n + kRowsPerBlock - 1) / kRowsPerBlock;
+  int64_t workers = std::min<int64_t>(getNumThreads(), blocks);
+  if (workers <= 1)
+    return runRows(call, 0, n);
+  int64_t blocksPerWorker = (blocks + workers - 1) / workers;
+  std::atomic<int> status{NF_OK};
+  std::vector<std::thread> threads;
+  threads.reserve(workers - 1);
+  auto work = [&](int64_t w) {
+    int64_t begin = w * blocksPerWorker * kRowsPerBlock;
+    int64_t end = std::min(n, begin + blocksPerWorker * kRowsPerBlock);
+    if (begin < end)
+      if (int rc = runRows(call, begin, end))
+        status.store(rc);
+  };
+  for (int64_t w = 1; w < workers; ++w)
+    threads.emplace_back(work, w);
+  work(0);
+  for (std::thread &t : threads)
+    t.join();
+  return status.load();
+}
+
+extern "C" void nfrt_philox4x32_10(const uint32_t counter[4],
+                                   const uint32_t key[2], uint32_t out[4]) {
+  constexpr uint32_t kMul0 = 0xD2511F53, kMul1 = 0xCD9E8D57;
+  constexpr uint32_t kWeyl0 = 0x9E3779B9, kWeyl1 = 0xBB67AE85;
+  uint32_t c[4] = {counter[0], counter[1], counter[2], counter[3]};
+  uint32_t k[2] = {key[0], key[1]};
+  for (int round = 0; round < 10; ++round) {
+    uint64_t p0 = static_cast<uint64_t>(kMul0) * c[0];
+    uint64_t p1 = static_cast<uint64_t>(kMul1) * c[2];
+    uint32_t hi0 = p0 >> 32, lo0 = static_cast<uint32_t>(p0);
+    uint32_t hi1 = p1 >> 32, lo1 = static_cast<uint32_t>(p1);
+    uint32_t next[4] = {hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0};
+    std::memcpy(c, next, sizeof(c));
+    k[0] += kWeyl0;
+    k[1] += kWeyl1;
+  }
+  std::memcpy(out, c, sizeof(c));
+}
+
+extern "C" void nfrt_fill_noise_f32(int noise, uint64_t seed, int64_t rowBegin,
+                                    int64_t rowEnd, int64_t cols, float *out) {
+  fillNoise(noise, seed, rowBegin, rowEnd, cols, out);
+}
+
+extern "C" void nfrt_fill_noise_f64(int noise, uint64_t seed, int64_t rowBegin,
+                                    int64_t rowEnd, int64_t cols, double *out) {
+  fillNoise(noise, seed, rowBegin, rowEnd, cols, out);
+}
+
+//===----------------------------------------------------------------------===//
+// memrefCopy: called by lowered memref.copy of non-contiguous memrefs.
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct UnrankedMemRef {
+  int64_t rank;
+  void *descriptor;
+};
+struct DescriptorView {
+  char *aligned;
+  int64_t offset;
+  const int64_t *sizes, *strides;
+  explicit DescriptorView(const UnrankedMemRef &m, int64_t rank) {
+    auto *fields = static_cast<char *>(m.descriptor);
+    std::memcpy(&aligned, fields + sizeof(void *), sizeof(void *));
+    auto *ints = reinterpret_cast<const int64_t *>(fields + 2 * sizeof(void *));
+    offset = ints[0];
+    sizes = ints + 1;
+    strides = ints + 1 + rank;
+  }
+};
+} // namespace
+
+extern "C" void memrefCopy(int64_t elementSize, UnrankedMemRef *src,
+                           UnrankedMemRef *dst) {
+  int64_t rank = src->rank;
+  DescriptorView s(*src, rank), d(*dst, rank);
+  std::vector<int64_t> index(rank, 0);
+  for (int64_t i = 0; i < rank; ++i)
+    if (s.sizes[i] == 0)
+      return;
+  while (true) {
+    int64_t so = s.offset, doff = d.offset;
+    for (int64_t i = 0; i < rank; ++i) {
+      so += index[i] * s.strides[i];
+      doff += index[i] * d.strides[i];
+    }
+    std::memcpy(d.aligned + doff * elementSize, s.aligned + so * elementSize,
+                elementSize);
+    int64_t dim = rank - 1;
+    while (dim >= 0 && ++index[dim] == s.sizes[dim])
+      index[dim--] = 0;
+    if (dim < 0)
+      return;
+  }
+}
