@@ -203,6 +203,13 @@ void writeGlue(raw_ostream &os, ArrayRef<ModelInfo> models) {
        << "};\n";
     writeDecls(os, m, /*definitions=*/true);
   }
+  // Discovery data for loaders (one line per model: name, element type,
+  // dim, latent dim, context dim); not part of the C ABI.
+  os << "NF_API const char nf_library_manifest[] =";
+  for (const ModelInfo &m : models)
+    os << "\n  \"" << m.name << " " << (m.isF64 ? "f64" : "f32") << " "
+       << m.dim << " " << m.latentDim << " " << m.contextDim << "\\n\"";
+  os << ";\n";
 }
 
 /// Writes `text` to `path`.

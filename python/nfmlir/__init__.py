@@ -1,0 +1,44 @@
+"""nfmlir: build normalizing flows, compile them with nf-compile, run them.
+
+    import numpy as np, nfmlir
+    model = nfmlir.Model([nfmlir.AffineCoupling([0], nfmlir.MLP(...)),
+                          nfmlir.Reverse()],
+                         base=nfmlir.StandardNormal(2))
+    lib = model.compile()
+    logp = lib.log_prob(np.zeros((4, 2), np.float32))
+
+Only numpy is needed (PyTorch only for importing trained flows).
+"""
+
+from .builder import (
+    MLP,
+    Affine,
+    AffineCoupling,
+    DiagNormal,
+    Model,
+    Permute,
+    Reverse,
+    StandardNormal,
+    Uniform,
+)
+from .compiler import CompileError, compile_mlir, find_nf_compile
+from .runtime import CompiledModel, Library, NFRuntimeError, load
+
+__all__ = [
+    "MLP",
+    "Affine",
+    "AffineCoupling",
+    "CompileError",
+    "CompiledModel",
+    "DiagNormal",
+    "Library",
+    "Model",
+    "NFRuntimeError",
+    "Permute",
+    "Reverse",
+    "StandardNormal",
+    "Uniform",
+    "compile_mlir",
+    "find_nf_compile",
+    "load",
+]

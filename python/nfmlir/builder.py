@@ -1,0 +1,282 @@
+"""Compose flows in Python and emit them as nf dialect text.
+
+Every layer denotes the normalizing map x -> z (data to latent), as in the
+nf dialect. Weights become `dense_resource` blobs, so large models stay
+compact text.
+"""
+
+import struct
+
+import numpy as np
+
+_DTYPES = {"float32": ("f32", np.float32), "float64": ("f64", np.float64)}
+
+
+def _tensor_type(shape, t, batch=False):
+    dims = (["?"] if batch else []) + [str(int(d)) for d in shape]
+    return "tensor<" + "x".join(dims + [t]) + ">"
+
+
+def _dense_literal(values, t):
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    return "dense<[" + ", ".join(repr(float(v)) for v in values) + "]> : " + _tensor_type([values.size], t)
+
+
+class _Emitter:
+    """Names, constants and conditioner functions of one model's text."""
+
+    def __init__(self, model):
+        self.model = model
+        self.t, self.np_dtype = _DTYPES[model.dtype]
+        self.body = []
+        self.functions = []
+        self.blobs = {}
+        self.counter = 0
+
+    def fresh(self, prefix="v"):
+        self.counter += 1
+        return f"%{prefix}{self.counter}"
+
+    def constant(self, array):
+        """An arith.constant holding `array` as a dense_resource blob."""
+        array = np.ascontiguousarray(np.asarray(array, dtype=self.np_dtype))
+        blob = f"{self.model.name}_blob{len(self.blobs)}"
+        align = array.dtype.itemsize
+        self.blobs[blob] = "0x" + struct.pack("<I", align).hex() + array.tobytes().hex()
+        name = self.fresh("p")
+        ttype = _tensor_type(array.shape, self.t)
+        self.body.append(f"  {name} = arith.constant dense_resource<{blob}> : {ttype}")
+        return name, ttype
+
+
+class Layer:
+    """Base class of layers: `emit` returns the SSA name of the output."""
+
+    def emit(self, em, x, dim):
+        raise NotImplementedError
+
+
+class Affine(Layer):
+    """z = scale * x + shift; scale and shift are scalars or per feature."""
+
+    def __init__(self, scale, shift):
+        self.scale = np.asarray(scale, dtype=np.float64)
+        self.shift = np.asarray(shift, dtype=np.float64)
+        if np.any(self.scale == 0):
+            raise ValueError("Affine: scale has a zero entry; the map is not invertible")
+
+    def emit(self, em, x, dim):
+        for name, p in (("scale", self.scale), ("shift", self.shift)):
+            if p.ndim not in (0, 1) or (p.ndim == 1 and p.shape[0] != dim):
+                raise ValueError(f"Affine: {name} must be a scalar or have {dim} entries, not shape {p.shape}")
+        s, st = em.constant(self.scale)
+        t, tt = em.constant(self.shift)
+        out = em.fresh()
+        xt = _tensor_type([dim], em.t, batch=True)
+        em.body.append(f"  {out} = nf.affine {x} scale {s} shift {t} : {xt}, {st}, {tt}")
+        return out
+
+
+class Reverse(Layer):
+    """Reverses the order of the features."""
+
+    def emit(self, em, x, dim):
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.reverse {x} : {_tensor_type([dim], em.t, batch=True)}")
+        return out
+
+
+class Permute(Layer):
+    """z[:, i] = x[:, permutation[i]]."""
+
+    def __init__(self, permutation):
+        self.permutation = [int(p) for p in permutation]
+
+    def emit(self, em, x, dim):
+        if sorted(self.permutation) != list(range(dim)):
+            raise ValueError(f"Permute: {self.permutation} is not a permutation of {dim} features")
+        out = em.fresh()
+        perm = ", ".join(map(str, self.permutation))
+        em.body.append(f"  {out} = nf.permute {x} [{perm}] : {_tensor_type([dim], em.t, batch=True)}")
+        return out
+
+
+class MLP:
+    """Dense layers y = x W + b with `activation` between them.
+
+    `layers` is a list of (W, b) with W of shape (in, out) (PyTorch's
+    Linear.weight transposed) and b of shape (out,).
+    """
+
+    ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid")
+
+    def __init__(self, layers, activation="relu"):
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"MLP: activation must be one of {self.ACTIVATIONS}, not {activation!r}")
+        self.layers = [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in layers]
+        self.activation = activation
+        if not self.layers:
+            raise ValueError("MLP: needs at least one layer")
+        for k, (w, b) in enumerate(self.layers):
+            if w.ndim != 2 or b.shape != (w.shape[1],):
+                raise ValueError(f"MLP: layer {k} has W {w.shape} and b {b.shape}; need (in, out) and (out,)")
+            if k and w.shape[0] != self.layers[k - 1][0].shape[1]:
+                raise ValueError(f"MLP: layer {k} takes {w.shape[0]} inputs, the previous one gives "
+                                 f"{self.layers[k - 1][0].shape[1]}")
+
+    @property
+    def in_features(self):
+        return self.layers[0][0].shape[0]
+
+    @property
+    def out_features(self):
+        return self.layers[-1][0].shape[1]
+
+    @classmethod
+    def random(cls, sizes, activation="relu", rng=None, scale=1.0):
+        """An MLP with Glorot-like random weights, for tests and demos."""
+        rng = np.random.default_rng(rng)
+        layers = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = scale * np.sqrt(6.0 / (fan_in + fan_out))
+            layers.append((rng.uniform(-bound, bound, (fan_in, fan_out)), rng.uniform(-0.1, 0.1, fan_out)))
+        return cls(layers, activation)
+
+
+class AffineCoupling(Layer):
+    """RealNVP affine coupling.
+
+    `identity` lists the features that pass through and condition the
+    transform of the others (B). The conditioner maps x_A (concatenated with
+    the model's context, if any) to 2|B| values: shift, then unconstrained
+    scale h; scale = exp(h), sigmoid(h + 2) + 1e-3 or softplus(h) + 1e-3.
+    """
+
+    SCALE_FNS = ("exp", "sigmoid", "softplus")
+
+    def __init__(self, identity, conditioner, scale_fn="exp"):
+        self.identity = sorted(int(i) for i in identity)
+        self.conditioner = conditioner
+        if scale_fn not in self.SCALE_FNS:
+            raise ValueError(f"AffineCoupling: scale_fn must be one of {self.SCALE_FNS}, not {scale_fn!r}")
+        self.scale_fn = scale_fn
+
+    def emit(self, em, x, dim):
+        model = em.model
+        a = len(self.identity)
+        b = dim - a
+        c = model.context_dim
+        net = self.conditioner
+        if net.in_features != a + c or net.out_features != 2 * b:
+            raise ValueError(f"AffineCoupling: the conditioner must map {a + c} inputs (x_A"
+                             f"{' and context' if c else ''}) to {2 * b} outputs, not "
+                             f"{net.in_features} -> {net.out_features}")
+        t = em.t
+        params, types = [], []
+        for w, bias in net.layers:
+            for p in (w, bias):
+                name, ttype = em.constant(p)
+                params.append(name)
+                types.append(ttype)
+        fname = f"{model.name}_conditioner{len(em.functions)}"
+        xa_t = _tensor_type([a], t, batch=True)
+        in_t = _tensor_type([a + c], t, batch=True)
+        out_t = _tensor_type([2 * b], t, batch=True)
+        args = [f"%xa: {xa_t}"] + ([f"%c: {_tensor_type([c], t, batch=True)}"] if c else [])
+        args += [f"%w{k}: {ty}" for k, ty in enumerate(types)]
+        fn = [f"func.func private @{fname}({', '.join(args)}) -> {out_t} {{"]
+        mlp_in = "%xa"
+        if c:
+            fn.append(f"  %in = tensor.concat dim(1) %xa, %c : ({xa_t}, {_tensor_type([c], t, batch=True)}) -> {in_t}")
+            mlp_in = "%in"
+        ws = ", ".join(f"%w{k}" for k in range(len(types)))
+        fn.append(f"  %h = nf.mlp {mlp_in} ({ws} : {', '.join(types)}) activation {net.activation} : {in_t} -> {out_t}")
+        fn.append(f"  return %h : {out_t}")
+        fn.append("}")
+        em.functions.append("\n".join(fn))
+        out = em.fresh()
+        identity = ", ".join(map(str, self.identity))
+        context = f" context %c : {_tensor_type([c], t, batch=True)}" if c else ""
+        em.body.append(f"  {out} = nf.affine_coupling {x} identity [{identity}] conditioner @{fname}"
+                       f"({', '.join(params)} : {', '.join(types)}){context} scale_fn {self.scale_fn} : "
+                       f"{_tensor_type([dim], t, batch=True)}")
+        return out
+
+
+class StandardNormal:
+    """N(0, I) on `dim` features."""
+
+    def __init__(self, dim):
+        self.dim = int(dim)
+
+    def attribute(self, t):
+        return "#nf.std_normal"
+
+
+class DiagNormal:
+    """N(mean, diag(exp(log_std))^2)."""
+
+    def __init__(self, mean, log_std):
+        self.mean = np.asarray(mean, np.float64).reshape(-1)
+        self.log_std = np.asarray(log_std, np.float64).reshape(-1)
+        if self.mean.shape != self.log_std.shape:
+            raise ValueError("DiagNormal: mean and log_std must have the same shape")
+        self.dim = self.mean.size
+
+    def attribute(self, t):
+        return f"#nf.diag_normal<mean = {_dense_literal(self.mean, t)}, log_std = {_dense_literal(self.log_std, t)}>"
+
+
+class Uniform:
+    """Uniform on the box [low, high)."""
+
+    def __init__(self, low, high):
+        self.low = np.asarray(low, np.float64).reshape(-1)
+        self.high = np.asarray(high, np.float64).reshape(-1)
+        if self.low.shape != self.high.shape or np.any(self.low >= self.high):
+            raise ValueError("Uniform: need low < high elementwise, with equal shapes")
+        self.dim = self.low.size
+
+    def attribute(self, t):
+        return f"#nf.uniform<low = {_dense_literal(self.low, t)}, high = {_dense_literal(self.high, t)}>"
+
+
+class Model:
+    """A flow: `layers` (normalizing direction, data to latent) over `base`."""
+
+    def __init__(self, layers, base, context_dim=0, dtype="float32", name="model"):
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
+        if not name.isidentifier():
+            raise ValueError(f"model name must be an identifier, not {name!r}")
+        self.layers = list(layers)
+        self.base = base
+        self.dim = base.dim
+        self.context_dim = int(context_dim)
+        self.dtype = dtype
+        self.name = name
+
+    def to_mlir(self):
+        """The model as nf dialect text."""
+        em = _Emitter(self)
+        x = "%x"
+        for layer in self.layers:
+            x = layer.emit(em, x, self.dim)
+        t = em.t
+        xt = _tensor_type([self.dim], t, batch=True)
+        args = f"%x: {xt}" + (f", %c: {_tensor_type([self.context_dim], t, batch=True)}" if self.context_dim else "")
+        lines = em.functions + [f"nf.model @{self.name}({args}) base {self.base.attribute(t)} {{"]
+        lines += em.body + [f"  nf.yield {x} : {xt}", "}"]
+        if em.blobs:
+            lines.append("{-#\n  dialect_resources: {\n    builtin: {")
+            lines.append(",\n".join(f'      {k}: "{v}"' for k, v in em.blobs.items()))
+            lines.append("    }\n  }\n#-}")
+        return "\n".join(lines) + "\n"
+
+    def compile(self, opt=3, out_dir=None):
+        """Compiles with nf-compile and loads the model."""
+        from .compiler import compile_mlir
+        from .runtime import load
+
+        path = compile_mlir(self.to_mlir(), name=self.name, opt=opt, out_dir=out_dir)
+        return load(path)[self.name]
