@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PACKAGES=(cmake ninja-build clang-22 lld-22 llvm-22-dev llvm-22-tools
-          libmlir-22-dev mlir-22-tools libgtest-dev python3)
+          libmlir-22-dev mlir-22-tools libgtest-dev python3 python3-numpy
+          python3-pytest ${NF_EXTRA_PACKAGES:-})
 missing=()
 for package in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null |

@@ -1,17 +1,31 @@
 #!/usr/bin/env bash
-# All tests: build nf-mlir, then run the lit/FileCheck suite and the
-# GoogleTest binaries (through lit), and print one summary line.
-set -euo pipefail
+# All tests: build nf-mlir, then run the lit/FileCheck suite with the
+# GoogleTest binaries (through lit) and the end-to-end pytest suite
+# (compiled models checked numerically), and print one summary line.
+set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup.sh nf-opt NFUnitTests nf-doc
+bash scripts/setup.sh nf-opt nf-compile nf_runtime NFUnitTests nf-doc || exit 1
 
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-status=0
-/usr/lib/llvm-22/bin/lit -sv build/test 2>&1 | tee "$log" || status=$?
+lit_log=$(mktemp)
+py_log=$(mktemp)
+trap 'rm -f "$lit_log" "$py_log"' EXIT
 
-count() { sed -n "s/^ *$1: *\([0-9]*\).*/\1/p" "$log" | head -n 1; }
-passed=$(count Passed)
-failed=$(count Failed)
-echo "${passed:-0} passed, ${failed:-0} failed"
-exit "$status"
+echo "== lit (FileCheck + GoogleTest)"
+/usr/lib/llvm-22/bin/lit -sv build/test 2>&1 | tee "$lit_log"
+lit_status=${PIPESTATUS[0]}
+
+echo "== pytest (end to end)"
+/usr/bin/python3 -m pytest -q test/python 2>&1 | tee "$py_log"
+py_status=${PIPESTATUS[0]}
+
+lit_count() { sed -n "s/^ *$1: *\([0-9]*\).*/\1/p" "$lit_log" | head -n 1; }
+py_count() { grep -Eo "[0-9]+ $1" "$py_log" | tail -n 1 | cut -d' ' -f1; }
+lit_passed=$(lit_count Passed)
+lit_failed=$(lit_count Failed)
+py_passed=$(py_count passed)
+py_failed=$(py_count failed)
+py_errors=$(py_count error)
+passed=$(( ${lit_passed:-0} + ${py_passed:-0} ))
+failed=$(( ${lit_failed:-0} + ${py_failed:-0} + ${py_errors:-0} ))
+echo "${passed} passed, ${failed} failed"
+[ "$lit_status" -eq 0 ] && [ "$py_status" -eq 0 ]

@@ -7,7 +7,7 @@ from lit.llvm import llvm_config
 config.name = "NF"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir"]
-config.excludes = ["lit.cfg.py", "lit.site.cfg.py"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "python"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.nf_obj_root, "test")
 # Captured FileCheck names do not leak past a CHECK-LABEL.
@@ -16,7 +16,7 @@ config.environment["FILECHECK_OPTS"] = "-enable-var-scope"
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["nf-opt", "mlir-opt", "mlir-translate"],
+    ["nf-opt", "nf-compile", "mlir-opt", "mlir-translate", "llvm-nm"],
     [os.path.join(config.nf_obj_root, "bin"), config.llvm_tools_dir],
 )
 config.substitutions.append(("%nf_src_root", config.nf_src_root))

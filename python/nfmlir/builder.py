@@ -39,7 +39,7 @@ class _Emitter:
 
     def constant(self, array):
         """An arith.constant holding `array` as a dense_resource blob."""
-        array = np.ascontiguousarray(np.asarray(array, dtype=self.np_dtype))
+        array = np.array(array, dtype=self.np_dtype, order="C")  # keeps 0-d shapes
         blob = f"{self.model.name}_blob{len(self.blobs)}"
         align = array.dtype.itemsize
         self.blobs[blob] = "0x" + struct.pack("<I", align).hex() + array.tobytes().hex()

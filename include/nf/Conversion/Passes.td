@@ -36,4 +36,16 @@ def NFApproximateMathPass : Pass<"nf-approximate-math"> {
   ];
 }
 
+def NFInlineScalarResourcesPass : Pass<"nf-inline-scalar-resources"> {
+  let summary = "Turn rank-0 dense_resource constants into dense literals";
+  let description = [{
+    Rewrites `arith.constant dense_resource<...> : tensor<T>` (rank 0) into
+    `arith.constant dense<v> : tensor<T>`. Upstream MLIR 22 lowers rank-0
+    `memref.global`s by iterating their elements, which dense_resource blobs
+    do not support, so without this the LLVM lowering aborts. Larger
+    resources (weights) are kept as blobs. A missing or malformed blob is a
+    located error.
+  }];
+}
+
 #endif // NF_CONVERSION_PASSES_TD

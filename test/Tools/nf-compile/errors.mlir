@@ -1,0 +1,22 @@
+// Bad input: a located error and a non-zero exit, never a crash.
+// RUN: not nf-compile %S/Inputs/invalid-model.mlir -o %t.so 2>&1 | FileCheck %s --check-prefix=VERIFY
+// RUN: not nf-compile %S/Inputs/syntax-error.mlir -o %t.so 2>&1 | FileCheck %s --check-prefix=SYNTAX
+// RUN: not nf-compile %S/Inputs/no-model.mlir -o %t.so 2>&1 | FileCheck %s --check-prefix=NOMODEL
+// RUN: not nf-compile %S/Inputs/does-not-exist.mlir 2>&1 | FileCheck %s --check-prefix=MISSING
+// RUN: not nf-compile %S/Inputs/no-model.mlir -O5 2>&1 | FileCheck %s --check-prefix=OPT
+// RUN: not nf-compile %S/Inputs/no-model.mlir --emit=exe 2>&1 | FileCheck %s --check-prefix=EMIT
+// RUN: not nf-compile %S/Inputs/bad-resource.mlir -o %t.so 2>&1 | FileCheck %s --check-prefix=RESOURCE
+// RUN: not nf-compile %s --emit=obj -o /nonexistent/dir/out.o 2>&1 | FileCheck %s --check-prefix=OUTPUT
+
+// VERIFY: invalid-model.mlir:4:8: error: 'nf.permute' op permutation repeats entry 1
+// SYNTAX: syntax-error.mlir:3:{{[0-9]+}}: error:
+// NOMODEL: nf-compile: error: '{{.*}}no-model.mlir' holds no nf.model
+// MISSING: nf-compile: error: {{.*}}does-not-exist.mlir
+// OPT: nf-compile: error: optimization level must be 0 to 3
+// EMIT: Cannot find option named 'exe'
+// RESOURCE: bad-resource.mlir:4:8: error: 'arith.constant' op resource 'half' is missing or does not hold one 'f32'
+// OUTPUT: nf-compile: error: {{.*}}/nonexistent/dir/out.o
+
+nf.model @m(%x: tensor<?x2xf32>) base #nf.std_normal {
+  nf.yield %x : tensor<?x2xf32>
+}

@@ -1,0 +1,108 @@
+"""Shared fixtures of the end-to-end tests: build models with nfmlir,
+compile them with nf-compile, and compare with references written here in
+numpy (independent of the compiler)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "python"))
+
+import nfmlir  # noqa: E402
+
+
+@pytest.fixture
+def compile_model(tmp_path):
+    """Compiles an nfmlir.Model into tmp_path and returns the loaded model."""
+
+    def build(model, opt=3):
+        return model.compile(opt=opt, out_dir=tmp_path / model.name)
+
+    return build
+
+
+# -- numpy references of the layers (normalizing direction x -> z) ---------
+
+
+def ref_mlp(net, h):
+    act = {
+        "relu": lambda v: np.maximum(v, 0),
+        "leaky_relu": lambda v: np.where(v > 0, v, 0.01 * v),
+        "elu": lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0))),
+        "tanh": np.tanh,
+        "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+    }[net.activation]
+    for k, (w, b) in enumerate(net.layers):
+        h = h @ w + b
+        if k + 1 < len(net.layers):
+            h = act(h)
+    return h
+
+
+def ref_scale(fn, h):
+    """(scale, log scale) of an affine coupling."""
+    if fn == "exp":
+        return np.exp(h), h
+    if fn == "sigmoid":
+        s = 1 / (1 + np.exp(-(h + 2))) + 1e-3
+    else:
+        s = np.logaddexp(0, h) + 1e-3
+    return s, np.log(s)
+
+
+def ref_forward(model, x, context=None):
+    """(z, V) of the model on float64 data."""
+    x = np.asarray(x, np.float64)
+    v = np.zeros(x.shape[0])
+    for layer in model.layers:
+        if isinstance(layer, nfmlir.Affine):
+            x = layer.scale * x + layer.shift
+            v = v + np.broadcast_to(np.log(np.abs(layer.scale)), x.shape[1:]).sum()
+        elif isinstance(layer, nfmlir.Reverse):
+            x = x[:, ::-1]
+        elif isinstance(layer, nfmlir.Permute):
+            x = x[:, layer.permutation]
+        elif isinstance(layer, nfmlir.AffineCoupling):
+            a = layer.identity
+            b = [i for i in range(x.shape[1]) if i not in a]
+            inp = x[:, a] if context is None else np.concatenate([x[:, a], context], 1)
+            h = ref_mlp(layer.conditioner, inp)
+            shift, raw = h[:, : len(b)], h[:, len(b):]
+            s, log_s = ref_scale(layer.scale_fn, raw)
+            x = x.copy()
+            x[:, b] = x[:, b] * s + shift
+            v = v + log_s.sum(1)
+        else:
+            raise NotImplementedError(type(layer))
+    return x, v
+
+
+def ref_base_log_prob(base, z):
+    if isinstance(base, nfmlir.StandardNormal):
+        return -0.5 * (z**2).sum(1) - 0.5 * z.shape[1] * np.log(2 * np.pi)
+    if isinstance(base, nfmlir.DiagNormal):
+        u = (z - base.mean) * np.exp(-base.log_std)
+        return -0.5 * (u**2).sum(1) - base.log_std.sum() - 0.5 * z.shape[1] * np.log(2 * np.pi)
+    if isinstance(base, nfmlir.Uniform):
+        inside = np.all((z >= base.low) & (z < base.high), axis=1)
+        return np.where(inside, -np.log(base.high - base.low).sum(), -np.inf)
+    raise NotImplementedError(type(base))
+
+
+def ref_log_prob(model, x, context=None):
+    z, v = ref_forward(model, x, context)
+    return ref_base_log_prob(model.base, z) + v
+
+
+def fd_log_abs_det(fn, x, eps=1e-5):
+    """log|det J| of fn at each row of x by central differences (float64)."""
+    n, d = x.shape
+    jac = np.empty((n, d, d))
+    for j in range(d):
+        step = np.zeros(d)
+        step[j] = eps
+        jac[:, :, j] = (fn(x + step) - fn(x - step)) / (2 * eps)
+    return np.linalg.slogdet(jac)[1]
