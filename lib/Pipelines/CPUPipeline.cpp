@@ -21,7 +21,7 @@ void mlir::nf::buildCPUPipeline(OpPassManager &pm,
       "one-shot-bufferize{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "canonicalize,cse,buffer-deallocation-pipeline,"
-      "func.func(convert-linalg-to-loops),";
+      "nf-reorder-contractions,func.func(convert-linalg-to-loops),";
   if (options.approximateMath)
     pipeline += "nf-approximate-math,";
   pipeline += "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
