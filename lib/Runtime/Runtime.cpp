@@ -28,8 +28,10 @@ int getNumThreads() {
     if (value > 0)
       return value;
   }
-  unsigned cores = std::thread::hardware_concurrency();
-  return cores > 0 ? static_cast<int>(cores) : 1;
+  // Read once: hardware_concurrency() reads /sys on every call.
+  static const int cores =
+      std::max(1u, std::thread::hardware_concurrency());
+  return cores;
 }
 
 nfrt_memref2 rows2(const void *base, int64_t begin, int64_t end, int64_t cols,
@@ -143,7 +145,7 @@ extern "C" int nfrt_run(const nfrt_model *model, nfrt_kernel kernel, int input,
   // One contiguous range of whole blocks per thread; the caller's thread
   // takes the first.
   int64_t blocks = (n + kRowsPerBlock - 1) / kRowsPerBlock;
-  int64_t workers = std::min<int64_t>(getNumThreads(), blocks);
+  int64_t workers = blocks > 1 ? std::min<int64_t>(getNumThreads(), blocks) : 1;
   if (workers <= 1)
     return runRows(call, 0, n);
   int64_t blocksPerWorker = (blocks + workers - 1) / workers;
@@ -226,15 +228,21 @@ extern "C" void memrefCopy(int64_t elementSize, UnrankedMemRef *src,
   for (int64_t i = 0; i < rank; ++i)
     if (s.sizes[i] == 0)
       return;
+  // Rows along the innermost dimension are copied with one memcpy when
+  // both sides are contiguous there.
+  bool contiguousRows =
+      rank > 0 && s.strides[rank - 1] == 1 && d.strides[rank - 1] == 1;
+  int64_t rowLength = contiguousRows ? s.sizes[rank - 1] : 1;
+  int64_t outerRank = contiguousRows ? rank - 1 : rank;
   while (true) {
     int64_t so = s.offset, doff = d.offset;
-    for (int64_t i = 0; i < rank; ++i) {
+    for (int64_t i = 0; i < outerRank; ++i) {
       so += index[i] * s.strides[i];
       doff += index[i] * d.strides[i];
     }
     std::memcpy(d.aligned + doff * elementSize, s.aligned + so * elementSize,
-                elementSize);
-    int64_t dim = rank - 1;
+                rowLength * elementSize);
+    int64_t dim = outerRank - 1;
     while (dim >= 0 && ++index[dim] == s.sizes[dim])
       index[dim--] = 0;
     if (dim < 0)

@@ -241,8 +241,11 @@ std::unique_ptr<TargetMachine> createTargetMachine(std::string &error) {
                           : optLevel == 1 ? CodeGenOptLevel::Less
                           : optLevel == 2 ? CodeGenOptLevel::Default
                                           : CodeGenOptLevel::Aggressive;
+  TargetOptions targetOptions;
+  // Fuse multiply-adds (matmul accumulations, affine maps) into FMAs.
+  targetOptions.AllowFPOpFusion = FPOpFusion::Fast;
   std::unique_ptr<TargetMachine> machine(target->createTargetMachine(
-      triple, cpu, features.getString(), TargetOptions(), Reloc::PIC_,
+      triple, cpu, features.getString(), targetOptions, Reloc::PIC_,
       std::nullopt, level));
   if (!machine)
     error = "cannot create a target machine for CPU '" + cpu + "'";
