@@ -18,6 +18,7 @@ void mlir::nf::buildCPUPipeline(OpPassManager &pm,
       "canonicalize,cse,func.func(linalg-fuse-elementwise-ops),"
       "canonicalize,cse,"
       // Tensors to buffers; kernels write into the caller's buffers.
+      "eliminate-empty-tensors,"
       "one-shot-bufferize{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "canonicalize,cse,buffer-deallocation-pipeline,"

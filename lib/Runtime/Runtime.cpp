@@ -29,8 +29,7 @@ int getNumThreads() {
       return value;
   }
   // Read once: hardware_concurrency() reads /sys on every call.
-  static const int cores =
-      std::max(1u, std::thread::hardware_concurrency());
+  static const int cores = std::max(1u, std::thread::hardware_concurrency());
   return cores;
 }
 
@@ -57,33 +56,43 @@ double toUnit(uint32_t hi, uint32_t lo) {
   return static_cast<double>(bits) * 0x1.0p-53;
 }
 
-/// Noise value (row, col): block (row, col / 2) of Philox gives two
-/// uniforms u1, u2; a normal pair by Box-Muller, or two uniforms.
-double noiseAt(int noise, uint64_t seed, int64_t row, int64_t col) {
+/// Noise values (row, 2 * pair) and (row, 2 * pair + 1): Philox block
+/// (row, pair) gives two uniforms u1, u2; a normal pair by Box-Muller, or the
+/// two uniforms themselves.
+void noisePair(int noise, uint64_t seed, int64_t row, int64_t pair,
+               double out[2]) {
   uint32_t counter[4] = {
       static_cast<uint32_t>(row),
       static_cast<uint32_t>(static_cast<uint64_t>(row) >> 32),
-      static_cast<uint32_t>(col / 2),
-      static_cast<uint32_t>(static_cast<uint64_t>(col) >> 33)};
+      static_cast<uint32_t>(pair),
+      static_cast<uint32_t>(static_cast<uint64_t>(pair) >> 32)};
   uint32_t key[2] = {static_cast<uint32_t>(seed),
                      static_cast<uint32_t>(seed >> 32)};
   uint32_t r[4];
   nfrt_philox4x32_10(counter, key, r);
   double u1 = toUnit(r[0], r[1]), u2 = toUnit(r[2], r[3]);
-  bool second = col % 2 == 1;
-  if (noise == NFRT_NOISE_UNIFORM)
-    return second ? u2 : u1;
+  if (noise == NFRT_NOISE_UNIFORM) {
+    out[0] = u1;
+    out[1] = u2;
+    return;
+  }
   double radius = std::sqrt(-2.0 * std::log1p(-u1)); // 1 - u1 in (0, 1]
   double angle = 2.0 * M_PI * u2;
-  return radius * (second ? std::sin(angle) : std::cos(angle));
+  out[0] = radius * std::cos(angle);
+  out[1] = radius * std::sin(angle);
 }
 
 template <typename T>
 void fillNoise(int noise, uint64_t seed, int64_t rowBegin, int64_t rowEnd,
                int64_t cols, T *out) {
-  for (int64_t row = rowBegin; row < rowEnd; ++row)
-    for (int64_t col = 0; col < cols; ++col)
-      *out++ = static_cast<T>(noiseAt(noise, seed, row, col));
+  for (int64_t row = rowBegin; row < rowEnd; ++row, out += cols)
+    for (int64_t col = 0; col < cols; col += 2) {
+      double pair[2];
+      noisePair(noise, seed, row, col / 2, pair);
+      out[col] = static_cast<T>(pair[0]);
+      if (col + 1 < cols)
+        out[col + 1] = static_cast<T>(pair[1]);
+    }
 }
 
 struct Call {

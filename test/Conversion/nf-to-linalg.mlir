@@ -1,18 +1,17 @@
 // RUN: nf-opt %s --convert-nf-to-linalg | FileCheck %s
 
-// nf.mlp: a matmul per layer, then bias (+ activation between layers).
+// nf.mlp: per layer, the bias broadcast into the accumulator, a matmul into
+// it, then the activation in place (none after the last layer).
 // CHECK-LABEL: func.func @mlp(
 // CHECK-SAME: %[[X:.*]]: tensor<?x2xf32>, %[[W0:.*]]: tensor<2x8xf32>, %[[B0:.*]]: tensor<8xf32>, %[[W1:.*]]: tensor<8x3xf32>, %[[B1:.*]]: tensor<3xf32>)
-// CHECK: %[[F0:.*]] = linalg.fill
-// CHECK: %[[M0:.*]] = linalg.matmul ins(%[[X]], %[[W0]] : tensor<?x2xf32>, tensor<2x8xf32>) outs(%[[F0]] : tensor<?x8xf32>)
-// CHECK: %[[H:.*]] = linalg.generic {{.*}} ins(%[[M0]], %[[B0]] : tensor<?x8xf32>, tensor<8xf32>)
-// CHECK: arith.addf
+// CHECK: %[[I0:.*]] = linalg.generic {{.*}} ins(%[[B0]] : tensor<8xf32>) outs(%{{.*}} : tensor<?x8xf32>)
+// CHECK: %[[M0:.*]] = linalg.matmul ins(%[[X]], %[[W0]] : tensor<?x2xf32>, tensor<2x8xf32>) outs(%[[I0]] : tensor<?x8xf32>)
+// CHECK: %[[H:.*]] = linalg.generic {{.*}} outs(%[[M0]] : tensor<?x8xf32>)
 // CHECK: math.tanh
-// CHECK: linalg.matmul ins(%[[H]], %[[W1]] : tensor<?x8xf32>, tensor<8x3xf32>)
-// CHECK: linalg.generic
-// CHECK: arith.addf
+// CHECK: %[[I1:.*]] = linalg.generic {{.*}} ins(%[[B1]] : tensor<3xf32>)
+// CHECK: %[[M1:.*]] = linalg.matmul ins(%[[H]], %[[W1]] : tensor<?x8xf32>, tensor<8x3xf32>) outs(%[[I1]] : tensor<?x3xf32>)
 // CHECK-NOT: math.tanh
-// CHECK: return
+// CHECK: return %[[M1]]
 func.func @mlp(%x: tensor<?x2xf32>, %w0: tensor<2x8xf32>, %b0: tensor<8xf32>,
                %w1: tensor<8x3xf32>, %b1: tensor<3xf32>) -> tensor<?x3xf32> {
   %0 = nf.mlp %x (%w0, %b0, %w1, %b1 : tensor<2x8xf32>, tensor<8xf32>, tensor<8x3xf32>, tensor<3xf32>)

@@ -160,11 +160,8 @@ static LayerValues buildAffineCoupling(AffineCouplingOp op, OpBuilder &b,
       });
 
   // Put A and B back in feature order.
-  SmallVector<int64_t> order = identity;
-  llvm::append_range(order, transformed);
   Value merged =
-      gatherFeatures(b, loc, concatFeatures(b, loc, {inA, results[0]}),
-                     invertPermutation(order));
+      mergeFeatures(b, loc, in, {inA, results[0]}, {identity, transformed});
   Value logDet = withLogDet ? sumEventDims(b, loc, results[1]) : Value();
   return {merged, logDet};
 }

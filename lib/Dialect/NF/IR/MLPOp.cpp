@@ -93,23 +93,37 @@ Value MLPOp::buildLinalg(OpBuilder &b, ValueRange operands) {
         b, loc,
         {tensor::getMixedSize(b, loc, hidden, 0), b.getIndexAttr(width)},
         hiddenType.getElementType());
-    Value zero = createFloatConstant(b, loc, hiddenType.getElementType(), 0.0);
-    Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
-    Value product =
+    // The accumulator starts as the broadcast bias (each layer's init is
+    // distinct, so CSE cannot merge inits that bufferization would then have
+    // to copy); the activation then updates the product in place.
+    SmallVector<AffineMap> broadcastMaps = {
+        AffineMap::get(2, 0, {b.getAffineDimExpr(1)}, b.getContext()),
+        b.getMultiDimIdentityMap(2)};
+    SmallVector<utils::IteratorType> iterators(2,
+                                               utils::IteratorType::parallel);
+    Value init = linalg::GenericOp::create(
+                     b, loc, TypeRange{empty.getType()}, ValueRange{bias},
+                     ValueRange{empty}, broadcastMaps, iterators,
+                     [](OpBuilder &nb, Location nloc, ValueRange args) {
+                       linalg::YieldOp::create(nb, nloc, args[0]);
+                     })
+                     .getResult(0);
+    hidden =
         linalg::MatmulOp::create(b, loc, TypeRange{init.getType()},
                                  ValueRange{hidden, weight}, ValueRange{init})
             .getResult(0);
-    bool last = layer + 1 == numLayers;
+    if (layer + 1 == numLayers)
+      break;
+    SmallVector<AffineMap> identity = {b.getMultiDimIdentityMap(2)};
     hidden =
-        mapElementwise(b, loc, product, {product, bias}, 1,
-                       [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                         Value sum =
-                             arith::AddFOp::create(nb, nloc, args[0], args[1]);
-                         if (!last)
-                           sum = buildActivation(nb, nloc, activation, sum);
-                         return SmallVector<Value>{sum};
-                       })
-            .front();
+        linalg::GenericOp::create(
+            b, loc, TypeRange{hidden.getType()}, ValueRange{},
+            ValueRange{hidden}, identity, iterators,
+            [&](OpBuilder &nb, Location nloc, ValueRange args) {
+              linalg::YieldOp::create(
+                  nb, nloc, buildActivation(nb, nloc, activation, args[0]));
+            })
+            .getResult(0);
   }
   return hidden;
 }

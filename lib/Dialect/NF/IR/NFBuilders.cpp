@@ -164,6 +164,38 @@ Value mlir::nf::gatherFeatures(OpBuilder &b, Location loc, Value input,
   return generic.getResult(0);
 }
 
+/// Whether `indices` is a run start, start + 1, ...
+static bool isContiguous(ArrayRef<int64_t> indices) {
+  return llvm::all_of(llvm::seq<size_t>(0, indices.size()), [&](size_t j) {
+    return indices[j] == indices.front() + static_cast<int64_t>(j);
+  });
+}
+
+Value mlir::nf::mergeFeatures(OpBuilder &b, Location loc, Value like,
+                              ValueRange parts,
+                              ArrayRef<SmallVector<int64_t>> indices) {
+  if (llvm::all_of(indices, [](ArrayRef<int64_t> run) {
+        return !run.empty() && isContiguous(run);
+      })) {
+    Value merged = createEmptyLike(b, loc, like);
+    int64_t rank = cast<RankedTensorType>(like.getType()).getRank();
+    for (auto [part, run] : llvm::zip(parts, indices)) {
+      SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+      SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, part);
+      SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+      offsets[1] = b.getIndexAttr(run.front());
+      merged = tensor::InsertSliceOp::create(b, loc, part, merged, offsets,
+                                             sizes, strides);
+    }
+    return merged;
+  }
+  SmallVector<int64_t> order;
+  for (ArrayRef<int64_t> run : indices)
+    llvm::append_range(order, run);
+  return gatherFeatures(b, loc, concatFeatures(b, loc, parts),
+                        invertPermutation(order));
+}
+
 Value mlir::nf::concatFeatures(OpBuilder &b, Location loc, ValueRange inputs) {
   if (inputs.size() == 1)
     return inputs.front();

@@ -41,6 +41,13 @@ Value sumAll(OpBuilder &b, Location loc, Value tensor);
 Value gatherFeatures(OpBuilder &b, Location loc, Value input,
                      ArrayRef<int64_t> indices);
 
+/// A tensor shaped like `like` whose features `indices[i]` (dimension 1) are
+/// taken, in order, from `parts[i]`; the index lists partition the features.
+/// Contiguous runs are written with tensor.insert_slice (in place after
+/// bufferization), anything else is gathered.
+Value mergeFeatures(OpBuilder &b, Location loc, Value like, ValueRange parts,
+                    ArrayRef<SmallVector<int64_t>> indices);
+
 /// Concatenates along dimension 1.
 Value concatFeatures(OpBuilder &b, Location loc, ValueRange inputs);
 
