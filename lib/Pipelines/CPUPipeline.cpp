@@ -25,7 +25,8 @@ void mlir::nf::buildCPUPipeline(OpPassManager &pm,
       "nf-reorder-contractions,func.func(convert-linalg-to-loops),";
   if (options.approximateMath)
     pipeline += "nf-approximate-math,";
-  pipeline += "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
+  pipeline += "expand-strided-metadata,lower-affine,finalize-memref-to-llvm{"
+              "use-generic-functions},"
               "convert-scf-to-cf,convert-to-llvm,reconcile-unrealized-casts,"
               "canonicalize,cse";
   if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))

@@ -49,18 +49,22 @@ nfrt_memref1 rows1(void *base, int64_t begin, int64_t end,
   return {data, data, 0, {end - begin}, {1}};
 }
 
-/// 53 random bits from two 32-bit words, as a double in [0, 1).
-double toUnit(uint32_t hi, uint32_t lo) {
-  uint64_t bits = (static_cast<uint64_t>(hi) << 21) ^ (lo >> 11);
-  bits &= (1ull << 53) - 1;
+/// A uniform in [0, 1) with the precision of T, from two 32-bit words.
+template <typename T> T toUnit(uint32_t hi, uint32_t lo);
+template <> double toUnit<double>(uint32_t hi, uint32_t lo) {
+  uint64_t bits =
+      ((static_cast<uint64_t>(hi) << 21) ^ (lo >> 11)) & ((1ull << 53) - 1);
   return static_cast<double>(bits) * 0x1.0p-53;
 }
+template <> float toUnit<float>(uint32_t hi, uint32_t) {
+  return static_cast<float>(hi >> 8) * 0x1.0p-24f;
+}
 
-/// Noise values (row, 2 * pair) and (row, 2 * pair + 1): Philox block
-/// (row, pair) gives two uniforms u1, u2; a normal pair by Box-Muller, or the
-/// two uniforms themselves.
-void noisePair(int noise, uint64_t seed, int64_t row, int64_t pair,
-               double out[2]) {
+/// Noise values (row, 2 * pair) and (row, 2 * pair + 1), computed in T:
+/// Philox block (row, pair) gives two uniforms u1, u2; a normal pair by
+/// Box-Muller, or the two uniforms themselves.
+template <typename T>
+void noisePair(int noise, uint64_t seed, int64_t row, int64_t pair, T out[2]) {
   uint32_t counter[4] = {
       static_cast<uint32_t>(row),
       static_cast<uint32_t>(static_cast<uint64_t>(row) >> 32),
@@ -70,14 +74,14 @@ void noisePair(int noise, uint64_t seed, int64_t row, int64_t pair,
                      static_cast<uint32_t>(seed >> 32)};
   uint32_t r[4];
   nfrt_philox4x32_10(counter, key, r);
-  double u1 = toUnit(r[0], r[1]), u2 = toUnit(r[2], r[3]);
+  T u1 = toUnit<T>(r[0], r[1]), u2 = toUnit<T>(r[2], r[3]);
   if (noise == NFRT_NOISE_UNIFORM) {
     out[0] = u1;
     out[1] = u2;
     return;
   }
-  double radius = std::sqrt(-2.0 * std::log1p(-u1)); // 1 - u1 in (0, 1]
-  double angle = 2.0 * M_PI * u2;
+  T radius = std::sqrt(T(-2) * std::log1p(-u1)); // 1 - u1 in (0, 1]
+  T angle = T(2 * M_PI) * u2;
   out[0] = radius * std::cos(angle);
   out[1] = radius * std::sin(angle);
 }
@@ -87,13 +91,81 @@ void fillNoise(int noise, uint64_t seed, int64_t rowBegin, int64_t rowEnd,
                int64_t cols, T *out) {
   for (int64_t row = rowBegin; row < rowEnd; ++row, out += cols)
     for (int64_t col = 0; col < cols; col += 2) {
-      double pair[2];
+      T pair[2];
       noisePair(noise, seed, row, col / 2, pair);
-      out[col] = static_cast<T>(pair[0]);
+      out[col] = pair[0];
       if (col + 1 < cols)
-        out[col + 1] = static_cast<T>(pair[1]);
+        out[col + 1] = pair[1];
     }
 }
+
+/// Scratch memory of the kernels: lowered with MLIR's generic allocation
+/// functions, their temporary buffers come from this per-thread bump arena,
+/// which runRows resets after every kernel call (kernels write results only
+/// into the caller's buffers, so nothing outlives a call). After the first
+/// call the arena is one block, and allocation is a pointer bump instead of
+/// ~40 aligned mallocs per call.
+class Arena {
+public:
+  ~Arena() {
+    for (Block &block : blocks)
+      std::free(block.data);
+  }
+
+  void *allocate(size_t size, size_t alignment) {
+    alignment = std::max<size_t>(alignment, 16);
+    if (void *p = bump(size, alignment))
+      return p;
+    size_t blockSize = std::max<size_t>(size + alignment, 1 << 20);
+    char *data =
+        static_cast<char *>(std::aligned_alloc(64, (blockSize + 63) / 64 * 64));
+    if (!data)
+      return nullptr;
+    total += blockSize;
+    blocks.push_back({data, blockSize});
+    used = 0;
+    return bump(size, alignment);
+  }
+
+  /// Frees everything; keeps one block as large as all of them together.
+  void reset() {
+    used = 0;
+    if (blocks.size() <= 1)
+      return;
+    for (Block &block : blocks)
+      std::free(block.data);
+    blocks.clear();
+    size_t size = total;
+    total = 0;
+    if (char *data = static_cast<char *>(
+            std::aligned_alloc(64, (size + 63) / 64 * 64))) {
+      blocks.push_back({data, size});
+      total = size;
+    }
+  }
+
+private:
+  /// `size` bytes from the current block, or null if they do not fit.
+  void *bump(size_t size, size_t alignment) {
+    if (blocks.empty())
+      return nullptr;
+    uintptr_t base = reinterpret_cast<uintptr_t>(blocks.back().data);
+    uintptr_t start = (base + used + alignment - 1) / alignment * alignment;
+    if (start + size > base + blocks.back().size)
+      return nullptr;
+    used = start + size - base;
+    return reinterpret_cast<void *>(start);
+  }
+
+  struct Block {
+    char *data;
+    size_t size;
+  };
+  std::vector<Block> blocks;
+  size_t used = 0, total = 0;
+};
+
+thread_local Arena scratch;
 
 struct Call {
   const nfrt_model *model;
@@ -132,6 +204,7 @@ int runRows(const Call &call, int64_t begin, int64_t end) {
     nfrt_memref2 out2 = rows2(call.out2, b, e, call.out2Cols, size);
     nfrt_memref1 out1 = rows1(call.out1, b, e, size);
     call.kernel(&in, &ctx, &out2, &out1);
+    scratch.reset();
   }
   return NF_OK;
 }
@@ -258,3 +331,19 @@ extern "C" void memrefCopy(int64_t elementSize, UnrankedMemRef *src,
       return;
   }
 }
+
+//===----------------------------------------------------------------------===//
+// Allocation functions of kernels lowered with use-generic-functions.
+//===----------------------------------------------------------------------===//
+
+extern "C" void *_mlir_memref_to_llvm_alloc(size_t size) {
+  return scratch.allocate(size, 16);
+}
+
+extern "C" void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment,
+                                                    size_t size) {
+  return scratch.allocate(size, alignment);
+}
+
+/// Buffers live until the runtime resets the arena after the kernel call.
+extern "C" void _mlir_memref_to_llvm_free(void *) {}
