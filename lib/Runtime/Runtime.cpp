@@ -60,30 +60,54 @@ template <> float toUnit<float>(uint32_t hi, uint32_t) {
   return static_cast<float>(hi >> 8) * 0x1.0p-24f;
 }
 
-/// Noise values (row, 2 * pair) and (row, 2 * pair + 1), computed in T:
-/// Philox block (row, pair) gives two uniforms u1, u2; a normal pair by
-/// Box-Muller, or the two uniforms themselves.
-template <typename T>
-void noisePair(int noise, uint64_t seed, int64_t row, int64_t pair, T out[2]) {
+/// Philox block (row, pair, attempt) under key `seed`.
+void philoxBlock(uint64_t seed, int64_t row, int64_t pair, uint32_t attempt,
+                 uint32_t out[4]) {
   uint32_t counter[4] = {
       static_cast<uint32_t>(row),
       static_cast<uint32_t>(static_cast<uint64_t>(row) >> 32),
-      static_cast<uint32_t>(pair),
-      static_cast<uint32_t>(static_cast<uint64_t>(pair) >> 32)};
+      static_cast<uint32_t>(pair), attempt};
   uint32_t key[2] = {static_cast<uint32_t>(seed),
                      static_cast<uint32_t>(seed >> 32)};
+  nfrt_philox4x32_10(counter, key, out);
+}
+
+/// Noise values (row, 2 * pair) and (row, 2 * pair + 1), computed in T, a
+/// function of (seed, row, pair) only. Uniforms: the two of block
+/// (row, pair, 0). Normals: Marsaglia's polar method on points of the
+/// square [-1, 1)^2 drawn from blocks (row, pair, attempt) for attempts
+/// 0, 1, ... until one lands in the unit disc; it needs no sine or cosine.
+template <typename T>
+void noisePair(int noise, uint64_t seed, int64_t row, int64_t pair, T out[2]) {
   uint32_t r[4];
-  nfrt_philox4x32_10(counter, key, r);
-  T u1 = toUnit<T>(r[0], r[1]), u2 = toUnit<T>(r[2], r[3]);
   if (noise == NFRT_NOISE_UNIFORM) {
-    out[0] = u1;
-    out[1] = u2;
+    philoxBlock(seed, row, pair, 0, r);
+    out[0] = toUnit<T>(r[0], r[1]);
+    out[1] = toUnit<T>(r[2], r[3]);
     return;
   }
-  T radius = std::sqrt(T(-2) * std::log1p(-u1)); // 1 - u1 in (0, 1]
-  T angle = T(2 * M_PI) * u2;
-  out[0] = radius * std::cos(angle);
-  out[1] = radius * std::sin(angle);
+  // A block holds two float points (32 bits per coordinate) or one double
+  // point (64 bits per coordinate).
+  constexpr int pointsPerBlock = sizeof(T) == 4 ? 2 : 1;
+  for (uint32_t attempt = 0;; ++attempt) {
+    philoxBlock(seed, row, pair, attempt, r);
+    for (int point = 0; point < pointsPerBlock; ++point) {
+      const uint32_t *w = pointsPerBlock == 2 ? r + 2 * point : r;
+      T u = T(2) * (pointsPerBlock == 2 ? toUnit<T>(w[0], 0)
+                                        : toUnit<T>(w[0], w[1])) -
+            T(1);
+      T v = T(2) * (pointsPerBlock == 2 ? toUnit<T>(w[1], 0)
+                                        : toUnit<T>(w[2], w[3])) -
+            T(1);
+      T s = u * u + v * v;
+      if (s > T(0) && s < T(1)) {
+        T factor = std::sqrt(T(-2) * std::log(s) / s);
+        out[0] = u * factor;
+        out[1] = v * factor;
+        return;
+      }
+    }
+  }
 }
 
 template <typename T>
