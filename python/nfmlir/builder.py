@@ -101,6 +101,83 @@ class Permute(Layer):
         return out
 
 
+class _Elementwise(Layer):
+    """An elementwise bijection `nf.<op>` with float attributes."""
+
+    op = None
+
+    def attributes(self):
+        return {}
+
+    def emit(self, em, x, dim):
+        out = em.fresh()
+        attrs = ", ".join(f"{k} = {float(v)!r}" for k, v in self.attributes().items())
+        attrs = f" {{{attrs}}}" if attrs else ""
+        em.body.append(f"  {out} = nf.{self.op} {x}{attrs} : {_tensor_type([dim], em.t, batch=True)}")
+        return out
+
+
+class Sigmoid(_Elementwise):
+    """z = sigmoid(temperature * x)."""
+
+    op = "sigmoid"
+
+    def __init__(self, temperature=1.0):
+        self.temperature = float(temperature)
+
+    def attributes(self):
+        return {"temperature": self.temperature}
+
+
+class Logit(_Elementwise):
+    """z = logit(alpha + (1 - 2 alpha) x) / temperature, data in [0, 1]."""
+
+    op = "logit"
+
+    def __init__(self, alpha=0.0, temperature=1.0):
+        self.alpha = float(alpha)
+        self.temperature = float(temperature)
+
+    def attributes(self):
+        return {"alpha": self.alpha, "temperature": self.temperature}
+
+
+class Tanh(_Elementwise):
+    """z = tanh(x)."""
+
+    op = "tanh"
+
+
+class Softplus(_Elementwise):
+    """z = log(1 + exp(x))."""
+
+    op = "softplus"
+
+
+class LeakyReLU(_Elementwise):
+    """z = x for x >= 0, slope * x otherwise."""
+
+    op = "leaky_relu"
+
+    def __init__(self, slope=0.01):
+        self.slope = float(slope)
+
+    def attributes(self):
+        return {"slope": self.slope}
+
+
+class Exp(_Elementwise):
+    """z = exp(x)."""
+
+    op = "exp"
+
+
+class Log(_Elementwise):
+    """z = log(x), data in (0, inf)."""
+
+    op = "log"
+
+
 class MLP:
     """Dense layers y = x W + b with `activation` between them.
 

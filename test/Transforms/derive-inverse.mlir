@@ -42,3 +42,19 @@ nf.model @flow(%x: tensor<?x3xf64>) base #nf.std_normal {
 nf.model @empty(%x: tensor<?x2xf32>) base #nf.std_normal {
   nf.yield %x : tensor<?x2xf32>
 }
+
+// Elementwise bijections invert elementwise: softplus by z + log(-expm1(-z)),
+// then tanh by (log1p(z) - log1p(-z)) / 2.
+// CHECK-LABEL: func.func @elementwise_inverse(
+// CHECK: math.expm1
+// CHECK: math.log
+// CHECK: arith.addf
+// CHECK: linalg.generic
+// CHECK: math.log1p
+// CHECK: math.log1p
+// CHECK: arith.subf
+nf.model @elementwise(%x: tensor<?x2xf32>) base #nf.std_normal {
+  %0 = nf.tanh %x : tensor<?x2xf32>
+  %1 = nf.softplus %0 : tensor<?x2xf32>
+  nf.yield %1 : tensor<?x2xf32>
+}

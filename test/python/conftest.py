@@ -75,9 +75,53 @@ def ref_forward(model, x, context=None):
             x = x.copy()
             x[:, b] = x[:, b] * s + shift
             v = v + log_s.sum(1)
+        elif isinstance(layer, tuple(ELEMENTWISE_REFERENCES)):
+            forward, log_derivative = ELEMENTWISE_REFERENCES[type(layer)]
+            v = v + log_derivative(layer, x).sum(1)
+            x = forward(layer, x)
         else:
             raise NotImplementedError(type(layer))
     return x, v
+
+
+def _softplus(v):
+    return np.logaddexp(0, v)
+
+
+def _logit_input(layer, x):
+    return np.clip(layer.alpha + (1 - 2 * layer.alpha) * x, 1e-6, 1 - 1e-6)
+
+
+def _in_unit(x):
+    return (x >= 0) & (x <= 1)
+
+
+# (z = f(x), log|f'(x)|) of each elementwise layer, in plain numpy.
+ELEMENTWISE_REFERENCES = {
+    nfmlir.Sigmoid: (
+        lambda l, x: 1 / (1 + np.exp(-l.temperature * x)),
+        lambda l, x: np.log(l.temperature) - _softplus(-l.temperature * x) - _softplus(l.temperature * x),
+    ),
+    nfmlir.Logit: (
+        lambda l, x: np.where(_in_unit(x), np.log(_logit_input(l, x) / (1 - _logit_input(l, x))) / l.temperature, 0.0),
+        lambda l, x: np.where(
+            _in_unit(x),
+            np.log(1 - 2 * l.alpha) - np.log(l.temperature) - np.log(_logit_input(l, x)) - np.log1p(-_logit_input(l, x)),
+            -np.inf,
+        ),
+    ),
+    nfmlir.Tanh: (lambda l, x: np.tanh(x), lambda l, x: np.log1p(-np.tanh(x) ** 2)),
+    nfmlir.Softplus: (lambda l, x: _softplus(x), lambda l, x: -_softplus(-x)),
+    nfmlir.LeakyReLU: (
+        lambda l, x: np.where(x < 0, l.slope * x, x),
+        lambda l, x: np.where(x < 0, np.log(l.slope), 0.0),
+    ),
+    nfmlir.Exp: (lambda l, x: np.exp(x), lambda l, x: x),
+    nfmlir.Log: (
+        lambda l, x: np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0.0),
+        lambda l, x: np.where(x > 0, -np.log(np.where(x > 0, x, 1)), -np.inf),
+    ),
+}
 
 
 def ref_base_log_prob(base, z):

@@ -320,6 +320,42 @@ func.func @coupling_dynamic_parameter(%x: tensor<?x2xf32>, %w: tensor<?xf32>) ->
 }
 
 //===----------------------------------------------------------------------===//
+// Elementwise bijections
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @sigmoid_temperature(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{temperature must be in (0, inf), but is 0}}
+  %0 = nf.sigmoid %x {temperature = 0.0} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @logit_alpha(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{alpha must be in [0, 0.5), but is 0.5}}
+  %0 = nf.logit %x {alpha = 0.5} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @logit_temperature(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{temperature must be in (0, inf), but is -1}}
+  %0 = nf.logit %x {temperature = -1.0} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @leaky_relu_slope(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{slope must be in (0, inf), but is -0.1}}
+  %0 = nf.leaky_relu %x {slope = -0.1} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+//===----------------------------------------------------------------------===//
 // nf.mlp
 //===----------------------------------------------------------------------===//
 

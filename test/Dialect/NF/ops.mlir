@@ -90,6 +90,27 @@ func.func @layers_in_func(%x: tensor<?x3xf32>, %s: tensor<?x3xf32>, %t: tensor<3
   return %2, %1 : tensor<?x3xf32>, tensor<5x3x4x4xf32>
 }
 
+// CHECK-LABEL: nf.model @elementwise
+// CHECK: nf.sigmoid %{{.*}} {temperature = 2.000000e+00 : f64} : tensor<?x3xf32>
+// CHECK: nf.logit %{{.*}} {alpha = 5.000000e-02 : f64} : tensor<?x3xf32>
+// CHECK: nf.tanh %{{.*}} : tensor<?x3xf32>
+// CHECK: nf.softplus %{{.*}} : tensor<?x3xf32>
+// CHECK: nf.leaky_relu %{{.*}} {slope = 1.000000e-01 : f64} : tensor<?x3xf32>
+// CHECK: nf.exp %{{.*}} : tensor<?x3xf32>
+// CHECK: nf.log %{{.*}} : tensor<?x3xf32>
+// GENERIC: "nf.sigmoid"({{.*}}) <{temperature = 2.000000e+00 : f64}>
+// GENERIC: "nf.logit"({{.*}}) <{alpha = 5.000000e-02 : f64, temperature = 1.000000e+00 : f64}>
+nf.model @elementwise(%x: tensor<?x3xf32>) base #nf.std_normal {
+  %0 = nf.sigmoid %x {temperature = 2.0} : tensor<?x3xf32>
+  %1 = nf.logit %0 {alpha = 0.05} : tensor<?x3xf32>
+  %2 = nf.tanh %1 : tensor<?x3xf32>
+  %3 = nf.softplus %2 : tensor<?x3xf32>
+  %4 = nf.leaky_relu %3 {slope = 0.1} : tensor<?x3xf32>
+  %5 = nf.exp %4 : tensor<?x3xf32>
+  %6 = nf.log %5 : tensor<?x3xf32>
+  nf.yield %6 : tensor<?x3xf32>
+}
+
 {-#
   dialect_resources: {
     builtin: {

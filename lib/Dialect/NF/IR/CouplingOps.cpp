@@ -91,22 +91,14 @@ static std::pair<Value, Value> buildScale(OpBuilder &b, Location loc,
   case ScaleFn::Sigmoid: {
     // sigmoid(h + 2) + 1e-3
     Value shifted = arith::AddFOp::create(b, loc, raw, constant(2.0));
-    Value negated = arith::NegFOp::create(b, loc, shifted);
-    Value denom = arith::AddFOp::create(b, loc, constant(1.0),
-                                        math::ExpOp::create(b, loc, negated));
-    Value sigmoid = arith::DivFOp::create(b, loc, constant(1.0), denom);
-    Value scale = arith::AddFOp::create(b, loc, sigmoid, constant(kMinScale));
+    Value scale = arith::AddFOp::create(
+        b, loc, buildScalarSigmoid(b, loc, shifted), constant(kMinScale));
     return {scale, math::LogOp::create(b, loc, scale)};
   }
   case ScaleFn::Softplus: {
-    // softplus(h) + 1e-3, softplus(h) = max(h, 0) + log1p(exp(-|h|))
-    Value positive = arith::MaximumFOp::create(b, loc, raw, constant(0.0));
-    Value negAbs =
-        arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, raw));
-    Value tail =
-        math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, negAbs));
-    Value softplus = arith::AddFOp::create(b, loc, positive, tail);
-    Value scale = arith::AddFOp::create(b, loc, softplus, constant(kMinScale));
+    // softplus(h) + 1e-3
+    Value scale = arith::AddFOp::create(
+        b, loc, buildScalarSoftplus(b, loc, raw), constant(kMinScale));
     return {scale, math::LogOp::create(b, loc, scale)};
   }
   }

@@ -67,13 +67,8 @@ static Value buildActivation(OpBuilder &b, Location loc, Activation kind,
   }
   case Activation::Tanh:
     return math::TanhOp::create(b, loc, x);
-  case Activation::Sigmoid: {
-    Value one = createFloatConstant(b, loc, type, 1.0);
-    Value expNeg =
-        math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
-    return arith::DivFOp::create(b, loc, one,
-                                 arith::AddFOp::create(b, loc, one, expNeg));
-  }
+  case Activation::Sigmoid:
+    return buildScalarSigmoid(b, loc, x);
   }
   llvm_unreachable("unknown activation");
 }

@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
@@ -231,4 +232,20 @@ SmallVector<int64_t> mlir::nf::invertPermutation(ArrayRef<int64_t> perm) {
   for (auto [i, p] : llvm::enumerate(perm))
     inverse[p] = i;
   return inverse;
+}
+
+Value mlir::nf::buildScalarSoftplus(OpBuilder &b, Location loc, Value x) {
+  Value zero = createFloatConstant(b, loc, x.getType(), 0.0);
+  Value positive = arith::MaximumFOp::create(b, loc, x, zero);
+  Value negAbs = arith::NegFOp::create(b, loc, math::AbsFOp::create(b, loc, x));
+  Value tail =
+      math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, negAbs));
+  return arith::AddFOp::create(b, loc, positive, tail);
+}
+
+Value mlir::nf::buildScalarSigmoid(OpBuilder &b, Location loc, Value x) {
+  Value one = createFloatConstant(b, loc, x.getType(), 1.0);
+  Value expNeg = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+  return arith::DivFOp::create(b, loc, one,
+                               arith::AddFOp::create(b, loc, one, expNeg));
 }

@@ -65,6 +65,12 @@ Value addLogDets(OpBuilder &b, Location loc, Value lhs, Value rhs);
 /// Scalar float constant of type `type`.
 Value createFloatConstant(OpBuilder &b, Location loc, Type type, double value);
 
+/// Scalar softplus(x) = log(1 + e^x), as max(x, 0) + log1p(e^-|x|).
+Value buildScalarSoftplus(OpBuilder &b, Location loc, Value x);
+
+/// Scalar sigmoid(x) = 1 / (1 + e^-x).
+Value buildScalarSigmoid(OpBuilder &b, Location loc, Value x);
+
 /// The inverse of a permutation: result[perm[i]] = i.
 SmallVector<int64_t> invertPermutation(ArrayRef<int64_t> perm);
 

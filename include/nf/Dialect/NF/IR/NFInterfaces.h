@@ -59,4 +59,13 @@ template <LayerKind Kind> struct LayerKindTrait {
 #include "nf/Dialect/NF/IR/NFAttrInterfaces.h.inc"
 #include "nf/Dialect/NF/IR/NFOpInterfaces.h.inc"
 
+namespace mlir::nf {
+/// The map (or, with `inverse`, the inverse map on `in` = z) of an
+/// elementwise bijection and V = sum log|f'(x)| at x, from its scalar
+/// builders. Shared by every elementwise layer op.
+FailureOr<LayerValues> buildElementwiseLayer(ElementwiseBijectionOpInterface op,
+                                             OpBuilder &b, Value in,
+                                             bool inverse, bool withLogDet);
+} // namespace mlir::nf
+
 #endif // NF_DIALECT_NF_IR_NFINTERFACES_H

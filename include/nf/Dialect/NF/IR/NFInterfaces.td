@@ -71,6 +71,32 @@ def NF_FlowLayerOpInterface : OpInterface<"FlowLayerOpInterface"> {
   let verify = [{ return ::mlir::nf::verifyFlowLayer($_op); }];
 }
 
+def NF_ElementwiseBijectionOpInterface
+    : OpInterface<"ElementwiseBijectionOpInterface"> {
+  let cppNamespace = "::mlir::nf";
+  let description = [{
+    A bijection applied to every element independently, z_i = f(x_i). An op
+    gives three scalar builders; its FlowLayerOpInterface map, inverse and
+    V = sum_i log|f'(x_i)| then follow (`buildElementwiseLayer`).
+  }];
+  let methods = [
+    InterfaceMethod<"Build z = f(x) for a scalar x.", "::mlir::Value",
+      "buildScalarForward",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$x)>,
+    InterfaceMethod<"Build x = f^-1(z) for a scalar z.", "::mlir::Value",
+      "buildScalarInverse",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$z)>,
+    InterfaceMethod<
+      "Build log|f'(x)| for a scalar x: -inf outside the support (where the "
+      "forward value is then 0), never NaN.",
+      "::mlir::Value", "buildScalarLogAbsDerivative",
+      (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
+           "::mlir::Value":$x)>
+  ];
+}
+
 def NF_BaseDistributionAttrInterface
     : AttrInterface<"BaseDistributionAttrInterface"> {
   let cppNamespace = "::mlir::nf";

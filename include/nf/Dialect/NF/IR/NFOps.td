@@ -254,6 +254,135 @@ def NF_AffineCouplingOp : NF_SameShapeLayerOp<"affine_coupling", "Bijection", [
 }
 
 //===----------------------------------------------------------------------===//
+// Elementwise bijections
+//===----------------------------------------------------------------------===//
+
+/// An elementwise bijection: the op implements the three scalar builders of
+/// ElementwiseBijectionOpInterface (in ElementwiseOps.cpp); its layer
+/// builders are shared.
+class NF_ElementwiseLayerOp<string mnemonic, list<Trait> traits = []>
+    : NF_SameShapeLayerOp<mnemonic, "Bijection", !listconcat(traits, [Pure,
+        DeclareOpInterfaceMethods<NF_ElementwiseBijectionOpInterface>])> {
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let extraClassDefinition = [{
+    ::mlir::FailureOr<::mlir::nf::LayerValues>
+    $cppClass::buildForward(::mlir::OpBuilder &builder,
+                            ::mlir::ValueRange operands, bool withLogDet) {
+      return ::mlir::nf::buildElementwiseLayer(
+          *this, builder, operands.front(), /*inverse=*/false, withLogDet);
+    }
+    ::mlir::FailureOr<::mlir::nf::LayerValues>
+    $cppClass::buildInverse(::mlir::OpBuilder &builder, ::mlir::Value output,
+                            ::mlir::ValueRange, bool withLogDet) {
+      return ::mlir::nf::buildElementwiseLayer(
+          *this, builder, output, /*inverse=*/true, withLogDet);
+    }
+  }];
+}
+
+def NF_SigmoidOp : NF_ElementwiseLayerOp<"sigmoid"> {
+  let summary = "Elementwise sigmoid with temperature: z = sigmoid(T x)";
+  let description = [{
+    V = sum_i [log T - softplus(-T x_i) - softplus(T x_i)]; inverse
+    x = (log z - log1p(-z)) / T for z in (0, 1).
+
+    ```mlir
+    %z = nf.sigmoid %x {temperature = 2.0} : tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       DefaultValuedAttr<F64Attr, "1.0">:$temperature);
+  let hasVerifier = 1;
+}
+
+def NF_LogitOp : NF_ElementwiseLayerOp<"logit"> {
+  let summary = "Elementwise logit with alpha-rescaling: data in [0, 1] to R";
+  let description = [{
+    x' = alpha + (1 - 2 alpha) x (the image preprocessing of RealNVP/Glow,
+    alpha in [0, 0.5)), clamped to [eps, 1 - eps] (eps = 1e-6, as survae),
+    z = (log x' - log1p(-x')) / T.
+    V = sum_i [log(1 - 2 alpha) - log T - log x'_i - log1p(-x'_i)].
+    Inputs outside [0, 1] are out of the support: V = -inf (so
+    log p(x) = -inf) and z = 0, never NaN.
+
+    ```mlir
+    %z = nf.logit %x {alpha = 0.05} : tensor<?x3x8x8xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       DefaultValuedAttr<F64Attr, "0.0">:$alpha,
+                       DefaultValuedAttr<F64Attr, "1.0">:$temperature);
+  let hasVerifier = 1;
+}
+
+def NF_TanhOp : NF_ElementwiseLayerOp<"tanh"> {
+  let summary = "Elementwise tanh: R to (-1, 1)";
+  let description = [{
+    V = sum_i 2 (log 2 - x_i - softplus(-2 x_i)) (stable form of
+    log(1 - tanh^2)); inverse x = (log1p(z) - log1p(-z)) / 2.
+
+    ```mlir
+    %z = nf.tanh %x : tensor<?x4xf64>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input);
+}
+
+def NF_SoftplusOp : NF_ElementwiseLayerOp<"softplus"> {
+  let summary = "Elementwise softplus: R to (0, inf)";
+  let description = [{
+    z = log(1 + e^x) (as max(x, 0) + log1p(e^-|x|)); V = sum_i logsigmoid(x_i)
+    = -sum_i softplus(-x_i); inverse x = z + log(-expm1(-z)).
+
+    ```mlir
+    %z = nf.softplus %x : tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input);
+}
+
+def NF_LeakyReLUOp : NF_ElementwiseLayerOp<"leaky_relu"> {
+  let summary = "Elementwise leaky ReLU with slope alpha > 0 for x < 0";
+  let description = [{
+    z = x for x >= 0, alpha x otherwise; V = log(alpha) * #{i : x_i < 0};
+    inverse z for z >= 0, z / alpha otherwise.
+
+    ```mlir
+    %z = nf.leaky_relu %x {slope = 0.1} : tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       DefaultValuedAttr<F64Attr, "0.01">:$slope);
+  let hasVerifier = 1;
+}
+
+def NF_ExpOp : NF_ElementwiseLayerOp<"exp"> {
+  let summary = "Elementwise exp: R to (0, inf)";
+  let description = [{
+    V = sum_i x_i; inverse x = log z.
+
+    ```mlir
+    %z = nf.exp %x : tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input);
+}
+
+def NF_LogOp : NF_ElementwiseLayerOp<"log"> {
+  let summary = "Elementwise log: (0, inf) to R";
+  let description = [{
+    V = -sum_i log x_i; inverse x = exp z. Inputs x <= 0 are out of the
+    support: V = -inf and z = 0, never NaN.
+
+    ```mlir
+    %z = nf.log %x : tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input);
+}
+
+//===----------------------------------------------------------------------===//
 // Conditioner building blocks
 //===----------------------------------------------------------------------===//
 
