@@ -12,8 +12,10 @@ Only numpy is needed (PyTorch only for importing trained flows).
 
 from .builder import (
     MLP,
+    ActNorm,
     Affine,
     AffineCoupling,
+    BatchNorm,
     DiagNormal,
     Exp,
     LeakyReLU,
@@ -33,8 +35,10 @@ from .runtime import CompiledModel, Library, NFRuntimeError, load
 
 __all__ = [
     "MLP",
+    "ActNorm",
     "Affine",
     "AffineCoupling",
+    "BatchNorm",
     "CompileError",
     "CompiledModel",
     "DiagNormal",

@@ -28,6 +28,7 @@ class _Emitter:
     def __init__(self, model):
         self.model = model
         self.t, self.np_dtype = _DTYPES[model.dtype]
+        self.data_type = _tensor_type(model.event_shape, self.t, batch=True)
         self.body = []
         self.functions = []
         self.blobs = {}
@@ -72,7 +73,7 @@ class Affine(Layer):
         s, st = em.constant(self.scale)
         t, tt = em.constant(self.shift)
         out = em.fresh()
-        xt = _tensor_type([dim], em.t, batch=True)
+        xt = em.data_type
         em.body.append(f"  {out} = nf.affine {x} scale {s} shift {t} : {xt}, {st}, {tt}")
         return out
 
@@ -82,7 +83,7 @@ class Reverse(Layer):
 
     def emit(self, em, x, dim):
         out = em.fresh()
-        em.body.append(f"  {out} = nf.reverse {x} : {_tensor_type([dim], em.t, batch=True)}")
+        em.body.append(f"  {out} = nf.reverse {x} : {em.data_type}")
         return out
 
 
@@ -97,7 +98,44 @@ class Permute(Layer):
             raise ValueError(f"Permute: {self.permutation} is not a permutation of {dim} features")
         out = em.fresh()
         perm = ", ".join(map(str, self.permutation))
-        em.body.append(f"  {out} = nf.permute {x} [{perm}] : {_tensor_type([dim], em.t, batch=True)}")
+        em.body.append(f"  {out} = nf.permute {x} [{perm}] : {em.data_type}")
+        return out
+
+
+class ActNorm(Layer):
+    """Glow's activation normalization: z = scale * x + shift per channel
+    (dimension 1 of the data)."""
+
+    def __init__(self, scale, shift):
+        self.scale = np.asarray(scale, np.float64).reshape(-1)
+        self.shift = np.asarray(shift, np.float64).reshape(-1)
+
+    def emit(self, em, x, dim):
+        s, st = em.constant(self.scale)
+        b, _ = em.constant(self.shift)
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.actnorm {x} scale {s} shift {b} : {em.data_type}, {st}")
+        return out
+
+
+class BatchNorm(Layer):
+    """Batch normalization in inference mode, per channel:
+    z = exp(log_gamma) (x - mean) / sqrt(variance + epsilon) + beta."""
+
+    def __init__(self, mean, variance, log_gamma, beta, epsilon=1e-5):
+        self.mean, self.variance, self.log_gamma, self.beta = (
+            np.asarray(p, np.float64).reshape(-1) for p in (mean, variance, log_gamma, beta))
+        self.epsilon = float(epsilon)
+
+    def emit(self, em, x, dim):
+        names = []
+        for p in (self.mean, self.variance, self.log_gamma, self.beta):
+            name, ptype = em.constant(p)
+            names.append(name)
+        out = em.fresh()
+        m, v, g, b = names
+        em.body.append(f"  {out} = nf.batch_norm {x} mean {m} variance {v} log_gamma {g} beta {b} "
+                       f"{{epsilon = {self.epsilon!r}}} : {em.data_type}, {ptype}")
         return out
 
 
@@ -113,7 +151,7 @@ class _Elementwise(Layer):
         out = em.fresh()
         attrs = ", ".join(f"{k} = {float(v)!r}" for k, v in self.attributes().items())
         attrs = f" {{{attrs}}}" if attrs else ""
-        em.body.append(f"  {out} = nf.{self.op} {x}{attrs} : {_tensor_type([dim], em.t, batch=True)}")
+        em.body.append(f"  {out} = nf.{self.op} {x}{attrs} : {em.data_type}")
         return out
 
 
@@ -321,7 +359,7 @@ class Uniform:
 class Model:
     """A flow: `layers` (normalizing direction, data to latent) over `base`."""
 
-    def __init__(self, layers, base, context_dim=0, dtype="float32", name="model"):
+    def __init__(self, layers, base, context_dim=0, dtype="float32", name="model", event_shape=None):
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
         if not name.isidentifier():
@@ -329,6 +367,11 @@ class Model:
         self.layers = list(layers)
         self.base = base
         self.dim = base.dim
+        # The data's shape without the batch dimension, e.g. (C, H, W); the
+        # C ABI flattens it to dim = C * H * W values per row.
+        self.event_shape = tuple(int(d) for d in (event_shape or (self.dim,)))
+        if int(np.prod(self.event_shape)) != self.dim:
+            raise ValueError(f"event_shape {self.event_shape} does not hold {self.dim} values")
         self.context_dim = int(context_dim)
         self.dtype = dtype
         self.name = name
@@ -340,7 +383,7 @@ class Model:
         for layer in self.layers:
             x = layer.emit(em, x, self.dim)
         t = em.t
-        xt = _tensor_type([self.dim], t, batch=True)
+        xt = em.data_type
         args = f"%x: {xt}" + (f", %c: {_tensor_type([self.context_dim], t, batch=True)}" if self.context_dim else "")
         lines = em.functions + [f"nf.model @{self.name}({args}) base {self.base.attribute(t)} {{"]
         lines += em.body + [f"  nf.yield {x} : {xt}", "}"]

@@ -67,3 +67,15 @@ nf.model @conditional(%x: tensor<?x2xf32>, %c: tensor<?x2xf32>) base #nf.std_nor
   %0 = nf.affine_coupling %x identity [0] conditioner @cnet context %c : tensor<?x2xf32> scale_fn sigmoid : tensor<?x2xf32>
   nf.yield %0 : tensor<?x2xf32>
 }
+
+// ActNorm on images: sum log|scale| over the channels, times H * W = 16,
+// once per call.
+// CANON-LABEL: func.func @actnorm_forward(
+// CANON: %[[HW:.*]] = arith.constant 1.600000e+01 : f32
+// CANON: math.log
+// CANON: arith.mulf %{{.*}}, %[[HW]] : f32
+nf.model @actnorm(%x: tensor<?x3x4x4xf32>) base #nf.std_normal {
+  %s = arith.constant dense<[1.0, 2.0, 0.5]> : tensor<3xf32>
+  %0 = nf.actnorm %x scale %s shift %s : tensor<?x3x4x4xf32>, tensor<3xf32>
+  nf.yield %0 : tensor<?x3x4x4xf32>
+}

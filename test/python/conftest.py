@@ -54,13 +54,22 @@ def ref_scale(fn, h):
 
 
 def ref_forward(model, x, context=None):
-    """(z, V) of the model on float64 data."""
-    x = np.asarray(x, np.float64)
+    """(z, V) of the model on float64 data (flat rows, as the C ABI)."""
+    x = np.asarray(x, np.float64).reshape((-1,) + model.event_shape)
     v = np.zeros(x.shape[0])
     for layer in model.layers:
         if isinstance(layer, nfmlir.Affine):
             x = layer.scale * x + layer.shift
             v = v + np.broadcast_to(np.log(np.abs(layer.scale)), x.shape[1:]).sum()
+        elif isinstance(layer, (nfmlir.ActNorm, nfmlir.BatchNorm)):
+            if isinstance(layer, nfmlir.ActNorm):
+                scale, shift = layer.scale, layer.shift
+            else:
+                scale = np.exp(layer.log_gamma) / np.sqrt(layer.variance + layer.epsilon)
+                shift = layer.beta - layer.mean * scale
+            shape = (1, -1) + (1,) * (x.ndim - 2)  # per channel
+            x = x * scale.reshape(shape) + shift.reshape(shape)
+            v = v + np.log(np.abs(scale)).sum() * int(np.prod(x.shape[2:]))
         elif isinstance(layer, nfmlir.Reverse):
             x = x[:, ::-1]
         elif isinstance(layer, nfmlir.Permute):
@@ -77,11 +86,11 @@ def ref_forward(model, x, context=None):
             v = v + log_s.sum(1)
         elif isinstance(layer, tuple(ELEMENTWISE_REFERENCES)):
             forward, log_derivative = ELEMENTWISE_REFERENCES[type(layer)]
-            v = v + log_derivative(layer, x).sum(1)
+            v = v + log_derivative(layer, x).reshape(x.shape[0], -1).sum(1)
             x = forward(layer, x)
         else:
             raise NotImplementedError(type(layer))
-    return x, v
+    return x.reshape(x.shape[0], -1), v
 
 
 def _softplus(v):

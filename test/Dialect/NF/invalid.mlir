@@ -320,6 +320,43 @@ func.func @coupling_dynamic_parameter(%x: tensor<?x2xf32>, %w: tensor<?xf32>) ->
 }
 
 //===----------------------------------------------------------------------===//
+// nf.actnorm, nf.batch_norm
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @actnorm_channels(%x: tensor<?x3x4x4xf32>, %s: tensor<4xf32>) -> tensor<?x3x4x4xf32> {
+  // expected-error @+1 {{parameter 'scale' must have one value per channel ('tensor<3xf32>'), but has type 'tensor<4xf32>'}}
+  %0 = nf.actnorm %x scale %s shift %s : tensor<?x3x4x4xf32>, tensor<4xf32>
+  return %0 : tensor<?x3x4x4xf32>
+}
+
+// -----
+
+func.func @batch_norm_channels(%x: tensor<?x3xf32>, %p: tensor<2xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{parameter 'mean' must have one value per channel ('tensor<3xf32>'), but has type 'tensor<2xf32>'}}
+  %0 = nf.batch_norm %x mean %p variance %p log_gamma %p beta %p : tensor<?x3xf32>, tensor<2xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @batch_norm_epsilon(%x: tensor<?x2xf32>, %p: tensor<2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{epsilon must be >= 0}}
+  %0 = nf.batch_norm %x mean %p variance %p log_gamma %p beta %p {epsilon = -1.0} : tensor<?x2xf32>, tensor<2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @batch_norm_variance(%x: tensor<?x2xf32>, %p: tensor<2xf32>) -> tensor<?x2xf32> {
+  %v = arith.constant dense<[1.0, 0.0]> : tensor<2xf32>
+  // expected-error @+1 {{variance + epsilon must be positive}}
+  %0 = nf.batch_norm %x mean %p variance %v log_gamma %p beta %p {epsilon = 0.0} : tensor<?x2xf32>, tensor<2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+//===----------------------------------------------------------------------===//
 // Elementwise bijections
 //===----------------------------------------------------------------------===//
 

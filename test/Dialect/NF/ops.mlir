@@ -111,6 +111,19 @@ nf.model @elementwise(%x: tensor<?x3xf32>) base #nf.std_normal {
   nf.yield %6 : tensor<?x3xf32>
 }
 
+// CHECK-LABEL: nf.model @image
+// CHECK: nf.actnorm %{{.*}} scale %{{.*}} shift %{{.*}} : tensor<?x3x4x4xf32>, tensor<3xf32>
+// CHECK: nf.batch_norm %{{.*}} mean %{{.*}} variance %{{.*}} log_gamma %{{.*}} beta %{{.*}} {epsilon = 1.000000e-03 : f64} : tensor<?x3x4x4xf32>, tensor<3xf32>
+// CHECK: nf.reverse %{{.*}} : tensor<?x3x4x4xf32>
+nf.model @image(%x: tensor<?x3x4x4xf32>) base #nf.std_normal {
+  %s = arith.constant dense<[1.0, 2.0, 0.5]> : tensor<3xf32>
+  %b = arith.constant dense<0.1> : tensor<3xf32>
+  %0 = nf.actnorm %x scale %s shift %b : tensor<?x3x4x4xf32>, tensor<3xf32>
+  %1 = nf.batch_norm %0 mean %b variance %s log_gamma %b beta %b {epsilon = 1.0e-3} : tensor<?x3x4x4xf32>, tensor<3xf32>
+  %2 = nf.reverse %1 : tensor<?x3x4x4xf32>
+  nf.yield %2 : tensor<?x3x4x4xf32>
+}
+
 {-#
   dialect_resources: {
     builtin: {

@@ -31,6 +31,8 @@ static AffineMap getBroadcastMap(OpBuilder &b, int64_t rank, Type type) {
     return b.getMultiDimIdentityMap(rank);
   if (inputRank == 0)
     return AffineMap::get(rank, 0, {}, b.getContext());
+  if (inputRank == 1 && rank > 2) // one value per channel (dimension 1)
+    return AffineMap::get(rank, 0, {b.getAffineDimExpr(1)}, b.getContext());
   assert(inputRank == rank - 1 && "expected an event-shaped operand");
   SmallVector<AffineExpr> exprs;
   for (int64_t d = 1; d < rank; ++d)

@@ -25,8 +25,9 @@ Value createEmptyLike(OpBuilder &b, Location loc, Value like,
 
 /// Elementwise map producing `numResults` tensors shaped like `shapeRef`.
 /// Each input is broadcast to that shape: it is rank 0 (scalar), has the
-/// event shape (shapeRef's shape without the batch dimension), or has
-/// shapeRef's full shape.
+/// event shape (shapeRef's shape without the batch dimension), has one value
+/// per channel (rank 1 against a shapeRef of rank > 2), or has shapeRef's full
+/// shape.
 SmallVector<Value> mapElementwise(OpBuilder &b, Location loc, Value shapeRef,
                                   ValueRange inputs, unsigned numResults,
                                   ScalarBodyFn body);

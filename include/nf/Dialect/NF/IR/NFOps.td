@@ -170,6 +170,58 @@ def NF_AffineOp : NF_SameShapeLayerOp<"affine", "Bijection", [Pure]> {
   let hasVerifier = 1;
 }
 
+def NF_ActNormOp : NF_SameShapeLayerOp<"actnorm", "Bijection", [Pure,
+    AllTypesMatch<["scale", "shift"]>]> {
+  let summary = "Activation normalization (Glow): per-channel z = scale * x + shift";
+  let description = [{
+    `scale` and `shift` hold one value per channel (dimension 1) and are
+    broadcast over the other event dimensions (Glow's form; after its
+    data-dependent initialization ActNorm is this affine map).
+    V = (H * W) * sum_c log|scale_c| for `tensor<?xCxHxWxT>`, computed once
+    per call. Inverse: x = (z - shift) / scale.
+
+    ```mlir
+    %z = nf.actnorm %x scale %s shift %b : tensor<?x3x8x8xf32>, tensor<3xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input, NF_ParamTensor:$scale,
+                       NF_ParamTensor:$shift);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `scale` $scale `shift` $shift attr-dict `:` type($input) `,`
+    type($scale)
+  }];
+  let hasVerifier = 1;
+}
+
+def NF_BatchNormOp : NF_SameShapeLayerOp<"batch_norm", "Bijection", [Pure,
+    AllTypesMatch<["mean", "variance", "log_gamma", "beta"]>]> {
+  let summary = "Batch normalization in inference mode (RealNVP, MAF)";
+  let description = [{
+    With running statistics `mean` and `variance` and learned `log_gamma`
+    and `beta`, one value per channel (dimension 1):
+    z = exp(log_gamma) (x - mean) / sqrt(variance + epsilon) + beta.
+    V = spatial size * sum_c [log_gamma_c - 1/2 log(variance_c + epsilon)],
+    computed once per call. The density is exact in inference mode (survae's
+    BatchNormBijection in eval mode).
+
+    ```mlir
+    %z = nf.batch_norm %x mean %m variance %v log_gamma %g beta %b
+           {epsilon = 1.0e-5} : tensor<?x4xf32>, tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input, NF_ParamTensor:$mean,
+                       NF_ParamTensor:$variance, NF_ParamTensor:$log_gamma,
+                       NF_ParamTensor:$beta,
+                       DefaultValuedAttr<F64Attr, "1.0e-5">:$epsilon);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `mean` $mean `variance` $variance `log_gamma` $log_gamma `beta`
+    $beta attr-dict `:` type($input) `,` type($mean)
+  }];
+  let hasVerifier = 1;
+}
+
 def NF_ReverseOp : NF_SameShapeLayerOp<"reverse", "Bijection", [Pure]> {
   let summary = "Reverses the order of the features (dimension 1)";
   let description = [{
