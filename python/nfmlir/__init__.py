@@ -13,6 +13,7 @@ Only numpy is needed (PyTorch only for importing trained flows).
 from .builder import (
     MLP,
     ActNorm,
+    AdditiveCoupling,
     Affine,
     AffineCoupling,
     BatchNorm,
@@ -29,6 +30,7 @@ from .builder import (
     StandardNormal,
     Tanh,
     Uniform,
+    parity_mask,
 )
 from .compiler import CompileError, compile_mlir, find_nf_compile
 from .runtime import CompiledModel, Library, NFRuntimeError, load
@@ -36,6 +38,7 @@ from .runtime import CompiledModel, Library, NFRuntimeError, load
 __all__ = [
     "MLP",
     "ActNorm",
+    "AdditiveCoupling",
     "Affine",
     "AffineCoupling",
     "BatchNorm",
@@ -59,4 +62,5 @@ __all__ = [
     "compile_mlir",
     "find_nf_compile",
     "load",
+    "parity_mask",
 ]

@@ -258,23 +258,25 @@ class MLP:
         return cls(layers, activation)
 
 
-class AffineCoupling(Layer):
-    """RealNVP affine coupling.
+def parity_mask(dim, even=True):
+    """Identity features by parity: [0, 2, 4, ...] or [1, 3, 5, ...]."""
+    return list(range(0 if even else 1, dim, 2))
 
-    `identity` lists the features that pass through and condition the
-    transform of the others (B). The conditioner maps x_A (concatenated with
-    the model's context, if any) to 2|B| values: shift, then unconstrained
-    scale h; scale = exp(h), sigmoid(h + 2) + 1e-3 or softplus(h) + 1e-3.
-    """
 
-    SCALE_FNS = ("exp", "sigmoid", "softplus")
+class _Coupling(Layer):
+    """Shared emission of coupling layers: the conditioner becomes a private
+    function taking x_A (and the context), its weights passed as arguments."""
 
-    def __init__(self, identity, conditioner, scale_fn="exp"):
+    op = None
+    params_per_feature = None
+    layout = None
+
+    def __init__(self, identity, conditioner):
         self.identity = sorted(int(i) for i in identity)
         self.conditioner = conditioner
-        if scale_fn not in self.SCALE_FNS:
-            raise ValueError(f"AffineCoupling: scale_fn must be one of {self.SCALE_FNS}, not {scale_fn!r}")
-        self.scale_fn = scale_fn
+
+    def suffix(self):
+        return ""
 
     def emit(self, em, x, dim):
         model = em.model
@@ -282,9 +284,10 @@ class AffineCoupling(Layer):
         b = dim - a
         c = model.context_dim
         net = self.conditioner
-        if net.in_features != a + c or net.out_features != 2 * b:
-            raise ValueError(f"AffineCoupling: the conditioner must map {a + c} inputs (x_A"
-                             f"{' and context' if c else ''}) to {2 * b} outputs, not "
+        k = self.params_per_feature
+        if net.in_features != a + c or net.out_features != k * b:
+            raise ValueError(f"{type(self).__name__}: the conditioner must map {a + c} inputs (x_A"
+                             f"{' and context' if c else ''}) to {k * b} outputs ({self.layout}), not "
                              f"{net.in_features} -> {net.out_features}")
         t = em.t
         params, types = [], []
@@ -295,27 +298,61 @@ class AffineCoupling(Layer):
                 types.append(ttype)
         fname = f"{model.name}_conditioner{len(em.functions)}"
         xa_t = _tensor_type([a], t, batch=True)
+        c_t = _tensor_type([c], t, batch=True)
         in_t = _tensor_type([a + c], t, batch=True)
-        out_t = _tensor_type([2 * b], t, batch=True)
-        args = [f"%xa: {xa_t}"] + ([f"%c: {_tensor_type([c], t, batch=True)}"] if c else [])
-        args += [f"%w{k}: {ty}" for k, ty in enumerate(types)]
+        out_t = _tensor_type([k * b], t, batch=True)
+        args = [f"%xa: {xa_t}"] + ([f"%c: {c_t}"] if c else [])
+        args += [f"%w{i}: {ty}" for i, ty in enumerate(types)]
         fn = [f"func.func private @{fname}({', '.join(args)}) -> {out_t} {{"]
         mlp_in = "%xa"
         if c:
-            fn.append(f"  %in = tensor.concat dim(1) %xa, %c : ({xa_t}, {_tensor_type([c], t, batch=True)}) -> {in_t}")
+            fn.append(f"  %in = tensor.concat dim(1) %xa, %c : ({xa_t}, {c_t}) -> {in_t}")
             mlp_in = "%in"
-        ws = ", ".join(f"%w{k}" for k in range(len(types)))
+        ws = ", ".join(f"%w{i}" for i in range(len(types)))
         fn.append(f"  %h = nf.mlp {mlp_in} ({ws} : {', '.join(types)}) activation {net.activation} : {in_t} -> {out_t}")
         fn.append(f"  return %h : {out_t}")
         fn.append("}")
         em.functions.append("\n".join(fn))
         out = em.fresh()
         identity = ", ".join(map(str, self.identity))
-        context = f" context %c : {_tensor_type([c], t, batch=True)}" if c else ""
-        em.body.append(f"  {out} = nf.affine_coupling {x} identity [{identity}] conditioner @{fname}"
-                       f"({', '.join(params)} : {', '.join(types)}){context} scale_fn {self.scale_fn} : "
-                       f"{_tensor_type([dim], t, batch=True)}")
+        context = f" context %c : {c_t}" if c else ""
+        em.body.append(f"  {out} = nf.{self.op} {x} identity [{identity}] conditioner @{fname}"
+                       f"({', '.join(params)} : {', '.join(types)}){context}{self.suffix()} : {em.data_type}")
         return out
+
+
+class AffineCoupling(_Coupling):
+    """RealNVP affine coupling.
+
+    `identity` lists the features that pass through and condition the
+    transform of the others (B). The conditioner maps x_A (concatenated with
+    the model's context, if any) to 2|B| values: shift, then unconstrained
+    scale h; scale = exp(h), sigmoid(h + 2) + 1e-3 or softplus(h) + 1e-3.
+    With shift_first (Glow), z_B = (x_B + shift) * scale.
+    """
+
+    op = "affine_coupling"
+    params_per_feature = 2
+    layout = "shift, then unconstrained scale"
+    SCALE_FNS = ("exp", "sigmoid", "softplus")
+
+    def __init__(self, identity, conditioner, scale_fn="exp", shift_first=False):
+        super().__init__(identity, conditioner)
+        if scale_fn not in self.SCALE_FNS:
+            raise ValueError(f"AffineCoupling: scale_fn must be one of {self.SCALE_FNS}, not {scale_fn!r}")
+        self.scale_fn = scale_fn
+        self.shift_first = bool(shift_first)
+
+    def suffix(self):
+        return f" scale_fn {self.scale_fn}" + (" shift_first" if self.shift_first else "")
+
+
+class AdditiveCoupling(_Coupling):
+    """NICE additive coupling: z_B = x_B + m(x_A); volume preserving."""
+
+    op = "additive_coupling"
+    params_per_feature = 1
+    layout = "shift"
 
 
 class StandardNormal:

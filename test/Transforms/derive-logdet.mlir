@@ -79,3 +79,16 @@ nf.model @actnorm(%x: tensor<?x3x4x4xf32>) base #nf.std_normal {
   %0 = nf.actnorm %x scale %s shift %s : tensor<?x3x4x4xf32>, tensor<3xf32>
   nf.yield %0 : tensor<?x3x4x4xf32>
 }
+
+// An additive coupling is volume preserving: V is a folded zero.
+func.func private @shift(%xa: tensor<?x1xf64>) -> tensor<?x1xf64>
+// CHECK-LABEL: func.func @additive_forward(
+// CHECK: call @shift
+// CHECK: arith.addf
+// CHECK-NOT: math.log
+// CHECK: %[[ZERO:.*]] = linalg.fill ins(%{{.*}} : f64) outs(%{{.*}} : tensor<?xf64>) -> tensor<?xf64>
+// CHECK-NEXT: return %{{.*}}, %[[ZERO]]
+nf.model @additive(%x: tensor<?x2xf64>) base #nf.std_normal {
+  %0 = nf.additive_coupling %x identity [0] conditioner @shift : tensor<?x2xf64>
+  nf.yield %0 : tensor<?x2xf64>
+}

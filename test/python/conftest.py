@@ -74,15 +74,18 @@ def ref_forward(model, x, context=None):
             x = x[:, ::-1]
         elif isinstance(layer, nfmlir.Permute):
             x = x[:, layer.permutation]
-        elif isinstance(layer, nfmlir.AffineCoupling):
+        elif isinstance(layer, (nfmlir.AffineCoupling, nfmlir.AdditiveCoupling)):
             a = layer.identity
             b = [i for i in range(x.shape[1]) if i not in a]
             inp = x[:, a] if context is None else np.concatenate([x[:, a], context], 1)
             h = ref_mlp(layer.conditioner, inp)
+            x = x.copy()
+            if isinstance(layer, nfmlir.AdditiveCoupling):
+                x[:, b] = x[:, b] + h
+                continue
             shift, raw = h[:, : len(b)], h[:, len(b):]
             s, log_s = ref_scale(layer.scale_fn, raw)
-            x = x.copy()
-            x[:, b] = x[:, b] * s + shift
+            x[:, b] = (x[:, b] + shift) * s if layer.shift_first else x[:, b] * s + shift
             v = v + log_s.sum(1)
         elif isinstance(layer, tuple(ELEMENTWISE_REFERENCES)):
             forward, log_derivative = ELEMENTWISE_REFERENCES[type(layer)]

@@ -21,6 +21,14 @@ def make_layers(kind, dim, rng, context_dim=0):
         return [nfmlir.Affine(rng.uniform(0.5, 2, dim), 0.0), nfmlir.Reverse()]
     if kind == "permute":
         return [nfmlir.Affine(rng.uniform(0.5, 2, dim), 0.0), nfmlir.Permute(rng.permutation(dim))]
+    if kind == "additive_coupling":
+        identity = nfmlir.parity_mask(dim, even=False)
+        net = nfmlir.MLP.random([len(identity) + context_dim, 16, dim - len(identity)], "tanh", rng)
+        return [nfmlir.Affine(rng.uniform(0.5, 2, dim), 0.0), nfmlir.AdditiveCoupling(identity, net)]
+    if kind == "glow_coupling":
+        identity = nfmlir.parity_mask(dim)
+        net = nfmlir.MLP.random([len(identity) + context_dim, 16, 2 * (dim - len(identity))], "relu", rng)
+        return [nfmlir.AffineCoupling(identity, net, "sigmoid", shift_first=True)]
     if kind.startswith("coupling"):
         _, scale_fn, activation = kind.split("-")
         identity = sorted(rng.choice(dim, dim // 2, replace=False))
@@ -49,6 +57,8 @@ KINDS = [
     "coupling-softplus-elu",
     "coupling-exp-leaky_relu",
     "coupling-sigmoid-sigmoid",
+    "additive_coupling",
+    "glow_coupling",
     "realnvp",
 ]
 

@@ -319,6 +319,24 @@ func.func @coupling_dynamic_parameter(%x: tensor<?x2xf32>, %w: tensor<?xf32>) ->
   return %0 : tensor<?x2xf32>
 }
 
+// -----
+
+func.func private @net(%xa: tensor<?x1xf32>) -> tensor<?x2xf32>
+func.func @additive_conditioner_type(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{conditioner @net has type '(tensor<?x1xf32>) -> tensor<?x2xf32>', but this layer calls it as '(tensor<?x1xf32>) -> tensor<?x1xf32>' (x_A, then the context if any, then the parameters; the result holds the shift)}}
+  %0 = nf.additive_coupling %x identity [0] conditioner @net : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @net(%xa: tensor<?x2xf32>) -> tensor<?x1xf32>
+func.func @additive_identity(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{identity features must be strictly increasing}}
+  %0 = nf.additive_coupling %x identity [1, 1] conditioner @net : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
 //===----------------------------------------------------------------------===//
 // nf.actnorm, nf.batch_norm
 //===----------------------------------------------------------------------===//

@@ -124,6 +124,19 @@ nf.model @image(%x: tensor<?x3x4x4xf32>) base #nf.std_normal {
   nf.yield %2 : tensor<?x3x4x4xf32>
 }
 
+// CHECK-LABEL: nf.model @couplings
+// CHECK: nf.additive_coupling %{{.*}} identity [1, 3] conditioner @shift4 : tensor<?x4xf32>
+// CHECK: nf.affine_coupling %{{.*}} identity [0, 2] conditioner @scale_shift4 scale_fn sigmoid shift_first : tensor<?x4xf32>
+// GENERIC: "nf.additive_coupling"({{.*}}) <{conditioner = @shift4, identity = array<i64: 1, 3>, operandSegmentSizes = array<i32: 1, 0, 0>}>
+// GENERIC: shift_first
+func.func private @shift4(%xa: tensor<?x2xf32>) -> tensor<?x2xf32>
+func.func private @scale_shift4(%xa: tensor<?x2xf32>) -> tensor<?x4xf32>
+nf.model @couplings(%x: tensor<?x4xf32>) base #nf.std_normal {
+  %0 = nf.additive_coupling %x identity [1, 3] conditioner @shift4 : tensor<?x4xf32>
+  %1 = nf.affine_coupling %0 identity [0, 2] conditioner @scale_shift4 scale_fn sigmoid shift_first : tensor<?x4xf32>
+  nf.yield %1 : tensor<?x4xf32>
+}
+
 {-#
   dialect_resources: {
     builtin: {

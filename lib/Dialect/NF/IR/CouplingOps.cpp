@@ -1,10 +1,13 @@
-//===- CouplingOps.cpp - nf.affine_coupling -------------------------------===//
+//===- CouplingOps.cpp - nf.affine_coupling, nf.additive_coupling ---------===//
 //
-//   h = conditioner(x_A [, c] [, params]),  shift = h[:, :|B|],
-//   scale = scale_fn(h[:, |B|:]),  z_A = x_A,  z_B = scale * x_B + shift,
-//   V = sum log scale.
+//   h = conditioner(x_A [, c] [, params]),  z_A = x_A,
+//   affine:   shift = h[:, :|B|], scale = scale_fn(h[:, |B|:]),
+//             z_B = scale * x_B + shift  (or (x_B + shift) * scale, Glow),
+//             V = sum log scale;
+//   additive: shift = h,  z_B = x_B + shift,  V = 0.
 // The inverse re-evaluates the conditioner on z_A = x_A and inverts only the
-// elementwise transform, so the conditioner is never inverted.
+// elementwise transform, so the conditioner is never inverted. Both ops share
+// every helper here through templates over their (identical) accessors.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,65 +20,145 @@ using namespace mlir::nf;
 /// Minimum scale added by the sigmoid and softplus scale functions (nflows).
 static constexpr double kMinScale = 1e-3;
 
-SmallVector<int64_t> AffineCouplingOp::getTransformed() {
-  int64_t size = getInput().getType().getDimSize(1);
-  ArrayRef<int64_t> identity = getIdentity();
+/// `tensor<?x<size>xT>`, the type of batch values a conditioner exchanges.
+static RankedTensorType getDynamicBatchType(int64_t size, Type elementType) {
+  return RankedTensorType::get({ShapedType::kDynamic, size}, elementType);
+}
+
+/// The features not in `identity`, in increasing order.
+template <typename CouplingOp>
+static SmallVector<int64_t> getTransformedFeatures(CouplingOp op) {
+  int64_t size = op.getInput().getType().getDimSize(1);
+  ArrayRef<int64_t> identity = op.getIdentity();
   return llvm::to_vector(
       llvm::make_filter_range(llvm::seq<int64_t>(0, size), [&](int64_t i) {
         return !llvm::is_contained(identity, i);
       }));
 }
 
-LogicalResult AffineCouplingOp::verify() {
-  RankedTensorType type = getInput().getType();
+template <typename CouplingOp>
+static LogicalResult verifyCoupling(CouplingOp op) {
+  RankedTensorType type = op.getInput().getType();
   if (type.getRank() != 2)
-    return emitOpError("expects data of type tensor<?xDxT>, but got ") << type;
+    return op.emitOpError("expects data of type tensor<?xDxT>, but got ")
+           << type;
   int64_t size = type.getDimSize(1);
-  ArrayRef<int64_t> identity = getIdentity();
+  ArrayRef<int64_t> identity = op.getIdentity();
   if (identity.empty() || static_cast<int64_t>(identity.size()) >= size)
-    return emitOpError("identity features must be a non-empty proper subset of "
-                       "the ")
+    return op.emitOpError("identity features must be a non-empty proper "
+                          "subset of the ")
            << size << " features, but has " << identity.size() << " entries";
   for (auto [i, feature] : llvm::enumerate(identity)) {
     if (feature < 0 || feature >= size)
-      return emitOpError("identity feature ")
+      return op.emitOpError("identity feature ")
              << feature << " is out of range [0, " << size << ")";
     if (i > 0 && feature <= identity[i - 1])
-      return emitOpError("identity features must be strictly increasing");
+      return op.emitOpError("identity features must be strictly increasing");
   }
-  if (getCtx() && getCtx().getType().getRank() != 2)
-    return emitOpError("context must be a tensor<?xCxT>, but is ")
-           << getCtx().getType();
+  if (op.getCtx() && op.getCtx().getType().getRank() != 2)
+    return op.emitOpError("context must be a tensor<?xCxT>, but is ")
+           << op.getCtx().getType();
   return success();
 }
 
-/// `tensor<?x<size>xT>`, the type of batch values a conditioner exchanges.
-static RankedTensorType getDynamicBatchType(int64_t size, Type elementType) {
-  return RankedTensorType::get({ShapedType::kDynamic, size}, elementType);
+/// The conditioner must map (x_A [, context], params...) to
+/// `paramsPerFeature` values per transformed feature.
+template <typename CouplingOp>
+static LogicalResult
+verifyConditioner(CouplingOp op, SymbolTableCollection &symbolTable,
+                  int64_t paramsPerFeature, StringRef resultLayout) {
+  auto conditioner = symbolTable.lookupNearestSymbolFrom<func::FuncOp>(
+      op, op.getConditionerAttr());
+  if (!conditioner)
+    return op.emitOpError("conditioner '")
+           << op.getConditioner() << "' does not name a func.func";
+  Type elementType = op.getInput().getType().getElementType();
+  SmallVector<Type> inputs = {
+      getDynamicBatchType(op.getIdentity().size(), elementType)};
+  if (op.getCtx())
+    inputs.push_back(op.getCtx().getType());
+  llvm::append_range(inputs, op.getParams().getTypes());
+  Type result = getDynamicBatchType(
+      paramsPerFeature * getTransformedFeatures(op).size(), elementType);
+  auto expected = FunctionType::get(op.getContext(), inputs, {result});
+  if (conditioner.getFunctionType() != expected)
+    return op.emitOpError("conditioner @")
+           << op.getConditioner() << " has type "
+           << conditioner.getFunctionType() << ", but this layer calls it as "
+           << expected
+           << " (x_A, then the context if any, then the parameters; the "
+              "result holds "
+           << resultLayout << ")";
+  return success();
 }
+
+/// Scalar body of a coupling's elementwise transform: (x_B or z_B, the
+/// conditioner's values for that feature) -> (output, log-det term or null).
+using CouplingTransformFn =
+    function_ref<std::pair<Value, Value>(OpBuilder &, Location, ValueRange)>;
+
+/// Builds the coupling map (or its inverse) on `in`: x for the normalizing
+/// direction, z for the generative one. x_A = z_A, so both directions
+/// evaluate the conditioner on the same values. The conditioner's output
+/// holds `paramsPerFeature` blocks of |B| values, passed to `transform`.
+template <typename CouplingOp>
+static LayerValues buildCoupling(CouplingOp op, OpBuilder &b,
+                                 typename CouplingOp::Adaptor adaptor, Value in,
+                                 int64_t paramsPerFeature, bool withLogDet,
+                                 CouplingTransformFn transform) {
+  Location loc = op.getLoc();
+  Type elementType = op.getInput().getType().getElementType();
+  SmallVector<int64_t> identity(op.getIdentity());
+  SmallVector<int64_t> transformed = getTransformedFeatures(op);
+  int64_t numTransformed = transformed.size();
+
+  Value inA = gatherFeatures(b, loc, in, identity);
+  Value inB = gatherFeatures(b, loc, in, transformed);
+  SmallVector<Value> args = {castToDynamicBatch(b, loc, inA)};
+  if (Value context = adaptor.getCtx())
+    args.push_back(context);
+  llvm::append_range(args, adaptor.getParams());
+  Type paramsType =
+      getDynamicBatchType(paramsPerFeature * numTransformed, elementType);
+  Value params = func::CallOp::create(b, loc, op.getConditionerAttr(),
+                                      TypeRange{paramsType}, args)
+                     .getResult(0);
+  SmallVector<Value> inputs = {inB};
+  for (int64_t k = 0; k < paramsPerFeature; ++k)
+    inputs.push_back(
+        sliceFeatures(b, loc, params, k * numTransformed, numTransformed));
+
+  SmallVector<Value> results =
+      mapElementwise(b, loc, inB, inputs, withLogDet ? 2 : 1,
+                     [&](OpBuilder &nb, Location nloc, ValueRange s) {
+                       auto [out, logTerm] = transform(nb, nloc, s);
+                       SmallVector<Value> values = {out};
+                       if (withLogDet)
+                         values.push_back(logTerm);
+                       return values;
+                     });
+
+  // Put A and B back in feature order.
+  Value merged =
+      mergeFeatures(b, loc, in, {inA, results[0]}, {identity, transformed});
+  Value logDet = withLogDet ? sumEventDims(b, loc, results[1]) : Value();
+  return {merged, logDet};
+}
+
+//===----------------------------------------------------------------------===//
+// nf.affine_coupling
+//===----------------------------------------------------------------------===//
+
+SmallVector<int64_t> AffineCouplingOp::getTransformed() {
+  return getTransformedFeatures(*this);
+}
+
+LogicalResult AffineCouplingOp::verify() { return verifyCoupling(*this); }
 
 LogicalResult
 AffineCouplingOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
-  auto conditioner = symbolTable.lookupNearestSymbolFrom<func::FuncOp>(
-      *this, getConditionerAttr());
-  if (!conditioner)
-    return emitOpError("conditioner '")
-           << getConditioner() << "' does not name a func.func";
-  Type elementType = getInput().getType().getElementType();
-  SmallVector<Type> inputs = {
-      getDynamicBatchType(getIdentity().size(), elementType)};
-  if (getCtx())
-    inputs.push_back(getCtx().getType());
-  llvm::append_range(inputs, getParams().getTypes());
-  Type result = getDynamicBatchType(2 * getTransformed().size(), elementType);
-  auto expected = FunctionType::get(getContext(), inputs, {result});
-  if (conditioner.getFunctionType() != expected)
-    return emitOpError("conditioner @")
-           << getConditioner() << " has type " << conditioner.getFunctionType()
-           << ", but this layer calls it as " << expected
-           << " (x_A, then the context if any, then the parameters; the "
-              "result holds the shift, then the unconstrained scale)";
-  return success();
+  return verifyConditioner(*this, symbolTable, 2,
+                           "the shift, then the unconstrained scale");
 }
 
 /// The positive scale and its log for the raw conditioner output `raw`.
@@ -105,57 +188,32 @@ static std::pair<Value, Value> buildScale(OpBuilder &b, Location loc,
   llvm_unreachable("unknown scale function");
 }
 
-/// Builds the coupling map (or its inverse) on `in`: x for the normalizing
-/// direction, z for the generative one. x_A = z_A, so both directions
-/// evaluate the conditioner on the same values.
+/// z_B from x_B (or x_B from z_B with `inverse`), and log scale.
 static LayerValues buildAffineCoupling(AffineCouplingOp op, OpBuilder &b,
                                        AffineCouplingOp::Adaptor adaptor,
                                        Value in, bool inverse,
                                        bool withLogDet) {
-  Location loc = op.getLoc();
-  Type elementType = op.getInput().getType().getElementType();
-  SmallVector<int64_t> identity(op.getIdentity());
-  SmallVector<int64_t> transformed = op.getTransformed();
-  int64_t numTransformed = transformed.size();
-
-  Value inA = gatherFeatures(b, loc, in, identity);
-  Value inB = gatherFeatures(b, loc, in, transformed);
-  SmallVector<Value> args = {castToDynamicBatch(b, loc, inA)};
-  if (Value context = adaptor.getCtx())
-    args.push_back(context);
-  llvm::append_range(args, adaptor.getParams());
-  Type paramsType = getDynamicBatchType(2 * numTransformed, elementType);
-  Value params = func::CallOp::create(b, loc, op.getConditionerAttr(),
-                                      TypeRange{paramsType}, args)
-                     .getResult(0);
-  Value shift = sliceFeatures(b, loc, params, 0, numTransformed);
-  Value rawScale =
-      sliceFeatures(b, loc, params, numTransformed, numTransformed);
-
   ScaleFn fn = op.getScaleFn();
-  SmallVector<Value> results = mapElementwise(
-      b, loc, inB, {inB, shift, rawScale}, withLogDet ? 2 : 1,
+  bool shiftFirst = op.getShiftFirst();
+  return buildCoupling(
+      op, b, adaptor, in, /*paramsPerFeature=*/2, withLogDet,
       [&](OpBuilder &nb, Location nloc, ValueRange s) {
         auto [scale, logScale] = buildScale(nb, nloc, fn, s[2]);
-        Value out;
-        if (inverse) {
-          Value centered = arith::SubFOp::create(nb, nloc, s[0], s[1]);
-          out = arith::DivFOp::create(nb, nloc, centered, scale);
-        } else {
-          Value scaled = arith::MulFOp::create(nb, nloc, s[0], scale);
-          out = arith::AddFOp::create(nb, nloc, scaled, s[1]);
-        }
-        SmallVector<Value> values = {out};
-        if (withLogDet)
-          values.push_back(logScale);
-        return values;
+        Value value = s[0], shift = s[1], out;
+        if (!inverse && !shiftFirst) // scale * x + shift
+          out = arith::AddFOp::create(
+              nb, nloc, arith::MulFOp::create(nb, nloc, value, scale), shift);
+        else if (!inverse) // (x + shift) * scale
+          out = arith::MulFOp::create(
+              nb, nloc, arith::AddFOp::create(nb, nloc, value, shift), scale);
+        else if (!shiftFirst) // (z - shift) / scale
+          out = arith::DivFOp::create(
+              nb, nloc, arith::SubFOp::create(nb, nloc, value, shift), scale);
+        else // z / scale - shift
+          out = arith::SubFOp::create(
+              nb, nloc, arith::DivFOp::create(nb, nloc, value, scale), shift);
+        return std::make_pair(out, logScale);
       });
-
-  // Put A and B back in feature order.
-  Value merged =
-      mergeFeatures(b, loc, in, {inA, results[0]}, {identity, transformed});
-  Value logDet = withLogDet ? sumEventDims(b, loc, results[1]) : Value();
-  return {merged, logDet};
 }
 
 FailureOr<LayerValues> AffineCouplingOp::buildForward(OpBuilder &b,
@@ -172,4 +230,48 @@ FailureOr<LayerValues> AffineCouplingOp::buildInverse(OpBuilder &b,
                                                       bool withLogDet) {
   return buildAffineCoupling(*this, b, Adaptor(operands, *this), output,
                              /*inverse=*/true, withLogDet);
+}
+
+//===----------------------------------------------------------------------===//
+// nf.additive_coupling
+//===----------------------------------------------------------------------===//
+
+SmallVector<int64_t> AdditiveCouplingOp::getTransformed() {
+  return getTransformedFeatures(*this);
+}
+
+LogicalResult AdditiveCouplingOp::verify() { return verifyCoupling(*this); }
+
+LogicalResult
+AdditiveCouplingOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  return verifyConditioner(*this, symbolTable, 1, "the shift");
+}
+
+static LayerValues buildAdditiveCoupling(AdditiveCouplingOp op, OpBuilder &b,
+                                         AdditiveCouplingOp::Adaptor adaptor,
+                                         Value in, bool inverse) {
+  // Volume preserving: no log-det terms, V = 0 (null).
+  return buildCoupling(
+      op, b, adaptor, in, /*paramsPerFeature=*/1, /*withLogDet=*/false,
+      [&](OpBuilder &nb, Location nloc, ValueRange s) {
+        Value out =
+            inverse ? arith::SubFOp::create(nb, nloc, s[0], s[1]).getResult()
+                    : arith::AddFOp::create(nb, nloc, s[0], s[1]).getResult();
+        return std::make_pair(out, Value());
+      });
+}
+
+FailureOr<LayerValues>
+AdditiveCouplingOp::buildForward(OpBuilder &b, ValueRange operands, bool) {
+  Adaptor adaptor(operands, *this);
+  return buildAdditiveCoupling(*this, b, adaptor, adaptor.getInput(),
+                               /*inverse=*/false);
+}
+
+FailureOr<LayerValues> AdditiveCouplingOp::buildInverse(OpBuilder &b,
+                                                        Value output,
+                                                        ValueRange operands,
+                                                        bool) {
+  return buildAdditiveCoupling(*this, b, Adaptor(operands, *this), output,
+                               /*inverse=*/true);
 }

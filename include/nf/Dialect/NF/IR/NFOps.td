@@ -278,7 +278,8 @@ def NF_AffineCouplingOp : NF_SameShapeLayerOp<"affine_coupling", "Bijection", [
     The conditioner is a `func.func` symbol taking x_A (`tensor<?x|A|xT>`),
     then the model's context if `context` is given, then `params`.
     `scale_fn` is `exp` (default), `sigmoid` (sigmoid(h + 2) + 1e-3) or
-    `softplus` (softplus(h) + 1e-3).
+    `softplus` (softplus(h) + 1e-3). With `shift_first` (Glow's coupling),
+    z_B = (x_B + shift) * scale and x_B = z_B / scale - shift.
 
     ```mlir
     %z = nf.affine_coupling %x identity [0, 1] conditioner @net(%w0, %b0 : tensor<2x8xf32>, tensor<8xf32>)
@@ -290,18 +291,53 @@ def NF_AffineCouplingOp : NF_SameShapeLayerOp<"affine_coupling", "Bijection", [
                        Variadic<NF_ParamTensor>:$params,
                        DenseI64ArrayAttr:$identity,
                        FlatSymbolRefAttr:$conditioner,
-                       DefaultValuedAttr<NF_ScaleFnAttr, "::mlir::nf::ScaleFn::Exp">:$scale_fn);
+                       DefaultValuedAttr<NF_ScaleFnAttr, "::mlir::nf::ScaleFn::Exp">:$scale_fn,
+                       UnitAttr:$shift_first);
   let results = (outs NF_BatchTensor:$output);
   let assemblyFormat = [{
     $input `identity` $identity `conditioner` $conditioner
     (`(` $params^ `:` type($params) `)`)?
     (`context` $ctx^ `:` type($ctx))?
-    (`scale_fn` `` $scale_fn^)? attr-dict `:` type($input)
+    (`scale_fn` `` $scale_fn^)? (`shift_first` $shift_first^)?
+    attr-dict `:` type($input)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     /// Features of B, the complement of `identity`, in increasing order.
     ::llvm::SmallVector<int64_t> getTransformed();
+  }];
+}
+
+def NF_AdditiveCouplingOp : NF_SameShapeLayerOp<"additive_coupling", "Bijection", [
+    Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    AttrSizedOperandSegments]> {
+  let summary = "Additive coupling layer (NICE) with a conditioner function";
+  let description = [{
+    Like `nf.affine_coupling` without scale: the conditioner maps x_A (and
+    the context, if given) to the shift (`tensor<?x|B|xT>`), and
+    z_A = x_A, z_B = x_B + shift. Volume preserving: V = 0. The inverse
+    re-evaluates the conditioner on z_A: x_B = z_B - shift.
+
+    ```mlir
+    %z = nf.additive_coupling %x identity [0, 2] conditioner @net : tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_BatchTensor>:$ctx,
+                       Variadic<NF_ParamTensor>:$params,
+                       DenseI64ArrayAttr:$identity,
+                       FlatSymbolRefAttr:$conditioner);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `identity` $identity `conditioner` $conditioner
+    (`(` $params^ `:` type($params) `)`)?
+    (`context` $ctx^ `:` type($ctx))? attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Features of B, the complement of `identity`, in increasing order.
+    ::llvm::SmallVector<int64_t> getTransformed();
+    bool isVolumePreserving() { return true; }
   }];
 }
 
