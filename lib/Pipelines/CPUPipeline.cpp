@@ -23,6 +23,8 @@ void mlir::nf::buildCPUPipeline(OpPassManager &pm,
       "function-boundary-type-conversion=identity-layout-map},"
       "canonicalize,cse,buffer-deallocation-pipeline,"
       "nf-reorder-contractions,func.func(convert-linalg-to-loops),";
+  // Hyperbolic and inverse-hyperbolic functions have no LLVM intrinsic.
+  pipeline += "math-expand-ops{ops=sinh,cosh,asinh,acosh,atanh},";
   if (options.approximateMath)
     pipeline += "nf-approximate-math,";
   pipeline += "expand-strided-metadata,lower-affine,finalize-memref-to-llvm{"

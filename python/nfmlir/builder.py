@@ -17,9 +17,14 @@ def _tensor_type(shape, t, batch=False):
     return "tensor<" + "x".join(dims + [t]) + ">"
 
 
+def _float_literal(value):
+    """A float as MLIR reads it (always with a decimal point)."""
+    return f"{float(value):.17e}"
+
+
 def _dense_literal(values, t):
     values = np.asarray(values, dtype=np.float64).reshape(-1)
-    return "dense<[" + ", ".join(repr(float(v)) for v in values) + "]> : " + _tensor_type([values.size], t)
+    return "dense<[" + ", ".join(_float_literal(v) for v in values) + "]> : " + _tensor_type([values.size], t)
 
 
 class _Emitter:
@@ -135,7 +140,7 @@ class BatchNorm(Layer):
         out = em.fresh()
         m, v, g, b = names
         em.body.append(f"  {out} = nf.batch_norm {x} mean {m} variance {v} log_gamma {g} beta {b} "
-                       f"{{epsilon = {self.epsilon!r}}} : {em.data_type}, {ptype}")
+                       f"{{epsilon = {_float_literal(self.epsilon)}}} : {em.data_type}, {ptype}")
         return out
 
 
@@ -149,9 +154,32 @@ class _Elementwise(Layer):
 
     def emit(self, em, x, dim):
         out = em.fresh()
-        attrs = ", ".join(f"{k} = {float(v)!r}" for k, v in self.attributes().items())
+        attrs = ", ".join(f"{k} = {_float_literal(v)}" for k, v in self.attributes().items())
         attrs = f" {{{attrs}}}" if attrs else ""
         em.body.append(f"  {out} = nf.{self.op} {x}{attrs} : {em.data_type}")
+        return out
+
+
+class Elementwise(Layer):
+    """A user-defined elementwise bijection: `body` is MLIR arith/math text
+    computing the forward map of one scalar `%v` of type `{T}` into
+    `result`. The compiler derives the inverse (symbolically, or by a
+    monotone root solve when `monotone` is 'increasing' or 'decreasing') and
+    log|f'(x)|."""
+
+    def __init__(self, body, result, monotone=None, tolerance=None):
+        if monotone not in (None, "increasing", "decreasing"):
+            raise ValueError(f"monotone must be None, 'increasing' or 'decreasing', not {monotone!r}")
+        self.body, self.result, self.monotone, self.tolerance = body, result, monotone, tolerance
+
+    def emit(self, em, x, dim):
+        out = em.fresh()
+        monotone = f" monotone {self.monotone}" if self.monotone else ""
+        attrs = f" {{tolerance = {_float_literal(self.tolerance)}}}" if self.tolerance else ""
+        lines = [f"  {out} = nf.elementwise {x}{monotone}{attrs} : {em.data_type} {{", f"  ^bb0(%v: {em.t}):"]
+        lines += ["    " + line.strip() for line in self.body.replace("{T}", em.t).strip().splitlines()]
+        lines += [f"    nf.scalar_yield {self.result} : {em.t}", "  }"]
+        em.body.append("\n".join(lines))
         return out
 
 

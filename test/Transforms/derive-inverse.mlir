@@ -58,3 +58,44 @@ nf.model @elementwise(%x: tensor<?x2xf32>) base #nf.std_normal {
   %1 = nf.softplus %0 : tensor<?x2xf32>
   nf.yield %1 : tensor<?x2xf32>
 }
+
+// A user-defined elementwise bijection: the chain x -> 2x -> sinh -> +1 is
+// undone symbolically in reverse.
+// CHECK-LABEL: func.func @user_symbolic_inverse(
+// CHECK: ^bb0(%[[Z:.*]]: f64, %{{.*}}: f64):
+// CHECK-DAG: %[[TWO:.*]] = arith.constant 2.000000e+00 : f64
+// CHECK-DAG: %[[ONE:.*]] = arith.constant 1.000000e+00 : f64
+// CHECK: %[[S:.*]] = arith.subf %[[Z]], %[[ONE]] : f64
+// CHECK: %[[A:.*]] = math.asinh %[[S]] : f64
+// CHECK: %[[X:.*]] = arith.divf %[[A]], %[[TWO]] : f64
+// CHECK: linalg.yield %[[X]]
+nf.model @user_symbolic(%x: tensor<?x2xf64>) base #nf.std_normal {
+  %0 = nf.elementwise %x : tensor<?x2xf64> {
+  ^bb0(%v: f64):
+    %c = arith.constant 2.0 : f64
+    %one = arith.constant 1.0 : f64
+    %a = arith.mulf %v, %c : f64
+    %b = math.sinh %a : f64
+    %d = arith.addf %b, %one : f64
+    nf.scalar_yield %d : f64
+  }
+  nf.yield %0 : tensor<?x2xf64>
+}
+
+// Not a chain (x appears twice) but declared monotone: a numeric solve, a
+// bracketing loop then safeguarded Newton steps using the derived f'.
+// CHECK-LABEL: func.func @user_numeric_inverse(
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: arith.divf
+// CHECK: arith.select
+nf.model @user_numeric(%x: tensor<?x2xf64>) base #nf.std_normal {
+  %0 = nf.elementwise %x monotone increasing : tensor<?x2xf64> {
+  ^bb0(%v: f64):
+    %sq = arith.mulf %v, %v : f64
+    %cu = arith.mulf %sq, %v : f64
+    %r = arith.addf %cu, %v : f64
+    nf.scalar_yield %r : f64
+  }
+  nf.yield %0 : tensor<?x2xf64>
+}

@@ -410,6 +410,91 @@ func.func @leaky_relu_slope(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
   return %0 : tensor<?x2xf32>
 }
 
+// -----
+
+func.func @elementwise_not_invertible(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{cannot derive the inverse: 'arith.mulf' uses x in more than one operand; declare `monotone increasing` or `monotone decreasing` to invert it numerically}}
+  %0 = nf.elementwise %x : tensor<?x2xf32> {
+  ^bb0(%v: f32):
+    %sq = arith.mulf %v, %v : f32
+    nf.scalar_yield %sq : f32
+  }
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @elementwise_not_invertible_op(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{cannot derive the inverse: 'arith.maximumf' is not invertible in x}}
+  %0 = nf.elementwise %x : tensor<?x2xf32> {
+  ^bb0(%v: f32):
+    %c = arith.constant 0.0 : f32
+    %m = arith.maximumf %v, %c : f32
+    nf.scalar_yield %m : f32
+  }
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @elementwise_constant(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{cannot derive the inverse: the result does not depend on x}}
+  %0 = nf.elementwise %x : tensor<?x2xf32> {
+  ^bb0(%v: f32):
+    %c = arith.constant 1.0 : f32
+    nf.scalar_yield %c : f32
+  }
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @elementwise_not_differentiable(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  %0 = nf.elementwise %x monotone increasing : tensor<?x2xf32> {
+  ^bb0(%v: f32):
+    // expected-error @+1 {{cannot be differentiated in x, so nf.elementwise cannot derive log|f'(x)|}}
+    %f = math.floor %v : f32
+    nf.scalar_yield %f : f32
+  }
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @elementwise_argument_type(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{body must take one scalar of the data's element type 'f32'}}
+  %0 = nf.elementwise %x : tensor<?x2xf32> {
+  ^bb0(%v: f64):
+    %t = arith.truncf %v : f64 to f32
+    nf.scalar_yield %t : f32
+  }
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @elementwise_tolerance(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{tolerance must be positive}}
+  %0 = nf.elementwise %x monotone increasing {tolerance = 0.0} : tensor<?x2xf32> {
+  ^bb0(%v: f32):
+    %e = math.exp %v : f32
+    nf.scalar_yield %e : f32
+  }
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @elementwise_body_op(%x: tensor<?x2xf32>, %m: memref<f32>) -> tensor<?x2xf32> {
+  %0 = nf.elementwise %x monotone increasing : tensor<?x2xf32> {
+  ^bb0(%v: f32):
+    // expected-error @+1 {{is not allowed in an nf.elementwise body (only side-effect-free scalar float arith/math ops)}}
+    %c = arith.constant 0 : index
+    nf.scalar_yield %v : f32
+  }
+  return %0 : tensor<?x2xf32>
+}
+
 //===----------------------------------------------------------------------===//
 // nf.mlp
 //===----------------------------------------------------------------------===//

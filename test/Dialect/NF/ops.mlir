@@ -137,6 +137,33 @@ nf.model @couplings(%x: tensor<?x4xf32>) base #nf.std_normal {
   nf.yield %1 : tensor<?x4xf32>
 }
 
+// CHECK-LABEL: nf.model @user_defined
+// CHECK: nf.elementwise %{{.*}} : tensor<?x2xf32> {
+// CHECK: ^bb0(%[[V:.*]]: f32):
+// CHECK: math.sinh
+// CHECK: nf.scalar_yield
+// CHECK: nf.elementwise %{{.*}} monotone increasing {tolerance = 9.9999999999999995E-7 : f64} : tensor<?x2xf32>
+// GENERIC: "nf.elementwise"
+// GENERIC: "nf.scalar_yield"
+// GENERIC: monotone = #nf<monotonicity increasing>
+nf.model @user_defined(%x: tensor<?x2xf32>) base #nf.std_normal {
+  %0 = nf.elementwise %x : tensor<?x2xf32> {
+  ^bb0(%v: f32):
+    %c = arith.constant 2.0 : f32
+    %a = arith.mulf %v, %c : f32
+    %b = math.sinh %a : f32
+    nf.scalar_yield %b : f32
+  }
+  %1 = nf.elementwise %0 monotone increasing {tolerance = 1.0e-6} : tensor<?x2xf32> {
+  ^bb0(%v: f32):
+    %sq = arith.mulf %v, %v : f32
+    %cu = arith.mulf %sq, %v : f32
+    %r = arith.addf %cu, %v : f32
+    nf.scalar_yield %r : f32
+  }
+  nf.yield %1 : tensor<?x2xf32>
+}
+
 {-#
   dialect_resources: {
     builtin: {

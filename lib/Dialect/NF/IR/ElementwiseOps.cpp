@@ -9,6 +9,10 @@
 #include "nf/Dialect/NF/IR/NFBuilders.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
 #include "llvm/Support/Format.h"
 
 #include <cmath>
@@ -274,4 +278,346 @@ Value LogOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
 Value LogOp::buildScalarLogAbsDerivative(OpBuilder &b, Location loc, Value x) {
   Scalar s = scalarFor(b, loc, x);
   return s.select(isPositive(s, x), s.neg(s.log(x)), s.minusInfinity());
+}
+
+//===----------------------------------------------------------------------===//
+// nf.elementwise: a user-written forward; inverse and log|f'| derived
+//===----------------------------------------------------------------------===//
+
+/// The body's values that depend on x (the block argument).
+static DenseSet<Value> getValuesDependingOnX(Block &body) {
+  DenseSet<Value> dependent = {body.getArgument(0)};
+  for (Operation &op : body)
+    if (llvm::any_of(op.getOperands(),
+                     [&](Value v) { return dependent.contains(v); }))
+      dependent.insert(op.result_begin(), op.result_end());
+  return dependent;
+}
+
+/// Whether `op` can be undone symbolically given its operand `index` (the
+/// others do not depend on x).
+static bool isInvertibleIn(Operation *op, unsigned index) {
+  if (isa<arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp,
+          arith::NegFOp, math::ExpOp, math::LogOp, math::Log1pOp, math::ExpM1Op,
+          math::TanhOp, math::AtanhOp, math::SinhOp, math::AsinhOp,
+          math::SqrtOp>(op))
+    return true;
+  return isa<math::PowFOp>(op) && index == 0;
+}
+
+/// Whether the derivative rules below cover `op`.
+static bool isDifferentiable(Operation *op) {
+  return isa<arith::ConstantOp, arith::AddFOp, arith::SubFOp, arith::MulFOp,
+             arith::DivFOp, arith::NegFOp, arith::MaximumFOp, arith::MinimumFOp,
+             math::ExpOp, math::LogOp, math::Log1pOp, math::ExpM1Op,
+             math::TanhOp, math::AtanhOp, math::SinhOp, math::AsinhOp,
+             math::SqrtOp, math::PowFOp, math::AbsFOp>(op);
+}
+
+FailureOr<SmallVector<OpOperand *>>
+ElementwiseOp::getInversionChain(std::string &why) {
+  Block &body = getBody().front();
+  DenseSet<Value> dependent = getValuesDependingOnX(body);
+  SmallVector<OpOperand *> chain;
+  Value value = cast<ScalarYieldOp>(body.getTerminator()).getValue();
+  if (!dependent.contains(value)) {
+    why = "the result does not depend on x";
+    return failure();
+  }
+  while (value != body.getArgument(0)) {
+    Operation *def = value.getDefiningOp();
+    SmallVector<OpOperand *> uses;
+    for (OpOperand &operand : def->getOpOperands())
+      if (dependent.contains(operand.get()))
+        uses.push_back(&operand);
+    std::string name = "'" + def->getName().getStringRef().str() + "'";
+    if (uses.size() != 1) {
+      why = name + " uses x in more than one operand";
+      return failure();
+    }
+    if (!isInvertibleIn(def, uses.front()->getOperandNumber())) {
+      why = name + " is not invertible in x";
+      return failure();
+    }
+    chain.push_back(uses.front());
+    value = uses.front()->get();
+  }
+  std::reverse(chain.begin(), chain.end());
+  return chain;
+}
+
+LogicalResult ElementwiseOp::verifyRegions() {
+  Block &body = getBody().front();
+  Type elementType = getInput().getType().getElementType();
+  if (body.getNumArguments() != 1 ||
+      body.getArgument(0).getType() != elementType)
+    return emitOpError("body must take one scalar of the data's element type ")
+           << elementType;
+  auto yield = dyn_cast<ScalarYieldOp>(body.getTerminator());
+  if (!yield || yield.getValue().getType() != elementType)
+    return emitOpError("body must end with nf.scalar_yield of a ")
+           << elementType;
+  DenseSet<Value> dependent = getValuesDependingOnX(body);
+  for (Operation &op : body.without_terminator()) {
+    bool onX = llvm::any_of(op.getResults(),
+                            [&](Value v) { return dependent.contains(v); });
+    if (!isMemoryEffectFree(&op) || op.getNumRegions() != 0 ||
+        op.getNumResults() != 1 || !op.getResult(0).getType().isFloat())
+      return op.emitOpError("is not allowed in an nf.elementwise body (only "
+                            "side-effect-free scalar float arith/math ops)");
+    if (onX && !isDifferentiable(&op))
+      return op.emitOpError("cannot be differentiated in x, so nf.elementwise "
+                            "cannot derive log|f'(x)|");
+  }
+  std::string why;
+  if (!getMonotone() && failed(getInversionChain(why)))
+    return emitOpError("cannot derive the inverse: ")
+           << why
+           << "; declare `monotone increasing` or `monotone "
+              "decreasing` to invert it numerically";
+  if (!(getTolerance().convertToDouble() > 0))
+    return emitOpError("tolerance must be positive");
+  return success();
+}
+
+/// Clones the body's ops into `b` with x mapped to `x`, and returns the
+/// yielded value; with `derivatives`, also forward-mode derivatives d/dx of
+/// every x-dependent value (keyed by the original values).
+static Value cloneBody(ElementwiseOp op, OpBuilder &b, Location loc, Value x,
+                       IRMapping &mapping,
+                       DenseMap<Value, Value> *derivatives = nullptr) {
+  Block &body = op.getBody().front();
+  Scalar s = scalarFor(b, loc, x);
+  mapping.map(body.getArgument(0), x);
+  if (derivatives)
+    (*derivatives)[body.getArgument(0)] = s.c(1.0);
+  // Null derivative = 0 (the value does not depend on x).
+  auto d = [&](Value v) { return derivatives->lookup(v); };
+  auto sum = [&](Value u, Value v) -> Value {
+    return !u ? v : !v ? u : s.add(u, v);
+  };
+  auto times = [&](Value u, Value factor) -> Value {
+    return u ? s.mul(u, factor) : Value();
+  };
+  for (Operation &original : body.without_terminator()) {
+    Operation *clone = b.clone(original, mapping);
+    if (!derivatives)
+      continue;
+    auto operand = [&](unsigned i) {
+      return mapping.lookup(original.getOperand(i));
+    };
+    Value da =
+        original.getNumOperands() > 0 ? d(original.getOperand(0)) : Value();
+    Value db =
+        original.getNumOperands() > 1 ? d(original.getOperand(1)) : Value();
+    if (!da && !db)
+      continue;
+    Value r = clone->getResult(0), derivative;
+    if (isa<arith::AddFOp>(original)) {
+      derivative = sum(da, db);
+    } else if (isa<arith::SubFOp>(original)) {
+      derivative = sum(da, db ? s.neg(db) : Value());
+    } else if (isa<arith::MulFOp>(original)) {
+      derivative = sum(times(da, operand(1)), times(db, operand(0)));
+    } else if (isa<arith::DivFOp>(original)) {
+      // (da b - a db) / b^2 = da / b - r db / b
+      Value bv = operand(1);
+      derivative = sum(da ? s.div(da, bv) : Value(),
+                       db ? s.neg(s.div(s.mul(r, db), bv)) : Value());
+    } else if (isa<arith::NegFOp>(original)) {
+      derivative = s.neg(da);
+    } else if (isa<arith::MaximumFOp, arith::MinimumFOp>(original)) {
+      Value pickFirst = s.cmp(arith::CmpFPredicate::OEQ, r, operand(0));
+      derivative = s.select(pickFirst, da ? da : s.c(0.0), db ? db : s.c(0.0));
+    } else if (isa<math::ExpOp>(original)) {
+      derivative = s.mul(r, da);
+    } else if (isa<math::LogOp>(original)) {
+      derivative = s.div(da, operand(0));
+    } else if (isa<math::Log1pOp>(original)) {
+      derivative = s.div(da, s.add(s.c(1.0), operand(0)));
+    } else if (isa<math::ExpM1Op>(original)) {
+      derivative = s.mul(s.add(r, s.c(1.0)), da);
+    } else if (isa<math::TanhOp>(original)) {
+      derivative = s.mul(s.sub(s.c(1.0), s.mul(r, r)), da);
+    } else if (isa<math::AtanhOp>(original)) {
+      Value a = operand(0);
+      derivative = s.div(da, s.sub(s.c(1.0), s.mul(a, a)));
+    } else if (isa<math::SinhOp>(original)) {
+      derivative = s.mul(math::CoshOp::create(b, loc, operand(0)), da);
+    } else if (isa<math::AsinhOp>(original)) {
+      Value a = operand(0);
+      derivative =
+          s.div(da, math::SqrtOp::create(b, loc, s.add(s.c(1.0), s.mul(a, a))));
+    } else if (isa<math::SqrtOp>(original)) {
+      derivative = s.div(da, s.mul(s.c(2.0), r));
+    } else if (isa<math::AbsFOp>(original)) {
+      derivative =
+          s.mul(math::CopySignOp::create(b, loc, s.c(1.0), operand(0)), da);
+    } else if (isa<math::PowFOp>(original)) {
+      // d(a^c) = c a^(c-1) da + a^c log(a) dc
+      Value a = operand(0), c = operand(1);
+      Value lower = math::PowFOp::create(b, loc, a, s.sub(c, s.c(1.0)));
+      derivative = sum(da ? s.mul(s.mul(c, lower), da) : Value(),
+                       db ? s.mul(s.mul(r, s.log(a)), db) : Value());
+    }
+    (*derivatives)[original.getResult(0)] = derivative;
+  }
+  Value yielded = cast<ScalarYieldOp>(body.getTerminator()).getValue();
+  return mapping.lookup(yielded);
+}
+
+Value ElementwiseOp::buildScalarForward(OpBuilder &b, Location loc, Value x) {
+  IRMapping mapping;
+  return cloneBody(*this, b, loc, x, mapping);
+}
+
+/// f'(x), for the numeric inverse and log|f'(x)|.
+static Value buildDerivative(ElementwiseOp op, OpBuilder &b, Location loc,
+                             Value x, Value *fx = nullptr) {
+  IRMapping mapping;
+  DenseMap<Value, Value> derivatives;
+  Value value = cloneBody(op, b, loc, x, mapping, &derivatives);
+  if (fx)
+    *fx = value;
+  Value yielded =
+      cast<ScalarYieldOp>(op.getBody().front().getTerminator()).getValue();
+  Value derivative = derivatives.lookup(yielded);
+  return derivative ? derivative : createFloatConstant(b, loc, x.getType(), 0);
+}
+
+Value ElementwiseOp::buildScalarLogAbsDerivative(OpBuilder &b, Location loc,
+                                                 Value x) {
+  return math::LogOp::create(
+      b, loc, math::AbsFOp::create(b, loc, buildDerivative(*this, b, loc, x)));
+}
+
+/// Undoes `op` on its x-dependent operand `index`: returns a with
+/// op(..., a, ...) = v; `other` is its other operand (mapped).
+static Value invertStep(Scalar &s, Operation *op, unsigned index, Value v,
+                        Value other) {
+  if (isa<arith::AddFOp>(op))
+    return s.sub(v, other);
+  if (isa<arith::SubFOp>(op))
+    return index == 0 ? s.add(v, other) : s.sub(other, v);
+  if (isa<arith::MulFOp>(op))
+    return s.div(v, other);
+  if (isa<arith::DivFOp>(op))
+    return index == 0 ? s.mul(v, other) : s.div(other, v);
+  if (isa<arith::NegFOp>(op))
+    return s.neg(v);
+  if (isa<math::ExpOp>(op))
+    return s.log(v);
+  if (isa<math::LogOp>(op))
+    return s.exp(v);
+  if (isa<math::Log1pOp>(op))
+    return math::ExpM1Op::create(s.b, s.loc, v);
+  if (isa<math::ExpM1Op>(op))
+    return s.log1p(v);
+  if (isa<math::TanhOp>(op))
+    return s.mul(s.c(0.5), s.sub(s.log1p(v), s.log1p(s.neg(v))));
+  if (isa<math::AtanhOp>(op))
+    return math::TanhOp::create(s.b, s.loc, v);
+  if (isa<math::SinhOp>(op))
+    return math::AsinhOp::create(s.b, s.loc, v);
+  if (isa<math::AsinhOp>(op))
+    return math::SinhOp::create(s.b, s.loc, v);
+  if (isa<math::SqrtOp>(op))
+    return s.mul(v, v);
+  assert(isa<math::PowFOp>(op) && "not an invertible primitive");
+  return math::PowFOp::create(s.b, s.loc, v, s.div(s.c(1.0), other));
+}
+
+/// Solves f(x) = z for a monotone f: bracket doubling from [-1, 1] (64
+/// steps, up to +-2^64), then up to 120
+/// Newton steps that stay inside the bracket (bisection otherwise), until
+/// the bracket is narrower than the tolerance (relative to max(1, |x|)).
+static Value buildNumericInverse(ElementwiseOp op, OpBuilder &b, Location loc,
+                                 Value z) {
+  Scalar s = scalarFor(b, loc, z);
+  bool increasing = *op.getMonotone() == Monotonicity::Increasing;
+  // g(x) = +-(f(x) - z) is increasing; returns g and g'.
+  auto g = [&](OpBuilder &nb, Location nloc, Value x) {
+    Value fx;
+    Value dfx = buildDerivative(op, nb, nloc, x, &fx);
+    Scalar ns = scalarFor(nb, nloc, x);
+    Value diff = ns.sub(fx, z);
+    return increasing ? std::make_pair(diff, dfx)
+                      : std::make_pair(ns.neg(diff), ns.neg(dfx));
+  };
+  Value zeroIndex = arith::ConstantIndexOp::create(b, loc, 0);
+  Value oneIndex = arith::ConstantIndexOp::create(b, loc, 1);
+  Value bracketSteps = arith::ConstantIndexOp::create(b, loc, 64);
+  Value newtonSteps = arith::ConstantIndexOp::create(b, loc, 120);
+  // Bracket: double the side whose sign is wrong.
+  auto bracket = scf::ForOp::create(
+      b, loc, zeroIndex, bracketSteps, oneIndex,
+      ValueRange{s.c(-1.0), s.c(1.0)},
+      [&](OpBuilder &nb, Location nloc, Value, ValueRange iter) {
+        Scalar ns = scalarFor(nb, nloc, z);
+        Value lo = iter[0], hi = iter[1];
+        Value gLo = g(nb, nloc, lo).first, gHi = g(nb, nloc, hi).first;
+        Value lowTooHigh = ns.cmp(arith::CmpFPredicate::OGT, gLo, ns.c(0.0));
+        Value highTooLow = ns.cmp(arith::CmpFPredicate::OLT, gHi, ns.c(0.0));
+        Value newLo = ns.select(lowTooHigh, ns.mul(lo, ns.c(2.0)), lo);
+        Value newHi = ns.select(highTooLow, ns.mul(hi, ns.c(2.0)), hi);
+        scf::YieldOp::create(nb, nloc, ValueRange{newLo, newHi});
+      });
+  Value lo0 = bracket.getResult(0), hi0 = bracket.getResult(1);
+  Value tolerance = s.c(op.getTolerance().convertToDouble());
+  auto solve = scf::ForOp::create(
+      b, loc, zeroIndex, newtonSteps, oneIndex,
+      ValueRange{lo0, hi0, s.mul(s.c(0.5), s.add(lo0, hi0))},
+      [&](OpBuilder &nb, Location nloc, Value, ValueRange iter) {
+        Scalar ns = scalarFor(nb, nloc, z);
+        Value lo = iter[0], hi = iter[1], x = iter[2];
+        auto [gx, dgx] = g(nb, nloc, x);
+        Value newLo =
+            ns.select(ns.cmp(arith::CmpFPredicate::OLT, gx, ns.c(0.0)), x, lo);
+        Value newHi =
+            ns.select(ns.cmp(arith::CmpFPredicate::OGT, gx, ns.c(0.0)), x, hi);
+        Value newton = ns.sub(x, ns.div(gx, dgx));
+        Value inside = arith::AndIOp::create(
+            nb, nloc, ns.cmp(arith::CmpFPredicate::OGT, newton, newLo),
+            ns.cmp(arith::CmpFPredicate::OLT, newton, newHi));
+        Value next =
+            ns.select(inside, newton, ns.mul(ns.c(0.5), ns.add(newLo, newHi)));
+        // Converged (bracket within tolerance, or exact root): keep x.
+        Value scale = arith::MaximumFOp::create(
+            nb, nloc, ns.c(1.0), math::AbsFOp::create(nb, nloc, x));
+        Value width = ns.sub(hi, lo);
+        Value done = arith::OrIOp::create(
+            nb, nloc,
+            ns.cmp(arith::CmpFPredicate::OLE, width, ns.mul(tolerance, scale)),
+            ns.cmp(arith::CmpFPredicate::OEQ, gx, ns.c(0.0)));
+        scf::YieldOp::create(nb, nloc,
+                             ValueRange{ns.select(done, lo, newLo),
+                                        ns.select(done, hi, newHi),
+                                        ns.select(done, x, next)});
+      });
+  return solve.getResult(2);
+}
+
+Value ElementwiseOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
+  std::string why;
+  FailureOr<SmallVector<OpOperand *>> chain = getInversionChain(why);
+  if (failed(chain))
+    return buildNumericInverse(*this, b, loc, z);
+  // x-independent values (constants, parameters of the chain) first.
+  Block &body = getBody().front();
+  DenseSet<Value> dependent = getValuesDependingOnX(body);
+  IRMapping mapping;
+  for (Operation &op : body.without_terminator())
+    if (!dependent.contains(op.getResult(0)))
+      b.clone(op, mapping);
+  Scalar s = scalarFor(b, loc, z);
+  Value value = z;
+  for (OpOperand *use : llvm::reverse(*chain)) {
+    Operation *op = use->getOwner();
+    unsigned index = use->getOperandNumber();
+    Value other = op->getNumOperands() > 1
+                      ? mapping.lookup(op->getOperand(1 - index))
+                      : Value();
+    value = invertStep(s, op, index, value, other);
+  }
+  return value;
 }

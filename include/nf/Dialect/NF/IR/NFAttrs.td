@@ -68,4 +68,8 @@ def NF_ActivationAttr : EnumAttr<NF_Dialect, NF_Activation, "activation"> {
   let assemblyFormat = "$value";
 }
 
+def NF_MonotonicityAttr : EnumAttr<NF_Dialect, NF_Monotonicity, "monotonicity"> {
+  let assemblyFormat = "$value";
+}
+
 #endif // NF_DIALECT_NF_IR_NFATTRS_TD

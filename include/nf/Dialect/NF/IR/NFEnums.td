@@ -64,4 +64,12 @@ def NF_Activation : I32Enum<"Activation", "activation of an MLP", [
 }
 
 
+/// Declared monotonicity of a user-defined elementwise bijection.
+def NF_Monotonicity : I32Enum<"Monotonicity", "direction of a monotone map", [
+  I32EnumAttrCase<"Increasing", 0, "increasing">,
+  I32EnumAttrCase<"Decreasing", 1, "decreasing">
+]> {
+  let cppNamespace = "::mlir::nf";
+}
+
 #endif // NF_DIALECT_NF_IR_NFENUMS_TD

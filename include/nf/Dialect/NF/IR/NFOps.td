@@ -470,6 +470,65 @@ def NF_LogOp : NF_ElementwiseLayerOp<"log"> {
   let arguments = (ins NF_BatchTensor:$input);
 }
 
+def NF_ElementwiseOp : NF_ElementwiseLayerOp<"elementwise", [
+    IsolatedFromAbove, SingleBlock,
+    RecursiveMemoryEffects]> {
+  let summary = "A user-defined elementwise bijection: write only the forward";
+  let description = [{
+    The body maps one scalar x (the block argument, of the data's element
+    type) to z with arith and math ops, ending in `nf.scalar_yield`. The
+    compiler derives the rest:
+
+    - the inverse symbolically when the body is a chain of invertible
+      primitives on x (add/sub/mul/div by x-independent values, negation,
+      exp/log, log1p/expm1, tanh/atanh, sinh/asinh, sqrt, powf by an
+      x-independent exponent, ...), undoing them in reverse order;
+    - otherwise, when `monotone` is given, by a safeguarded Newton/bisection
+      solve (bracket doubling, then Newton steps kept inside the bracket) to
+      `tolerance`;
+    - anything else is rejected by the verifier, naming the op in the way;
+    - log|f'(x)| by forward-mode symbolic differentiation of the body (chain
+      and product rules over arith/math).
+
+    ```mlir
+    %z = nf.elementwise %x : tensor<?x4xf32> {
+    ^bb0(%v: f32):
+      %c = arith.constant 2.0 : f32
+      %0 = arith.mulf %v, %c : f32
+      %1 = math.sinh %0 : f32
+      nf.scalar_yield %1 : f32
+    }
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       OptionalAttr<NF_MonotonicityAttr>:$monotone,
+                       DefaultValuedAttr<F64Attr, "1.0e-10">:$tolerance);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $input (`monotone` $monotone^)? attr-dict `:` type($input) $body
+  }];
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The x-dependent operand of each op from x to the yielded value, if
+    /// the body is a chain of symbolically invertible primitives; otherwise
+    /// failure, with the reason in `why`.
+    ::mlir::FailureOr<::llvm::SmallVector<::mlir::OpOperand *>>
+    getInversionChain(std::string &why);
+  }];
+}
+
+def NF_ScalarYieldOp : NF_Op<"scalar_yield", [Pure, Terminator, ReturnLike,
+                                              HasParent<"ElementwiseOp">]> {
+  let summary = "Returns the scalar result of an nf.elementwise body";
+  let description = [{
+    ```mlir
+    nf.scalar_yield %z : f32
+    ```
+  }];
+  let arguments = (ins AnyFloat:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
 //===----------------------------------------------------------------------===//
 // Conditioner building blocks
 //===----------------------------------------------------------------------===//
