@@ -123,6 +123,23 @@ class ActNorm(Layer):
         return out
 
 
+class Linear(Layer):
+    """z = W x + bias over the features, or over the channels of an image at
+    every pixel (Glow's invertible 1x1 convolution). W must be invertible;
+    its inverse and log|det| are computed at compile time."""
+
+    def __init__(self, weight, bias):
+        self.weight = np.asarray(weight, np.float64)
+        self.bias = np.asarray(bias, np.float64).reshape(-1)
+
+    def emit(self, em, x, dim):
+        w, wt = em.constant(self.weight)
+        b, bt = em.constant(self.bias)
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.linear {x} weight {w} bias {b} : {em.data_type}, {wt}, {bt}")
+        return out
+
+
 class BatchNorm(Layer):
     """Batch normalization in inference mode, per channel:
     z = exp(log_gamma) (x - mean) / sqrt(variance + epsilon) + beta."""

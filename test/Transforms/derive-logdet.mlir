@@ -92,3 +92,16 @@ nf.model @additive(%x: tensor<?x2xf64>) base #nf.std_normal {
   %0 = nf.additive_coupling %x identity [0] conditioner @shift : tensor<?x2xf64>
   nf.yield %0 : tensor<?x2xf64>
 }
+
+// A constant weight: log|det W| = log 1.5 is computed at compile time and
+// scaled by the 3 x 3 pixels, V = 9 log 1.5 = 3.6491..., once per call.
+// CHECK-LABEL: func.func @conv1x1_forward(
+// CHECK-NOT: math.log
+// CHECK: arith.constant dense<3.649{{[0-9]*}}> : tensor<f64>
+// CHECK: return
+nf.model @conv1x1(%x: tensor<?x2x3x3xf64>) base #nf.std_normal {
+  %w = arith.constant dense<[[2.0, 1.0], [0.5, 1.0]]> : tensor<2x2xf64>
+  %b = arith.constant dense<0.5> : tensor<2xf64>
+  %0 = nf.linear %x weight %w bias %b : tensor<?x2x3x3xf64>, tensor<2x2xf64>, tensor<2xf64>
+  nf.yield %0 : tensor<?x2x3x3xf64>
+}

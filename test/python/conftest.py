@@ -70,6 +70,12 @@ def ref_forward(model, x, context=None):
             shape = (1, -1) + (1,) * (x.ndim - 2)  # per channel
             x = x * scale.reshape(shape) + shift.reshape(shape)
             v = v + np.log(np.abs(scale)).sum() * int(np.prod(x.shape[2:]))
+        elif isinstance(layer, nfmlir.Linear):
+            # W mixes dimension 1 at every other position.
+            x = np.moveaxis(np.tensordot(layer.weight, x, axes=([1], [1])), 0, 1)
+            x = x + layer.bias.reshape((1, -1) + (1,) * (x.ndim - 2))
+            _, logabsdet = np.linalg.slogdet(layer.weight)
+            v = v + logabsdet * int(np.prod(x.shape[2:]))
         elif isinstance(layer, nfmlir.Reverse):
             x = x[:, ::-1]
         elif isinstance(layer, nfmlir.Permute):

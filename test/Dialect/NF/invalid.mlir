@@ -338,6 +338,45 @@ func.func @additive_identity(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
 }
 
 //===----------------------------------------------------------------------===//
+// nf.linear
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @linear_shape(%x: tensor<?x3xf32>, %b: tensor<3xf32>) -> tensor<?x3xf32> {
+  %w = arith.constant dense<1.0> : tensor<3x2xf32>
+  // expected-error @+1 {{weight must be a 3x3 matrix, but has type 'tensor<3x2xf32>'}}
+  %0 = nf.linear %x weight %w bias %b : tensor<?x3xf32>, tensor<3x2xf32>, tensor<3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @linear_bias(%x: tensor<?x2xf32>, %b: tensor<3xf32>) -> tensor<?x2xf32> {
+  %w = arith.constant dense<[[1.0, 0.0], [0.0, 1.0]]> : tensor<2x2xf32>
+  // expected-error @+1 {{bias must have 2 entries, but has type 'tensor<3xf32>'}}
+  %0 = nf.linear %x weight %w bias %b : tensor<?x2xf32>, tensor<2x2xf32>, tensor<3xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @linear_not_constant(%x: tensor<?x2xf32>, %w: tensor<2x2xf32>, %b: tensor<2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{weight must be a constant (its inverse and log|det| are computed at compile time)}}
+  %0 = nf.linear %x weight %w bias %b : tensor<?x2xf32>, tensor<2x2xf32>, tensor<2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @linear_singular(%x: tensor<?x2xf32>, %b: tensor<2xf32>) -> tensor<?x2xf32> {
+  %w = arith.constant dense<[[1.0, 2.0], [2.0, 4.0]]> : tensor<2x2xf32>
+  // expected-error @+1 {{weight is singular}}
+  %0 = nf.linear %x weight %w bias %b : tensor<?x2xf32>, tensor<2x2xf32>, tensor<2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+//===----------------------------------------------------------------------===//
 // nf.actnorm, nf.batch_norm
 //===----------------------------------------------------------------------===//
 

@@ -164,6 +164,15 @@ nf.model @user_defined(%x: tensor<?x2xf32>) base #nf.std_normal {
   nf.yield %1 : tensor<?x2xf32>
 }
 
+// CHECK-LABEL: nf.model @linear
+// CHECK: nf.linear %{{.*}} weight %{{.*}} bias %{{.*}} : tensor<?x2x3x3xf64>, tensor<2x2xf64>, tensor<2xf64>
+nf.model @linear(%x: tensor<?x2x3x3xf64>) base #nf.std_normal {
+  %w = arith.constant dense<[[2.0, 1.0], [0.5, 1.0]]> : tensor<2x2xf64>
+  %b = arith.constant dense<0.5> : tensor<2xf64>
+  %0 = nf.linear %x weight %w bias %b : tensor<?x2x3x3xf64>, tensor<2x2xf64>, tensor<2xf64>
+  nf.yield %0 : tensor<?x2x3x3xf64>
+}
+
 {-#
   dialect_resources: {
     builtin: {

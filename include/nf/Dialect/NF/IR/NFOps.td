@@ -222,6 +222,31 @@ def NF_BatchNormOp : NF_SameShapeLayerOp<"batch_norm", "Bijection", [Pure,
   let hasVerifier = 1;
 }
 
+def NF_LinearOp : NF_SameShapeLayerOp<"linear", "Bijection", [Pure]> {
+  let summary = "Invertible linear map over features or channels (Glow's 1x1 convolution)";
+  let description = [{
+    z = W x + bias along dimension 1: features of `tensor<?xDxT>`, or the
+    channels of `tensor<?xCxHxWxT>` at every pixel (an invertible 1x1
+    convolution). `weight` is a constant C x C matrix and `bias` a
+    `tensor<CxT>`. At compile time the compiler LU-factorizes W (partial
+    pivoting, in double precision): a singular W is a verifier error,
+    log|det W| becomes a constant (V = H W log|det W| per sample), and the
+    inverse x = W^-1 (z - bias) uses the precomputed W^-1.
+
+    ```mlir
+    %z = nf.linear %x weight %w bias %b : tensor<?x4xf32>, tensor<4x4xf32>, tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input, NF_ParamTensor:$weight,
+                       NF_ParamTensor:$bias);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `weight` $weight `bias` $bias attr-dict `:` type($input) `,`
+    type($weight) `,` type($bias)
+  }];
+  let hasVerifier = 1;
+}
+
 def NF_ReverseOp : NF_SameShapeLayerOp<"reverse", "Bijection", [Pure]> {
   let summary = "Reverses the order of the features (dimension 1)";
   let description = [{
