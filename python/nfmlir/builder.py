@@ -33,7 +33,8 @@ class _Emitter:
     def __init__(self, model):
         self.model = model
         self.t, self.np_dtype = _DTYPES[model.dtype]
-        self.data_type = _tensor_type(model.event_shape, self.t, batch=True)
+        self.event_shape = model.event_shape  # the current layer's input shape
+        self.data_type = _tensor_type(self.event_shape, self.t, batch=True)
         self.body = []
         self.functions = []
         self.blobs = {}
@@ -89,6 +90,23 @@ class Reverse(Layer):
     def emit(self, em, x, dim):
         out = em.fresh()
         em.body.append(f"  {out} = nf.reverse {x} : {em.data_type}")
+        return out
+
+
+class Squeeze(Layer):
+    """Space-to-depth on images: (C, H, W) -> (4C, H/2, W/2); channel
+    4c + 2i + j holds pixel (2h + i, 2w + j) of channel c (survae's order).
+    Later layers see the squeezed shape."""
+
+    def emit(self, em, x, dim):
+        c, h, w = em.event_shape
+        if h % 2 or w % 2:
+            raise ValueError(f"Squeeze: height and width must be even, not {h} x {w}")
+        out = em.fresh()
+        before = em.data_type
+        em.event_shape = (4 * c, h // 2, w // 2)
+        em.data_type = _tensor_type(em.event_shape, em.t, batch=True)
+        em.body.append(f"  {out} = nf.squeeze {x} : {before} -> {em.data_type}")
         return out
 
 
@@ -462,13 +480,13 @@ class Model:
         """The model as nf dialect text."""
         em = _Emitter(self)
         x = "%x"
+        data_type = em.data_type
         for layer in self.layers:
             x = layer.emit(em, x, self.dim)
         t = em.t
-        xt = em.data_type
-        args = f"%x: {xt}" + (f", %c: {_tensor_type([self.context_dim], t, batch=True)}" if self.context_dim else "")
+        args = f"%x: {data_type}" + (f", %c: {_tensor_type([self.context_dim], t, batch=True)}" if self.context_dim else "")
         lines = em.functions + [f"nf.model @{self.name}({args}) base {self.base.attribute(t)} {{"]
-        lines += em.body + [f"  nf.yield {x} : {xt}", "}"]
+        lines += em.body + [f"  nf.yield {x} : {em.data_type}", "}"]
         if em.blobs:
             lines.append("{-#\n  dialect_resources: {\n    builtin: {")
             lines.append(",\n".join(f'      {k}: "{v}"' for k, v in em.blobs.items()))

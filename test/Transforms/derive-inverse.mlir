@@ -99,3 +99,14 @@ nf.model @user_numeric(%x: tensor<?x2xf64>) base #nf.std_normal {
   }
   nf.yield %0 : tensor<?x2xf64>
 }
+
+// Squeeze inverts to depth-to-space: a generic reading the small image at
+// (n, 4c + 2i + j, h, w), collapsed back to (n, c, 2h + i, 2w + j).
+// CHECK-LABEL: func.func @squeeze_inverse(
+// CHECK-SAME: %{{.*}}: tensor<?x12x2x2xf32>) -> tensor<?x3x4x4xf32>
+// CHECK: linalg.generic
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1], [2, 3], [4, 5]] : tensor<?x3x2x2x2x2xf32> into tensor<?x3x4x4xf32>
+nf.model @squeeze(%x: tensor<?x3x4x4xf32>) base #nf.std_normal {
+  %0 = nf.squeeze %x : tensor<?x3x4x4xf32> -> tensor<?x12x2x2xf32>
+  nf.yield %0 : tensor<?x12x2x2xf32>
+}

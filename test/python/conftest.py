@@ -76,6 +76,9 @@ def ref_forward(model, x, context=None):
             x = x + layer.bias.reshape((1, -1) + (1,) * (x.ndim - 2))
             _, logabsdet = np.linalg.slogdet(layer.weight)
             v = v + logabsdet * int(np.prod(x.shape[2:]))
+        elif isinstance(layer, nfmlir.Squeeze):
+            n, c, h, w = x.shape
+            x = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 3, 5, 2, 4).reshape(n, 4 * c, h // 2, w // 2)
         elif isinstance(layer, nfmlir.Reverse):
             x = x[:, ::-1]
         elif isinstance(layer, nfmlir.Permute):

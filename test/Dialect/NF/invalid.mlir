@@ -338,6 +338,34 @@ func.func @additive_identity(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
 }
 
 //===----------------------------------------------------------------------===//
+// nf.squeeze
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @squeeze_rank(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{expects data of type tensor<?xCxHxWxT>, but got 'tensor<?x4xf32>'}}
+  %0 = nf.squeeze %x : tensor<?x4xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @squeeze_odd(%x: tensor<?x1x3x4xf32>) -> tensor<?x4x1x2xf32> {
+  // expected-error @+1 {{height and width must be even, but are 3 and 4}}
+  %0 = nf.squeeze %x : tensor<?x1x3x4xf32> -> tensor<?x4x1x2xf32>
+  return %0 : tensor<?x4x1x2xf32>
+}
+
+// -----
+
+func.func @squeeze_result(%x: tensor<?x1x4x4xf32>) -> tensor<?x2x2x4xf32> {
+  // expected-error @+1 {{result must have type 'tensor<?x4x2x2xf32>', but has 'tensor<?x2x2x4xf32>'}}
+  %0 = nf.squeeze %x : tensor<?x1x4x4xf32> -> tensor<?x2x2x4xf32>
+  return %0 : tensor<?x2x2x4xf32>
+}
+
+//===----------------------------------------------------------------------===//
 // nf.linear
 //===----------------------------------------------------------------------===//
 

@@ -173,6 +173,14 @@ nf.model @linear(%x: tensor<?x2x3x3xf64>) base #nf.std_normal {
   nf.yield %0 : tensor<?x2x3x3xf64>
 }
 
+// CHECK-LABEL: nf.model @squeeze
+// CHECK: nf.squeeze %{{.*}} : tensor<?x3x4x4xf32> -> tensor<?x12x2x2xf32>
+// CHECK: nf.yield %{{.*}} : tensor<?x12x2x2xf32>
+nf.model @squeeze(%x: tensor<?x3x4x4xf32>) base #nf.std_normal {
+  %0 = nf.squeeze %x : tensor<?x3x4x4xf32> -> tensor<?x12x2x2xf32>
+  nf.yield %0 : tensor<?x12x2x2xf32>
+}
+
 {-#
   dialect_resources: {
     builtin: {

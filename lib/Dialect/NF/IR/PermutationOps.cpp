@@ -94,3 +94,87 @@ FailureOr<LayerValues> PermuteOp::buildInverse(OpBuilder &b, Value output,
       gatherFeatures(b, getLoc(), output, invertPermutation(getPermutation())),
       {}};
 }
+
+//===----------------------------------------------------------------------===//
+// SqueezeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SqueezeOp::verify() {
+  RankedTensorType in = getInput().getType(), out = getOutput().getType();
+  if (in.getRank() != 4)
+    return emitOpError("expects data of type tensor<?xCxHxWxT>, but got ")
+           << in;
+  int64_t c = in.getDimSize(1), h = in.getDimSize(2), w = in.getDimSize(3);
+  if (h % 2 != 0 || w % 2 != 0)
+    return emitOpError("height and width must be even, but are ")
+           << h << " and " << w;
+  auto expected = RankedTensorType::get({in.getDimSize(0), 4 * c, h / 2, w / 2},
+                                        in.getElementType());
+  if (out != expected)
+    return emitOpError("result must have type ")
+           << expected << ", but has " << out;
+  return success();
+}
+
+/// out[n, 4c + 2i + j, h, w] = in[n, c, 2h + i, 2w + j] (squeeze), or the
+/// converse (unsqueeze), as one gather-free generic with affine maps.
+static Value buildSqueeze(OpBuilder &b, Location loc, Value in,
+                          RankedTensorType outType, bool squeeze) {
+  // Iterate over the small-image space (n, c, i, j, h, w):
+  //   big[n, c, 2h + i, 2w + j] <-> small[n, 4c + 2i + j, h, w].
+  auto inType = cast<RankedTensorType>(in.getType());
+  RankedTensorType bigType = squeeze ? inType : outType;
+  int64_t channels = bigType.getDimSize(1);
+  int64_t height = bigType.getDimSize(2) / 2, width = bigType.getDimSize(3) / 2;
+  AffineExpr n = b.getAffineDimExpr(0), c = b.getAffineDimExpr(1),
+             i = b.getAffineDimExpr(2), j = b.getAffineDimExpr(3),
+             h = b.getAffineDimExpr(4), w = b.getAffineDimExpr(5);
+  MLIRContext *ctx = b.getContext();
+  AffineMap bigMap = AffineMap::get(6, 0, {n, c, h * 2 + i, w * 2 + j}, ctx);
+  AffineMap smallMap = AffineMap::get(6, 0, {n, c * 4 + i * 2 + j, h, w}, ctx);
+  // The input is read through its map; the output is a 6-D view written
+  // with a permutation map, then collapsed back to 4-D.
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, in);
+  SmallVector<OpFoldResult> iterSizes = {
+      sizes[0],          b.getIndexAttr(channels), b.getIndexAttr(2),
+      b.getIndexAttr(2), b.getIndexAttr(height),   b.getIndexAttr(width)};
+  // Output as (n, c, i, j, h, w) for squeeze or (n, c, h, i, w, j) for
+  // unsqueeze; both collapse to the 4-D result by row-major order.
+  SmallVector<OpFoldResult> outSizes =
+      squeeze
+          ? iterSizes
+          : SmallVector<OpFoldResult>{iterSizes[0], iterSizes[1], iterSizes[4],
+                                      iterSizes[2], iterSizes[5], iterSizes[3]};
+  Value empty =
+      tensor::EmptyOp::create(b, loc, outSizes, inType.getElementType());
+  AffineMap outMap = squeeze ? b.getMultiDimIdentityMap(6)
+                             : AffineMap::get(6, 0, {n, c, h, i, w, j}, ctx);
+  SmallVector<utils::IteratorType> iterators(6, utils::IteratorType::parallel);
+  Value moved =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{empty.getType()}, ValueRange{in}, ValueRange{empty},
+          {squeeze ? bigMap : smallMap, outMap}, iterators,
+          [](OpBuilder &nb, Location nloc, ValueRange args) {
+            linalg::YieldOp::create(nb, nloc, args[0]);
+          })
+          .getResult(0);
+  SmallVector<ReassociationIndices> groups =
+      squeeze ? SmallVector<ReassociationIndices>{{0}, {1, 2, 3}, {4}, {5}}
+              : SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}, {4, 5}};
+  return tensor::CollapseShapeOp::create(b, loc, moved, groups);
+}
+
+FailureOr<LayerValues> SqueezeOp::buildForward(OpBuilder &b,
+                                               ValueRange operands, bool) {
+  Adaptor adaptor(operands, *this);
+  return LayerValues{buildSqueeze(b, getLoc(), adaptor.getInput(),
+                                  getOutput().getType(), /*squeeze=*/true),
+                     {}};
+}
+
+FailureOr<LayerValues> SqueezeOp::buildInverse(OpBuilder &b, Value output,
+                                               ValueRange, bool) {
+  return LayerValues{buildSqueeze(b, getLoc(), output, getInput().getType(),
+                                  /*squeeze=*/false),
+                     {}};
+}

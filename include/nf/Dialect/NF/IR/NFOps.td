@@ -247,6 +247,24 @@ def NF_LinearOp : NF_SameShapeLayerOp<"linear", "Bijection", [Pure]> {
   let hasVerifier = 1;
 }
 
+def NF_SqueezeOp : NF_LayerOp<"squeeze", "Bijection", [Pure]> {
+  let summary = "Space-to-depth (RealNVP's squeeze): tensor<?xCxHxW> to tensor<?x4CxH/2xW/2>";
+  let description = [{
+    Each 2x2 block of pixels becomes 4 channels, with survae's (Squeeze2d)
+    ordering: output channel 4c + 2i + j holds x[c, 2h + i, 2w + j].
+    Volume preserving: V = 0; the inverse is depth-to-space.
+
+    ```mlir
+    %z = nf.squeeze %x : tensor<?x3x8x8xf32> -> tensor<?x12x4x4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($output)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{ bool isVolumePreserving() { return true; } }];
+}
+
 def NF_ReverseOp : NF_SameShapeLayerOp<"reverse", "Bijection", [Pure]> {
   let summary = "Reverses the order of the features (dimension 1)";
   let description = [{
