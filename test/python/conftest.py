@@ -113,8 +113,9 @@ def _logit_input(layer, x):
     return np.clip(layer.alpha + (1 - 2 * layer.alpha) * x, 1e-6, 1 - 1e-6)
 
 
-def _in_unit(x):
-    return (x >= 0) & (x <= 1)
+def _in_support(layer, x):
+    rescaled = layer.alpha + (1 - 2 * layer.alpha) * x
+    return (rescaled >= 0) & (rescaled <= 1)
 
 
 # (z = f(x), log|f'(x)|) of each elementwise layer, in plain numpy.
@@ -124,9 +125,9 @@ ELEMENTWISE_REFERENCES = {
         lambda l, x: np.log(l.temperature) - _softplus(-l.temperature * x) - _softplus(l.temperature * x),
     ),
     nfmlir.Logit: (
-        lambda l, x: np.where(_in_unit(x), np.log(_logit_input(l, x) / (1 - _logit_input(l, x))) / l.temperature, 0.0),
+        lambda l, x: np.where(_in_support(l, x), np.log(_logit_input(l, x) / (1 - _logit_input(l, x))) / l.temperature, 0.0),
         lambda l, x: np.where(
-            _in_unit(x),
+            _in_support(l, x),
             np.log(1 - 2 * l.alpha) - np.log(l.temperature) - np.log(_logit_input(l, x)) - np.log1p(-_logit_input(l, x)),
             -np.inf,
         ),

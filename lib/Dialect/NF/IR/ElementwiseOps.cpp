@@ -133,26 +133,32 @@ LogicalResult LogitOp::verify() {
                        0.0, std::numeric_limits<double>::infinity());
 }
 
-/// x' = alpha + (1 - 2 alpha) x, clamped to [eps, 1 - eps].
+/// x' = alpha + (1 - 2 alpha) x.
 static Value rescaleForLogit(Scalar &s, double alpha, Value x) {
-  Value rescaled = s.add(s.c(alpha), s.mul(s.c(1 - 2 * alpha), x));
+  return s.add(s.c(alpha), s.mul(s.c(1 - 2 * alpha), x));
+}
+
+/// x' clamped to [eps, 1 - eps].
+static Value clampForLogit(Scalar &s, Value rescaled) {
   Value low = arith::MaximumFOp::create(s.b, s.loc, rescaled, s.c(kLogitEps));
   return arith::MinimumFOp::create(s.b, s.loc, low, s.c(1 - kLogitEps));
 }
 
-/// Whether x is in the support [0, 1].
-static Value inUnitInterval(Scalar &s, Value x) {
-  Value aboveZero = s.cmp(arith::CmpFPredicate::OGE, x, s.c(0.0));
-  Value belowOne = s.cmp(arith::CmpFPredicate::OLE, x, s.c(1.0));
+/// Whether x' is in [0, 1], i.e. x in the support
+/// [-alpha / (1 - 2 alpha), (1 - alpha) / (1 - 2 alpha)].
+static Value inUnitInterval(Scalar &s, Value rescaled) {
+  Value aboveZero = s.cmp(arith::CmpFPredicate::OGE, rescaled, s.c(0.0));
+  Value belowOne = s.cmp(arith::CmpFPredicate::OLE, rescaled, s.c(1.0));
   return arith::AndIOp::create(s.b, s.loc, aboveZero, belowOne);
 }
 
 Value LogitOp::buildScalarForward(OpBuilder &b, Location loc, Value x) {
   Scalar s = scalarFor(b, loc, x);
-  Value p = rescaleForLogit(s, getAlpha().convertToDouble(), x);
+  Value rescaled = rescaleForLogit(s, getAlpha().convertToDouble(), x);
+  Value p = clampForLogit(s, rescaled);
   Value logit = s.div(s.sub(s.log(p), s.log1p(s.neg(p))),
                       s.c(getTemperature().convertToDouble()));
-  return s.select(inUnitInterval(s, x), logit, s.c(0.0));
+  return s.select(inUnitInterval(s, rescaled), logit, s.c(0.0));
 }
 
 Value LogitOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
@@ -167,10 +173,11 @@ Value LogitOp::buildScalarLogAbsDerivative(OpBuilder &b, Location loc,
   Scalar s = scalarFor(b, loc, x);
   double alpha = getAlpha().convertToDouble();
   double t = getTemperature().convertToDouble();
-  Value p = rescaleForLogit(s, alpha, x);
+  Value rescaled = rescaleForLogit(s, alpha, x);
+  Value p = clampForLogit(s, rescaled);
   Value constant = s.c(std::log(1 - 2 * alpha) - std::log(t));
   Value value = s.sub(s.sub(constant, s.log(p)), s.log1p(s.neg(p)));
-  return s.select(inUnitInterval(s, x), value, s.minusInfinity());
+  return s.select(inUnitInterval(s, rescaled), value, s.minusInfinity());
 }
 
 //===----------------------------------------------------------------------===//

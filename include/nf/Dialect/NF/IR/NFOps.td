@@ -434,8 +434,9 @@ def NF_LogitOp : NF_ElementwiseLayerOp<"logit"> {
     alpha in [0, 0.5)), clamped to [eps, 1 - eps] (eps = 1e-6, as survae),
     z = (log x' - log1p(-x')) / T.
     V = sum_i [log(1 - 2 alpha) - log T - log x'_i - log1p(-x'_i)].
-    Inputs outside [0, 1] are out of the support: V = -inf (so
-    log p(x) = -inf) and z = 0, never NaN.
+    The support is x' in [0, 1] (x in [0, 1] when alpha = 0, slightly wider
+    otherwise, which is what the inverse sigmoid(T z) can produce); inputs
+    outside it get V = -inf (so log p(x) = -inf) and z = 0, never NaN.
 
     ```mlir
     %z = nf.logit %x {alpha = 0.05} : tensor<?x3x8x8xf32>
