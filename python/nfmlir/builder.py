@@ -158,6 +158,22 @@ class Linear(Layer):
         return out
 
 
+class Radial(Layer):
+    """Radial flow: z = x + beta / (alpha + r) (x - center), r = |x - center|;
+    alpha > 0, beta >= -alpha."""
+
+    def __init__(self, center, alpha, beta):
+        self.center = np.asarray(center, np.float64).reshape(-1)
+        self.alpha, self.beta = float(alpha), float(beta)
+
+    def emit(self, em, x, dim):
+        c, ct = em.constant(self.center.reshape(em.event_shape))
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.radial {x} center {c} {{alpha = {_float_literal(self.alpha)}, "
+                       f"beta = {_float_literal(self.beta)}}} : {em.data_type}, {ct}")
+        return out
+
+
 class BatchNorm(Layer):
     """Batch normalization in inference mode, per channel:
     z = exp(log_gamma) (x - mean) / sqrt(variance + epsilon) + beta."""

@@ -76,6 +76,15 @@ def ref_forward(model, x, context=None):
             x = x + layer.bias.reshape((1, -1) + (1,) * (x.ndim - 2))
             _, logabsdet = np.linalg.slogdet(layer.weight)
             v = v + logabsdet * int(np.prod(x.shape[2:]))
+        elif isinstance(layer, nfmlir.Radial):
+            flat = x.reshape(x.shape[0], -1)
+            diff = flat - layer.center
+            r = np.sqrt((diff**2).sum(1))
+            h = 1 / (layer.alpha + r)
+            dh = -h**2
+            d = flat.shape[1]
+            x = (flat + (layer.beta * h)[:, None] * diff).reshape(x.shape)
+            v = v + (d - 1) * np.log1p(layer.beta * h) + np.log1p(layer.beta * h + layer.beta * dh * r)
         elif isinstance(layer, nfmlir.Squeeze):
             n, c, h, w = x.shape
             x = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 3, 5, 2, 4).reshape(n, 4 * c, h // 2, w // 2)

@@ -338,6 +338,34 @@ func.func @additive_identity(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
 }
 
 //===----------------------------------------------------------------------===//
+// nf.radial
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @radial_alpha(%x: tensor<?x2xf64>, %c: tensor<2xf64>) -> tensor<?x2xf64> {
+  // expected-error @+1 {{alpha must be positive, but is 0}}
+  %0 = nf.radial %x center %c {alpha = 0.0, beta = 1.0} : tensor<?x2xf64>, tensor<2xf64>
+  return %0 : tensor<?x2xf64>
+}
+
+// -----
+
+func.func @radial_beta(%x: tensor<?x2xf64>, %c: tensor<2xf64>) -> tensor<?x2xf64> {
+  // expected-error @+1 {{beta must be >= -alpha for the map to be invertible, but is -2}}
+  %0 = nf.radial %x center %c {alpha = 1.0, beta = -2.0} : tensor<?x2xf64>, tensor<2xf64>
+  return %0 : tensor<?x2xf64>
+}
+
+// -----
+
+func.func @radial_center(%x: tensor<?x2xf64>, %c: tensor<f64>) -> tensor<?x2xf64> {
+  // expected-error @+1 {{center must have the event shape}}
+  %0 = nf.radial %x center %c {alpha = 1.0, beta = 1.0} : tensor<?x2xf64>, tensor<f64>
+  return %0 : tensor<?x2xf64>
+}
+
+//===----------------------------------------------------------------------===//
 // nf.squeeze
 //===----------------------------------------------------------------------===//
 

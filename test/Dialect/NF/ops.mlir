@@ -181,6 +181,14 @@ nf.model @squeeze(%x: tensor<?x3x4x4xf32>) base #nf.std_normal {
   nf.yield %0 : tensor<?x12x2x2xf32>
 }
 
+// CHECK-LABEL: nf.model @radial
+// CHECK: nf.radial %{{.*}} center %{{.*}} {alpha = 5.000000e-01 : f64, beta = -2.500000e-01 : f64} : tensor<?x2xf64>, tensor<2xf64>
+nf.model @radial(%x: tensor<?x2xf64>) base #nf.std_normal {
+  %c = arith.constant dense<[0.5, -1.0]> : tensor<2xf64>
+  %0 = nf.radial %x center %c {alpha = 0.5, beta = -0.25} : tensor<?x2xf64>, tensor<2xf64>
+  nf.yield %0 : tensor<?x2xf64>
+}
+
 {-#
   dialect_resources: {
     builtin: {

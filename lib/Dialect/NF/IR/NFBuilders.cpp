@@ -101,6 +101,24 @@ static Value sumTrailingDims(OpBuilder &b, Location loc, Value input,
   return generic.getResult(0);
 }
 
+Value mlir::nf::broadcastPerSample(OpBuilder &b, Location loc, Value perSample,
+                                   Value like) {
+  int64_t rank = cast<RankedTensorType>(like.getType()).getRank();
+  Value init = createEmptyLike(b, loc, like);
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(rank, 0, {b.getAffineDimExpr(0)}, b.getContext()),
+      b.getMultiDimIdentityMap(rank)};
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, ValueRange{perSample},
+             ValueRange{init}, maps, iterators,
+             [](OpBuilder &nb, Location nloc, ValueRange args) {
+               linalg::YieldOp::create(nb, nloc, args[0]);
+             })
+      .getResult(0);
+}
+
 Value mlir::nf::sumEventDims(OpBuilder &b, Location loc, Value batch) {
   return sumTrailingDims(b, loc, batch, /*numKept=*/1);
 }

@@ -32,6 +32,10 @@ SmallVector<Value> mapElementwise(OpBuilder &b, Location loc, Value shapeRef,
                                   ValueRange inputs, unsigned numResults,
                                   ScalarBodyFn body);
 
+/// Broadcasts a per-sample `tensor<?xT>` to the full shape of `like`.
+Value broadcastPerSample(OpBuilder &b, Location loc, Value perSample,
+                         Value like);
+
 /// Per-sample sum over all event dimensions: tensor<?x...xT> -> tensor<?xT>.
 Value sumEventDims(OpBuilder &b, Location loc, Value batch);
 

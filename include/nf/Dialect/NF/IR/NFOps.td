@@ -265,6 +265,29 @@ def NF_SqueezeOp : NF_LayerOp<"squeeze", "Bijection", [Pure]> {
   let extraClassDeclaration = [{ bool isVolumePreserving() { return true; } }];
 }
 
+def NF_RadialOp : NF_SameShapeLayerOp<"radial", "Bijection", [Pure]> {
+  let summary = "Radial flow (Rezende & Mohamed 2015) around a center";
+  let description = [{
+    z = x + beta h(r) (x - center), r = ||x - center||, h = 1 / (alpha + r),
+    with alpha > 0 and beta >= -alpha (invertibility). `center` has the
+    event shape. V = (D - 1) log(1 + beta h) + log(1 + beta h + beta h' r),
+    h' = -1 / (alpha + r)^2. The inverse is closed form: with r_z =
+    ||z - center||, r = (-(alpha + beta - r_z) + sqrt((alpha + beta - r_z)^2
+    + 4 alpha r_z)) / 2 and x = center + (z - center) / (1 + beta h(r)).
+
+    ```mlir
+    %z = nf.radial %x center %c {alpha = 0.5, beta = 1.0} : tensor<?x2xf64>, tensor<2xf64>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input, NF_ParamTensor:$center,
+                       F64Attr:$alpha, F64Attr:$beta);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `center` $center attr-dict `:` type($input) `,` type($center)
+  }];
+  let hasVerifier = 1;
+}
+
 def NF_ReverseOp : NF_SameShapeLayerOp<"reverse", "Bijection", [Pure]> {
   let summary = "Reverses the order of the features (dimension 1)";
   let description = [{
