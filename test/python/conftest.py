@@ -181,3 +181,17 @@ def fd_log_abs_det(fn, x, eps=1e-5):
         step[j] = eps
         jac[:, :, j] = (fn(x + step) - fn(x - step)) / (2 * eps)
     return np.linalg.slogdet(jac)[1]
+
+
+def check_bijection(lib, model, x, round_trip, rel, fd_rows):
+    """The compiled model on rows x: inverse(forward(x)) within `round_trip`,
+    z and V against ref_forward within `rel`, and, for float64 models, V
+    against finite differences within 1e-6 on the first `fd_rows` rows."""
+    z, ldj = lib.forward(x)
+    assert np.abs(lib.inverse(z) - x).max() <= round_trip
+    z_ref, v_ref = ref_forward(model, x.astype(np.float64))
+    assert np.allclose(z, z_ref, rtol=rel, atol=rel)
+    assert np.allclose(ldj, v_ref, rtol=rel, atol=rel)
+    if x.dtype == np.float64:
+        fd = fd_log_abs_det(lambda v: lib.forward(v)[0], x[:fd_rows])
+        assert np.abs(ldj[:fd_rows] - fd).max() <= 1e-6

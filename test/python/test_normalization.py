@@ -4,7 +4,7 @@ and numpy references."""
 
 import numpy as np
 import pytest
-from conftest import fd_log_abs_det, ref_forward
+from conftest import check_bijection
 
 import nfmlir
 
@@ -31,15 +31,8 @@ def test_normalization_layers(kind, event_shape, dtype, compile_model):
     lib = compile_model(model)
     assert lib.dim == int(np.prod(event_shape))
     x = (rng.normal(size=(200, lib.dim)) * 0.3).astype(dtype)
-    z, ldj = lib.forward(x)
-    assert np.abs(lib.inverse(z) - x).max() <= (1e-4 if dtype == "float32" else 1e-10)
-    z_ref, v_ref = ref_forward(model, x.astype(np.float64))
-    rel = 1e-5 if dtype == "float32" else 1e-11
-    assert np.allclose(z, z_ref, rtol=rel, atol=rel)
-    assert np.allclose(ldj, v_ref, rtol=rel, atol=rel)
-    if dtype == "float64":
-        fd = fd_log_abs_det(lambda v: lib.forward(v)[0], x[:20])
-        assert np.abs(ldj[:20] - fd).max() <= 1e-6
+    check_bijection(lib, model, x, round_trip=1e-4 if dtype == "float32" else 1e-10,
+                    rel=1e-5 if dtype == "float32" else 1e-11, fd_rows=20)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -54,12 +47,5 @@ def test_glow_style_image_flow(dtype, compile_model):
     model = nfmlir.Model(layers, nfmlir.StandardNormal(2 * 4 * 4), dtype=dtype, name="glow", event_shape=(2, 4, 4))
     lib = compile_model(model)
     x = (rng.normal(size=(100, 32)) * 0.3).astype(dtype)
-    z, ldj = lib.forward(x)
-    assert np.abs(lib.inverse(z) - x).max() <= (1e-4 if dtype == "float32" else 1e-10)
-    z_ref, v_ref = ref_forward(model, x.astype(np.float64))
-    rel = 2e-5 if dtype == "float32" else 1e-11
-    assert np.allclose(z, z_ref, rtol=rel, atol=rel)
-    assert np.allclose(ldj, v_ref, rtol=rel, atol=rel)
-    if dtype == "float64":
-        fd = fd_log_abs_det(lambda v: lib.forward(v)[0], x[:10])
-        assert np.abs(ldj[:10] - fd).max() <= 1e-6
+    check_bijection(lib, model, x, round_trip=1e-4 if dtype == "float32" else 1e-10,
+                    rel=2e-5 if dtype == "float32" else 1e-11, fd_rows=10)
