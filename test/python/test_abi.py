@@ -6,7 +6,6 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import ROOT
 
 import nfmlir
 

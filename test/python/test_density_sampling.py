@@ -1,7 +1,6 @@
 """Densities integrate to one; sampling is consistent, deterministic per
 row, and independent of batch size and thread count."""
 
-import os
 
 import numpy as np
 import pytest

@@ -2,7 +2,6 @@
 round trips, sample/log_prob consistency, finite densities in the support."""
 
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
