@@ -85,25 +85,33 @@ static LayerValues buildAffineLayer(OpBuilder &b, Location loc, Value in,
   return {out, logDet};
 }
 
+/// The map (in = x, or null for the op's input) or inverse (in = z) of an op
+/// with `scale` and `shift` operands (nf.affine, nf.actnorm).
+template <typename ScaleShiftOp>
+static LayerValues buildScaleShift(ScaleShiftOp op, OpBuilder &b,
+                                   ValueRange operands, Value in, bool inverse,
+                                   bool withLogDet) {
+  typename ScaleShiftOp::Adaptor adaptor(operands, op);
+  return buildAffineLayer(b, op.getLoc(), in ? in : adaptor.getInput(),
+                          adaptor.getScale(), adaptor.getShift(),
+                          op.getInput().getType(), inverse, withLogDet);
+}
+
 //===----------------------------------------------------------------------===//
 // nf.affine
 //===----------------------------------------------------------------------===//
 
 FailureOr<LayerValues> AffineOp::buildForward(OpBuilder &b, ValueRange operands,
                                               bool withLogDet) {
-  Adaptor adaptor(operands, *this);
-  return buildAffineLayer(b, getLoc(), adaptor.getInput(), adaptor.getScale(),
-                          adaptor.getShift(), getInput().getType(),
-                          /*inverse=*/false, withLogDet);
+  return buildScaleShift(*this, b, operands, Value(), /*inverse=*/false,
+                         withLogDet);
 }
 
 FailureOr<LayerValues> AffineOp::buildInverse(OpBuilder &b, Value output,
                                               ValueRange operands,
                                               bool withLogDet) {
-  Adaptor adaptor(operands, *this);
-  return buildAffineLayer(b, getLoc(), output, adaptor.getScale(),
-                          adaptor.getShift(), getInput().getType(),
-                          /*inverse=*/true, withLogDet);
+  return buildScaleShift(*this, b, operands, output, /*inverse=*/true,
+                         withLogDet);
 }
 
 //===----------------------------------------------------------------------===//
@@ -133,19 +141,15 @@ LogicalResult ActNormOp::verify() {
 
 FailureOr<LayerValues>
 ActNormOp::buildForward(OpBuilder &b, ValueRange operands, bool withLogDet) {
-  Adaptor adaptor(operands, *this);
-  return buildAffineLayer(b, getLoc(), adaptor.getInput(), adaptor.getScale(),
-                          adaptor.getShift(), getInput().getType(),
-                          /*inverse=*/false, withLogDet);
+  return buildScaleShift(*this, b, operands, Value(), /*inverse=*/false,
+                         withLogDet);
 }
 
 FailureOr<LayerValues> ActNormOp::buildInverse(OpBuilder &b, Value output,
                                                ValueRange operands,
                                                bool withLogDet) {
-  Adaptor adaptor(operands, *this);
-  return buildAffineLayer(b, getLoc(), output, adaptor.getScale(),
-                          adaptor.getShift(), getInput().getType(),
-                          /*inverse=*/true, withLogDet);
+  return buildScaleShift(*this, b, operands, output, /*inverse=*/true,
+                         withLogDet);
 }
 
 //===----------------------------------------------------------------------===//

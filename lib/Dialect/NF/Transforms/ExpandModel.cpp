@@ -8,6 +8,8 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <functional>
+
 namespace mlir::nf {
 #define GEN_PASS_DEF_NFEXPANDMODELPASS
 #include "nf/Dialect/NF/Transforms/Passes.h.inc"
@@ -46,62 +48,63 @@ public:
 
   LogicalResult buildAll() {
     BaseDistributionAttrInterface base = model.getBase();
-    RankedTensorType data = model.getDataType();
-    auto latent = cast<RankedTensorType>(model.getLatent().getType());
-    if (failed(build("log_prob", data, {perSample},
-                     [&](Value x, IRMapping &m) -> FailureOr<ValueVec> {
-                       FailureOr<LayerValues> f = buildModelForward(
-                           builder, model, x, m, /*withLogDet=*/true);
-                       if (failed(f))
-                         return failure();
-                       Value logp =
-                           add(base.buildLogProb(builder, loc, f->value),
-                               f->logDet);
-                       return ValueVec{logp};
-                     })) ||
-        failed(build("forward", data, {flatLatent, perSample},
-                     [&](Value x, IRMapping &m) -> FailureOr<ValueVec> {
-                       FailureOr<LayerValues> f = buildModelForward(
-                           builder, model, x, m, /*withLogDet=*/true);
-                       if (failed(f))
-                         return failure();
-                       return ValueVec{f->value, f->logDet};
-                     })) ||
-        failed(build("inverse", latent, {flatData},
-                     [&](Value z, IRMapping &m) -> FailureOr<ValueVec> {
-                       FailureOr<LayerValues> i = buildModelInverse(
-                           builder, model, z, m, /*withLogDet=*/false);
-                       if (failed(i))
-                         return failure();
-                       return ValueVec{i->value};
-                     })) ||
-        failed(build("sample", latent, {flatData},
-                     [&](Value noise, IRMapping &m) -> FailureOr<ValueVec> {
-                       Value z = base.buildFromNoise(builder, loc, noise);
-                       FailureOr<LayerValues> i = buildModelInverse(
-                           builder, model, z, m, /*withLogDet=*/false);
-                       if (failed(i))
-                         return failure();
-                       return ValueVec{i->value};
-                     })) ||
-        failed(build("sample_with_log_prob", latent, {flatData, perSample},
-                     [&](Value noise, IRMapping &m) -> FailureOr<ValueVec> {
-                       Value z = base.buildFromNoise(builder, loc, noise);
-                       FailureOr<LayerValues> i = buildModelInverse(
-                           builder, model, z, m, /*withLogDet=*/true);
-                       if (failed(i))
-                         return failure();
-                       Value logp =
-                           add(base.buildLogProb(builder, loc, z), i->logDet);
-                       return ValueVec{i->value, logp};
-                     })))
-      return failure();
+    // Each kernel runs one direction of the flow and picks its outputs from
+    // (the mapped value, V, the latent z).
+    auto logProb = [&](Value z, Value logDet) {
+      return add(base.buildLogProb(builder, loc, z), logDet);
+    };
+    auto kernels = {Kernel{"log_prob",
+                           Direction::Forward,
+                           true,
+                           {perSample},
+                           [&](Value zOut, Value logDet, Value) {
+                             return ValueVec{logProb(zOut, logDet)};
+                           }},
+                    Kernel{"forward",
+                           Direction::Forward,
+                           true,
+                           {flatLatent, perSample},
+                           [](Value zOut, Value logDet, Value) {
+                             return ValueVec{zOut, logDet};
+                           }},
+                    Kernel{"inverse",
+                           Direction::Inverse,
+                           false,
+                           {flatData},
+                           [](Value x, Value, Value) { return ValueVec{x}; }},
+                    Kernel{"sample",
+                           Direction::Sample,
+                           false,
+                           {flatData},
+                           [](Value x, Value, Value) { return ValueVec{x}; }},
+                    Kernel{"sample_with_log_prob",
+                           Direction::Sample,
+                           true,
+                           {flatData, perSample},
+                           [&](Value x, Value logDet, Value z) {
+                             return ValueVec{x, logProb(z, logDet)};
+                           }}};
+    for (const Kernel &kernel : kernels)
+      if (failed(build(kernel)))
+        return failure();
     return success();
   }
 
 private:
   using ValueVec = SmallVector<Value>;
-  using BodyFn = function_ref<FailureOr<ValueVec>(Value, IRMapping &)>;
+
+  /// What a kernel's input is: data (normalizing map), latents (generative
+  /// map), or sampling noise turned into latents by the base distribution.
+  enum class Direction { Forward, Inverse, Sample };
+
+  struct Kernel {
+    StringRef entry;
+    Direction direction;
+    bool withLogDet;
+    SmallVector<MemRefType> outputTypes;
+    /// (mapped value, V or null, latent z) -> the values to write.
+    std::function<ValueVec(Value, Value, Value)> results;
+  };
 
   /// lhs + rhs, per sample.
   Value add(Value lhs, Value rhs) {
@@ -143,8 +146,14 @@ private:
   }
 
   /// Adds `nfk_<model>_<entry>(input, [ctx], outputs...)` computing `body`.
-  LogicalResult build(StringRef entry, RankedTensorType inputTensorType,
-                      ArrayRef<MemRefType> outputTypes, BodyFn body) {
+  /// Adds `nfk_<model>_<entry>(input, [ctx], outputs...)`.
+  LogicalResult build(const Kernel &kernel) {
+    auto inputTensorType =
+        kernel.direction == Direction::Forward
+            ? model.getDataType()
+            : cast<RankedTensorType>(model.getLatent().getType());
+    ArrayRef<MemRefType> outputTypes = kernel.outputTypes;
+    StringRef entry = kernel.entry;
     MemRefType inputType = getFlatBatchMemRef(inputTensorType);
     std::string name = ("nfk_" + model.getSymName() + "_" + entry).str();
     if (SymbolTable::lookupNearestSymbolFrom(
@@ -171,13 +180,20 @@ private:
           entryBlock->getArgument(1), /*restrict=*/builder.getUnitAttr());
     IRMapping mapping;
     cloneModelParameters(builder, model, context, mapping);
-    FailureOr<ValueVec> results = body(input, mapping);
-    if (failed(results)) {
+    Value z = kernel.direction == Direction::Sample
+                  ? model.getBase().buildFromNoise(builder, loc, input)
+                  : input;
+    FailureOr<LayerValues> mapped =
+        kernel.direction == Direction::Forward
+            ? buildModelForward(builder, model, z, mapping, kernel.withLogDet)
+            : buildModelInverse(builder, model, z, mapping, kernel.withLogDet);
+    if (failed(mapped)) {
       fn.erase();
       return failure();
     }
+    ValueVec results = kernel.results(mapped->value, mapped->logDet, z);
     unsigned firstOutput = contextType ? 2 : 1;
-    for (auto [i, result] : llvm::enumerate(*results))
+    for (auto [i, result] : llvm::enumerate(results))
       writeResult(result, entryBlock->getArgument(firstOutput + i));
     func::ReturnOp::create(builder, loc);
     return success();
