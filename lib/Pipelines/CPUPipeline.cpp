@@ -20,6 +20,7 @@ void mlir::nf::buildCPUPipeline(OpPassManager &pm,
       // Tensors to buffers; kernels write into the caller's buffers.
       "eliminate-empty-tensors,"
       "one-shot-bufferize{bufferize-function-boundaries "
+      "allow-return-allocs-from-loops "
       "function-boundary-type-conversion=identity-layout-map},"
       "canonicalize,cse,buffer-deallocation-pipeline,"
       "nf-reorder-contractions,func.func(convert-linalg-to-loops),";

@@ -158,6 +158,52 @@ class Linear(Layer):
         return out
 
 
+class LULinear(Layer):
+    """z = P (L (U + diag(s)) x) + bias, over the features or over the
+    channels of an image at every pixel (Glow's LU-decomposed 1x1
+    convolution). L is unit lower triangular (only the strictly lower part
+    of `lower` is used), U strictly upper triangular (only the strictly
+    upper part of `upper` is used), s = `diag` has no zero entry, and
+    (P v)[i] = v[permutation[i]] (no permutation when None).
+    V = (pixels) * sum log|s|, the same for every sample."""
+
+    def __init__(self, lower, upper, diag, bias, permutation=None):
+        self.lower = np.asarray(lower, np.float64)
+        self.upper = np.asarray(upper, np.float64)
+        self.diag = np.asarray(diag, np.float64).reshape(-1)
+        self.bias = np.asarray(bias, np.float64).reshape(-1)
+        self.permutation = None if permutation is None else [int(p) for p in permutation]
+        c = self.diag.size
+        for name, p in (("lower", self.lower), ("upper", self.upper)):
+            if p.shape != (c, c):
+                raise ValueError(f"LULinear: {name} must have shape ({c}, {c}), not {p.shape}")
+        if self.bias.size != c:
+            raise ValueError(f"LULinear: bias must have {c} entries, not {self.bias.size}")
+        if np.any(self.diag == 0):
+            raise ValueError("LULinear: diag has a zero entry; the map is not invertible")
+        if self.permutation is not None and sorted(self.permutation) != list(range(c)):
+            raise ValueError(f"LULinear: {self.permutation} is not a permutation of {c} channels")
+
+    @staticmethod
+    def nflows_diag(unconstrained):
+        """The diagonal of nflows' LULinear from its unconstrained parameters:
+        softplus(theta) + 1e-3."""
+        return np.logaddexp(0.0, np.asarray(unconstrained, np.float64)) + 1e-3
+
+    def emit(self, em, x, dim):
+        if em.event_shape[0] != self.diag.size:
+            raise ValueError(f"LULinear: acts on {self.diag.size} channels, the data has {em.event_shape[0]}")
+        lower, lt = em.constant(self.lower)
+        upper, _ = em.constant(self.upper)
+        diag, st = em.constant(self.diag)
+        bias, _ = em.constant(self.bias)
+        perm = "" if self.permutation is None else f" permutation [{', '.join(map(str, self.permutation))}]"
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.lu_linear {x} lower {lower} upper {upper} diag {diag} bias {bias}{perm} : "
+                       f"{em.data_type}, {lt}, {st}")
+        return out
+
+
 class Radial(Layer):
     """Radial flow: z = x + beta / (alpha + r) (x - center), r = |x - center|;
     alpha > 0, beta >= -alpha."""
@@ -171,6 +217,45 @@ class Radial(Layer):
         out = em.fresh()
         em.body.append(f"  {out} = nf.radial {x} center {c} {{alpha = {_float_literal(self.alpha)}, "
                        f"beta = {_float_literal(self.beta)}}} : {em.data_type}, {ct}")
+        return out
+
+
+class Planar(Layer):
+    """Planar flow: z = x + u tanh(w . x + b), u and w with one entry per
+    feature (the event shape), b a scalar. Invertible iff w . u > -1.
+    V = log(1 + (1 - tanh^2(w . x + b)) w . u); the inverse solves a scalar
+    monotone equation for w . x + b."""
+
+    def __init__(self, u, w, b):
+        self.u = np.asarray(u, np.float64).reshape(-1)
+        self.w = np.asarray(w, np.float64).reshape(-1)
+        self.b = float(b)
+        if self.u.shape != self.w.shape:
+            raise ValueError(f"Planar: u and w must have the same number of entries, not {self.u.size} and "
+                             f"{self.w.size}")
+        if not self.w @ self.u > -1:
+            raise ValueError(f"Planar: needs w . u > -1 for invertibility, not {self.w @ self.u!r}; "
+                             "see Planar.reparameterized")
+
+    @classmethod
+    def reparameterized(cls, u, w, b):
+        """normflows' constraint: u is replaced by
+        u + (m(w . u) - w . u) w / |w|^2, m(a) = -1 + softplus(a), so that
+        w . u = m(w . u) > -1."""
+        u = np.asarray(u, np.float64).reshape(-1)
+        w = np.asarray(w, np.float64).reshape(-1)
+        wu = w @ u
+        m = -1.0 + np.logaddexp(0.0, wu)
+        return cls(u + (m - wu) * w / (w @ w), w, b)
+
+    def emit(self, em, x, dim):
+        if self.u.size != dim:
+            raise ValueError(f"Planar: u and w have {self.u.size} entries, the data has {dim} features")
+        u, ut = em.constant(self.u.reshape(em.event_shape))
+        w, _ = em.constant(self.w.reshape(em.event_shape))
+        b, bt = em.constant(np.array(self.b))
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.planar {x} u {u} w {w} bias {b} : {em.data_type}, {ut}, {bt}")
         return out
 
 
@@ -192,6 +277,54 @@ class BatchNorm(Layer):
         m, v, g, b = names
         em.body.append(f"  {out} = nf.batch_norm {x} mean {m} variance {v} log_gamma {g} beta {b} "
                        f"{{epsilon = {_float_literal(self.epsilon)}}} : {em.data_type}, {ptype}")
+        return out
+
+
+_SPLINE_MIN = 1e-3  # nflows' min_bin_width = min_bin_height = min_derivative
+
+
+def _check_spline(owner, bins, tail_bound):
+    if bins < 2 or bins * _SPLINE_MIN > 1:
+        raise ValueError(f"{owner}: needs 2 <= bins <= {int(1 / _SPLINE_MIN)}, not {bins}")
+    if not tail_bound > 0:
+        raise ValueError(f"{owner}: tail_bound must be > 0, not {tail_bound!r}")
+
+
+class RQSpline(Layer):
+    """Elementwise rational-quadratic spline with linear tails (Neural
+    Spline Flows; nflows' unconstrained_rational_quadratic_spline): the
+    identity outside [-tail_bound, tail_bound], K bins inside. The raw
+    (unnormalized) parameters have the data's event shape plus a last axis:
+    widths and heights (..., K), interior derivatives (..., K - 1); widths
+    and heights go through a softmax, derivatives through softplus, with
+    minimum bin width, bin height and derivative 1e-3."""
+
+    def __init__(self, widths, heights, derivatives, tail_bound=3.0):
+        self.widths = np.asarray(widths, np.float64)
+        self.heights = np.asarray(heights, np.float64)
+        self.derivatives = np.asarray(derivatives, np.float64)
+        self.tail_bound = float(tail_bound)
+        if self.widths.ndim < 1 or self.heights.shape != self.widths.shape:
+            raise ValueError(f"RQSpline: widths and heights must have the same shape (..., K), not "
+                             f"{self.widths.shape} and {self.heights.shape}")
+        self.bins = self.widths.shape[-1]
+        _check_spline("RQSpline", self.bins, self.tail_bound)
+        if self.derivatives.shape != self.widths.shape[:-1] + (self.bins - 1,):
+            raise ValueError(f"RQSpline: derivatives must have shape {self.widths.shape[:-1] + (self.bins - 1,)} "
+                             f"(K - 1 interior knots), not {self.derivatives.shape}")
+        if not all(np.isfinite(p).all() for p in (self.widths, self.heights, self.derivatives)):
+            raise ValueError("RQSpline: the parameters must be finite")
+
+    def emit(self, em, x, dim):
+        if self.widths.shape[:-1] != tuple(em.event_shape):
+            raise ValueError(f"RQSpline: the parameters must have shape {tuple(em.event_shape)} + (K,) "
+                             f"(the data's event shape), not {self.widths.shape}")
+        w, wt = em.constant(self.widths)
+        h, _ = em.constant(self.heights)
+        d, dt = em.constant(self.derivatives)
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.rq_spline {x} widths {w} heights {h} derivatives {d} "
+                       f"{{tail_bound = {_float_literal(self.tail_bound)}}} : {em.data_type}, {wt}, {dt}")
         return out
 
 
@@ -337,9 +470,116 @@ class MLP:
         return cls(layers, activation)
 
 
+class IResNet(Layer):
+    """Invertible residual block (i-ResNet): z = x + g(x), g = `net` (an MLP
+    from the D features to D values) with Lipschitz constant < 1: the
+    compiler rejects nets whose product of spectral norms is >= 1 (every
+    MLP activation is 1-Lipschitz).
+
+    `logdet="exact"`: V = log det(I + J_g(x)), exactly (an LU factorization
+    per sample). `"series"`: the power series sum_{k=1..terms} (-1)^(k+1)/k
+    v^T J_g^k v, averaged over `probes` Rademacher vectors v drawn at
+    compile time from `seed`: an estimate of V (the truncated Hutchinson
+    estimator of Behrmann et al.). The inverse is the fixed point
+    x <- z - g(x), stopped when the update is below `tolerance` (default
+    1e-10 for f64, 1e-6 for f32) or after `max_iterations`."""
+
+    LOGDETS = ("exact", "series")
+
+    def __init__(self, net, logdet="exact", terms=10, probes=4, seed=0, tolerance=None, max_iterations=200):
+        if logdet not in self.LOGDETS:
+            raise ValueError(f"IResNet: logdet must be one of {self.LOGDETS}, not {logdet!r}")
+        if net.in_features != net.out_features:
+            raise ValueError(f"IResNet: the residual branch must map D values to D, not "
+                             f"{net.in_features} -> {net.out_features}")
+        for name, value in (("terms", terms), ("probes", probes), ("max_iterations", max_iterations)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"IResNet: {name} must be a positive integer, not {value!r}")
+        if int(seed) != seed or seed < 0:
+            raise ValueError(f"IResNet: seed must be a non-negative integer, not {seed!r}")
+        if tolerance is not None and not tolerance > 0:
+            raise ValueError(f"IResNet: tolerance must be > 0, not {tolerance!r}")
+        self.net, self.logdet = net, logdet
+        self.terms, self.probes, self.seed = int(terms), int(probes), int(seed)
+        self.tolerance, self.max_iterations = tolerance, int(max_iterations)
+
+    @staticmethod
+    def contractive(sizes, activation="elu", lipschitz=0.9, rng=None):
+        """A random MLP with layer sizes `sizes` (D, ..., D) whose weights are
+        each scaled to spectral norm lipschitz ** (1 / layers), so that the
+        product of the spectral norms is `lipschitz`."""
+        if sizes[0] != sizes[-1]:
+            raise ValueError(f"IResNet.contractive: the branch must end with as many values as it takes, "
+                             f"not {sizes[0]} -> {sizes[-1]}")
+        if not lipschitz > 0:
+            raise ValueError(f"IResNet.contractive: lipschitz must be > 0, not {lipschitz!r}")
+        net = MLP.random(sizes, activation, rng)
+        target = lipschitz ** (1.0 / len(net.layers))
+        return MLP([(w * (target / np.linalg.norm(w, 2)), b) for w, b in net.layers], activation)
+
+    def emit(self, em, x, dim):
+        if self.net.in_features != dim:
+            raise ValueError(f"IResNet: the residual branch takes {self.net.in_features} values, the data has "
+                             f"{dim} features")
+        params, types = [], []
+        for w, bias in self.net.layers:
+            for p in (w, bias):
+                name, ttype = em.constant(p)
+                params.append(name)
+                types.append(ttype)
+        tolerance = self.tolerance if self.tolerance is not None else (1e-10 if em.t == "f64" else 1e-6)
+        attrs = (f'logdet = "{self.logdet}", terms = {self.terms}, probes = {self.probes}, seed = {self.seed}, '
+                 f"tolerance = {_float_literal(tolerance)}, max_iterations = {self.max_iterations}")
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.iresnet {x} ({', '.join(params)} : {', '.join(types)}) activation "
+                       f"{self.net.activation} {{{attrs}}} : {em.data_type}")
+        return out
+
+
 def parity_mask(dim, even=True):
     """Identity features by parity: [0, 2, 4, ...] or [1, 3, 5, ...]."""
     return list(range(0 if even else 1, dim, 2))
+
+
+def _conditioner_call(em, net, arg, label, width, outputs, owner, layout):
+    """Emits the conditioner `net` as a private function taking `arg` (the
+    layer's `width` conditioning features, named `label` in messages), the
+    model's context if it has one, and the weights as arguments. Returns the
+    op's `conditioner @f(params : types)[ context %c : type]` text."""
+    model = em.model
+    c = model.context_dim
+    if len(em.event_shape) != 1:
+        raise ValueError(f"{owner}: needs flat data (tensor<?xDx{em.t}>), not event shape {em.event_shape}")
+    if net.in_features != width + c or net.out_features != outputs:
+        raise ValueError(f"{owner}: the conditioner must map {width + c} inputs ({label}"
+                         f"{' and context' if c else ''}) to {outputs} outputs ({layout}), not "
+                         f"{net.in_features} -> {net.out_features}")
+    t = em.t
+    params, types = [], []
+    for w, bias in net.layers:
+        for p in (w, bias):
+            name, ttype = em.constant(p)
+            params.append(name)
+            types.append(ttype)
+    fname = f"{model.name}_conditioner{len(em.functions)}"
+    arg_t = _tensor_type([width], t, batch=True)
+    c_t = _tensor_type([c], t, batch=True)
+    in_t = _tensor_type([width + c], t, batch=True)
+    out_t = _tensor_type([outputs], t, batch=True)
+    args = [f"{arg}: {arg_t}"] + ([f"%c: {c_t}"] if c else [])
+    args += [f"%w{i}: {ty}" for i, ty in enumerate(types)]
+    fn = [f"func.func private @{fname}({', '.join(args)}) -> {out_t} {{"]
+    mlp_in = arg
+    if c:
+        fn.append(f"  %in = tensor.concat dim(1) {arg}, %c : ({arg_t}, {c_t}) -> {in_t}")
+        mlp_in = "%in"
+    ws = ", ".join(f"%w{i}" for i in range(len(types)))
+    fn.append(f"  %h = nf.mlp {mlp_in} ({ws} : {', '.join(types)}) activation {net.activation} : {in_t} -> {out_t}")
+    fn.append(f"  return %h : {out_t}")
+    fn.append("}")
+    em.functions.append("\n".join(fn))
+    context = f" context %c : {c_t}" if c else ""
+    return f"conditioner @{fname}({', '.join(params)} : {', '.join(types)}){context}"
 
 
 class _Coupling(Layer):
@@ -358,45 +598,12 @@ class _Coupling(Layer):
         return ""
 
     def emit(self, em, x, dim):
-        model = em.model
         a = len(self.identity)
-        b = dim - a
-        c = model.context_dim
-        net = self.conditioner
-        k = self.params_per_feature
-        if net.in_features != a + c or net.out_features != k * b:
-            raise ValueError(f"{type(self).__name__}: the conditioner must map {a + c} inputs (x_A"
-                             f"{' and context' if c else ''}) to {k * b} outputs ({self.layout}), not "
-                             f"{net.in_features} -> {net.out_features}")
-        t = em.t
-        params, types = [], []
-        for w, bias in net.layers:
-            for p in (w, bias):
-                name, ttype = em.constant(p)
-                params.append(name)
-                types.append(ttype)
-        fname = f"{model.name}_conditioner{len(em.functions)}"
-        xa_t = _tensor_type([a], t, batch=True)
-        c_t = _tensor_type([c], t, batch=True)
-        in_t = _tensor_type([a + c], t, batch=True)
-        out_t = _tensor_type([k * b], t, batch=True)
-        args = [f"%xa: {xa_t}"] + ([f"%c: {c_t}"] if c else [])
-        args += [f"%w{i}: {ty}" for i, ty in enumerate(types)]
-        fn = [f"func.func private @{fname}({', '.join(args)}) -> {out_t} {{"]
-        mlp_in = "%xa"
-        if c:
-            fn.append(f"  %in = tensor.concat dim(1) %xa, %c : ({xa_t}, {c_t}) -> {in_t}")
-            mlp_in = "%in"
-        ws = ", ".join(f"%w{i}" for i in range(len(types)))
-        fn.append(f"  %h = nf.mlp {mlp_in} ({ws} : {', '.join(types)}) activation {net.activation} : {in_t} -> {out_t}")
-        fn.append(f"  return %h : {out_t}")
-        fn.append("}")
-        em.functions.append("\n".join(fn))
+        call = _conditioner_call(em, self.conditioner, "%xa", "x_A", a, self.params_per_feature * (dim - a),
+                                 type(self).__name__, self.layout)
         out = em.fresh()
         identity = ", ".join(map(str, self.identity))
-        context = f" context %c : {c_t}" if c else ""
-        em.body.append(f"  {out} = nf.{self.op} {x} identity [{identity}] conditioner @{fname}"
-                       f"({', '.join(params)} : {', '.join(types)}){context}{self.suffix()} : {em.data_type}")
+        em.body.append(f"  {out} = nf.{self.op} {x} identity [{identity}] {call}{self.suffix()} : {em.data_type}")
         return out
 
 
@@ -432,6 +639,166 @@ class AdditiveCoupling(_Coupling):
     op = "additive_coupling"
     params_per_feature = 1
     layout = "shift"
+
+
+class SplineCoupling(_Coupling):
+    """Rational-quadratic spline coupling (RQ-NSF (C)) with linear tails.
+
+    The conditioner maps x_A (concatenated with the model's context, if any)
+    to (3K - 1)|B| raw spline parameters, contiguous per transformed feature
+    (nflows' layout): for the j-th feature of B (increasing order), outputs
+    [j (3K - 1), (j + 1)(3K - 1)) are K widths, K heights and K - 1 interior
+    derivatives, as in RQSpline (no 1/sqrt(hidden) scaling)."""
+
+    op = "rq_spline_coupling"
+    layout = "per transformed feature: K widths, K heights, K - 1 derivatives"
+
+    def __init__(self, identity, conditioner, bins=8, tail_bound=3.0):
+        super().__init__(identity, conditioner)
+        self.bins, self.tail_bound = int(bins), float(tail_bound)
+        _check_spline("SplineCoupling", self.bins, self.tail_bound)
+        self.params_per_feature = 3 * self.bins - 1
+
+    def suffix(self):
+        return f" {{bins = {self.bins}, tail_bound = {_float_literal(self.tail_bound)}}}"
+
+
+def made_masks(features, hidden_sizes, output_multiplier, context_dim=0):
+    """The 0/1 masks of a MADE (nflows' sequential degrees), one per layer,
+    each of shape (in, out) like MLP weights. Input degrees are 1..D; hidden
+    degrees arange(out) % max(1, D - 1) + min(1, D - 1), connected where
+    out_degree >= in_degree; the output degrees repeat each input degree
+    `output_multiplier` times ([1, 1, 2, 2, ...]), connected where
+    out_degree > in_degree, so output j depends only on the features before
+    feature j // output_multiplier. Context columns, appended to the first
+    layer's inputs, are connected everywhere."""
+    features, output_multiplier, context_dim = int(features), int(output_multiplier), int(context_dim)
+    if features < 1 or output_multiplier < 1 or context_dim < 0:
+        raise ValueError("made_masks: need features >= 1, output_multiplier >= 1 and context_dim >= 0")
+    previous = np.arange(1, features + 1)
+    masks = []
+    for size in hidden_sizes:
+        degrees = np.arange(int(size)) % max(1, features - 1) + min(1, features - 1)
+        masks.append((degrees[None, :] >= previous[:, None]).astype(np.float64))
+        previous = degrees
+    degrees = np.repeat(np.arange(1, features + 1), output_multiplier)
+    masks.append((degrees[None, :] > previous[:, None]).astype(np.float64))
+    masks[0] = np.vstack([masks[0], np.ones((context_dim, masks[0].shape[1]))])
+    return masks
+
+
+class MADE(MLP):
+    """A masked autoencoder (Germain et al. 2015) as an MLP: each weight is
+    multiplied by its mask from made_masks, so output j depends only on the
+    inputs before feature j // output_multiplier (and on the context)."""
+
+    def __init__(self, layers, features, output_multiplier, context_dim=0, activation="relu"):
+        layers = [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in layers]
+        self.features, self.output_multiplier = int(features), int(output_multiplier)
+        self.context_dim = int(context_dim)
+        self.masks = made_masks(self.features, [w.shape[1] for w, _ in layers[:-1]], self.output_multiplier,
+                                self.context_dim)
+        for k, ((w, _), mask) in enumerate(zip(layers, self.masks)):
+            if w.shape != mask.shape:
+                raise ValueError(f"MADE: layer {k} has W {w.shape}, its mask needs {mask.shape}")
+        super().__init__([(w * mask, b) for (w, b), mask in zip(layers, self.masks)], activation)
+
+    @classmethod
+    def random(cls, features, hidden_sizes, output_multiplier, context_dim=0, activation="relu", rng=None,
+               scale=1.0):
+        """A MADE with MLP.random's weights, masked."""
+        sizes = [features + context_dim] + list(hidden_sizes) + [features * output_multiplier]
+        net = MLP.random(sizes, activation, rng, scale)
+        return cls(net.layers, features, output_multiplier, context_dim, activation)
+
+
+def _check_autoregressive(owner, net, dim, per_feature):
+    """Raises unless output j of `net` is structurally independent (exact
+    zero weights on every path) of the inputs i >= j // per_feature."""
+    reach = np.abs(net.layers[0][0][:dim]) > 0
+    for w, _ in net.layers[1:]:
+        reach = (reach.astype(np.float64) @ (np.abs(w) > 0)) > 0
+    feature = np.arange(reach.shape[1]) // per_feature
+    bad = np.argwhere(reach & (np.arange(dim)[:, None] >= feature[None, :]))
+    if bad.size:
+        i, j = bad[0]
+        raise ValueError(f"{owner}: the conditioner is not autoregressive: output {j} (feature {feature[j]}) "
+                         f"depends on input {i}; use a MADE")
+
+
+class _Autoregressive(Layer):
+    """Shared emission of masked autoregressive layers: the conditioner (a
+    MADE, or any MLP with its zero pattern) becomes a private function
+    taking all of x (and the context), its weights passed as arguments."""
+
+    op = None
+    params_per_feature = None
+    layout = None
+
+    def __init__(self, conditioner, inverted):
+        self.conditioner = conditioner
+        self.inverted = bool(inverted)
+
+    def suffix(self):
+        return ""
+
+    def emit(self, em, x, dim):
+        owner = type(self).__name__
+        call = _conditioner_call(em, self.conditioner, "%x", "x", dim, self.params_per_feature * dim, owner,
+                                 self.layout)
+        _check_autoregressive(owner, self.conditioner, dim, self.params_per_feature)
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.{self.op} {x} {call}{self.suffix()} : {em.data_type}")
+        return out
+
+
+class MaskedAffineAutoregressive(_Autoregressive):
+    """Masked affine autoregressive flow (MAF; nflows'
+    MaskedAffineAutoregressiveTransform): the conditioner maps x (then the
+    context) to 2D values, per feature i: [2i] the unconstrained scale h_i,
+    [2i + 1] the shift, and z_i = scale(h_i) x_i + shift_i with scale
+    exp(h), sigmoid(h + 2) + 1e-3 or softplus(h) + 1e-3; V = sum log scale.
+    Density in one pass, sampling in D passes.
+
+    With `inverted` (IAF) the layer's normalizing map is the inverse of
+    that map: z solves x = scale(h(z)) z + shift(z) (D passes), and
+    V = -sum log scale(h(z)); sampling takes one pass."""
+
+    op = "affine_autoregressive"
+    params_per_feature = 2
+    layout = "per feature: unconstrained scale, shift"
+
+    def __init__(self, conditioner, scale_fn="softplus", inverted=False):
+        super().__init__(conditioner, inverted)
+        if scale_fn not in AffineCoupling.SCALE_FNS:
+            raise ValueError(f"MaskedAffineAutoregressive: scale_fn must be one of {AffineCoupling.SCALE_FNS}, "
+                             f"not {scale_fn!r}")
+        self.scale_fn = scale_fn
+
+    def suffix(self):
+        return f" scale_fn {self.scale_fn}" + (" inverted" if self.inverted else "")
+
+
+class MaskedSplineAutoregressive(_Autoregressive):
+    """Rational-quadratic spline autoregressive flow (RQ-NSF (AR); nflows'
+    MaskedPiecewiseRationalQuadraticAutoregressiveTransform with linear
+    tails): the conditioner maps x (then the context) to (3K - 1) D raw
+    spline parameters, contiguous per feature: K widths, K heights, K - 1
+    interior derivatives (no 1/sqrt(hidden) scaling). With `inverted`, the
+    normalizing map is the inverse of that map (D passes)."""
+
+    op = "rq_spline_autoregressive"
+    layout = "per feature: K widths, K heights, K - 1 derivatives"
+
+    def __init__(self, conditioner, bins=8, tail_bound=3.0, inverted=False):
+        super().__init__(conditioner, inverted)
+        self.bins, self.tail_bound = int(bins), float(tail_bound)
+        _check_spline("MaskedSplineAutoregressive", self.bins, self.tail_bound)
+        self.params_per_feature = 3 * self.bins - 1
+
+    def suffix(self):
+        return (" inverted" if self.inverted else "") + (
+            f" {{bins = {self.bins}, tail_bound = {_float_literal(self.tail_bound)}}}")
 
 
 class StandardNormal:

@@ -242,8 +242,8 @@ func.func @permute_repeat(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
 // -----
 
 func.func private @net(%xa: tensor<?x1xf32>) -> tensor<?x2xf32>
-func.func @coupling_rank(%x: tensor<?x2x2x2xf32>) -> tensor<?x2x2x2xf32> {
-  // expected-error @+1 {{expects data of type tensor<?xDxT>, but got 'tensor<?x2x2x2xf32>'}}
+func.func @coupling_image_conditioner(%x: tensor<?x2x2x2xf32>) -> tensor<?x2x2x2xf32> {
+  // expected-error @+1 {{conditioner @net has type '(tensor<?x1xf32>) -> tensor<?x2xf32>', but this layer calls it as '(tensor<?x1x2x2xf32>) -> tensor<?x2x2x2xf32>'}}
   %0 = nf.affine_coupling %x identity [0] conditioner @net : tensor<?x2x2x2xf32>
   return %0 : tensor<?x2x2x2xf32>
 }
@@ -296,7 +296,7 @@ func.func @coupling_context_rank(%x: tensor<?x2xf32>, %c: tensor<?x1x1xf32>) -> 
 // -----
 
 func.func @coupling_no_conditioner(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
-  // expected-error @+1 {{conditioner 'missing' does not name a func.func}}
+  // expected-error @+1 {{conditioner @missing does not name a func.func}}
   %0 = nf.affine_coupling %x identity [0] conditioner @missing : tensor<?x2xf32>
   return %0 : tensor<?x2xf32>
 }
@@ -305,7 +305,7 @@ func.func @coupling_no_conditioner(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
 
 func.func private @net(%xa: tensor<?x1xf32>) -> tensor<?x4xf32>
 func.func @coupling_conditioner_type(%x: tensor<?x2xf32>, %w: tensor<3xf32>) -> tensor<?x2xf32> {
-  // expected-error @+1 {{conditioner @net has type '(tensor<?x1xf32>) -> tensor<?x4xf32>', but this layer calls it as '(tensor<?x1xf32>, tensor<3xf32>) -> tensor<?x2xf32>' (x_A, then the context if any, then the parameters; the result holds the shift, then the unconstrained scale)}}
+  // expected-error @+1 {{conditioner @net has type '(tensor<?x1xf32>) -> tensor<?x4xf32>', but this layer calls it as '(tensor<?x1xf32>, tensor<3xf32>) -> tensor<?x2xf32>' (the layer's input, then the context if any, then the parameters; the result holds a block of shifts, then a block of unconstrained scales)}}
   %0 = nf.affine_coupling %x identity [0] conditioner @net(%w : tensor<3xf32>) : tensor<?x2xf32>
   return %0 : tensor<?x2xf32>
 }
@@ -323,7 +323,7 @@ func.func @coupling_dynamic_parameter(%x: tensor<?x2xf32>, %w: tensor<?xf32>) ->
 
 func.func private @net(%xa: tensor<?x1xf32>) -> tensor<?x2xf32>
 func.func @additive_conditioner_type(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
-  // expected-error @+1 {{conditioner @net has type '(tensor<?x1xf32>) -> tensor<?x2xf32>', but this layer calls it as '(tensor<?x1xf32>) -> tensor<?x1xf32>' (x_A, then the context if any, then the parameters; the result holds the shift)}}
+  // expected-error @+1 {{conditioner @net has type '(tensor<?x1xf32>) -> tensor<?x2xf32>', but this layer calls it as '(tensor<?x1xf32>) -> tensor<?x1xf32>' (the layer's input, then the context if any, then the parameters; the result holds the shifts)}}
   %0 = nf.additive_coupling %x identity [0] conditioner @net : tensor<?x2xf32>
   return %0 : tensor<?x2xf32>
 }

@@ -43,36 +43,6 @@ mlir::nf::buildElementwiseLayer(ElementwiseBijectionOpInterface op,
 }
 
 namespace {
-/// Scalar arithmetic on values of one float type, to keep formulas short.
-struct Scalar {
-  OpBuilder &b;
-  Location loc;
-  Type type;
-
-  Value c(double v) { return createFloatConstant(b, loc, type, v); }
-  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
-  Value neg(Value x) { return arith::NegFOp::create(b, loc, x); }
-  Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
-  Value log(Value x) { return math::LogOp::create(b, loc, x); }
-  Value log1p(Value x) { return math::Log1pOp::create(b, loc, x); }
-  Value softplus(Value x) { return buildScalarSoftplus(b, loc, x); }
-  Value sigmoid(Value x) { return buildScalarSigmoid(b, loc, x); }
-  Value cmp(arith::CmpFPredicate p, Value x, Value y) {
-    return arith::CmpFOp::create(b, loc, p, x, y);
-  }
-  Value select(Value cond, Value x, Value y) {
-    return arith::SelectOp::create(b, loc, cond, x, y);
-  }
-  Value minusInfinity() { return c(-std::numeric_limits<double>::infinity()); }
-};
-
-Scalar scalarFor(OpBuilder &b, Location loc, Value x) {
-  return {b, loc, x.getType()};
-}
-
 /// Verifies that `value` lies in (low, high) (open bounds).
 LogicalResult verifyInRange(Operation *op, StringRef name, double value,
                             double low, double high, bool closedLow = false) {
@@ -100,19 +70,19 @@ LogicalResult SigmoidOp::verify() {
 }
 
 Value SigmoidOp::buildScalarForward(OpBuilder &b, Location loc, Value x) {
-  Scalar s = scalarFor(b, loc, x);
+  ScalarBuilder s = scalarFor(b, loc, x);
   return s.sigmoid(s.mul(s.c(getTemperature().convertToDouble()), x));
 }
 
 Value SigmoidOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
-  Scalar s = scalarFor(b, loc, z);
+  ScalarBuilder s = scalarFor(b, loc, z);
   Value logit = s.sub(s.log(z), s.log1p(s.neg(z)));
   return s.div(logit, s.c(getTemperature().convertToDouble()));
 }
 
 Value SigmoidOp::buildScalarLogAbsDerivative(OpBuilder &b, Location loc,
                                              Value x) {
-  Scalar s = scalarFor(b, loc, x);
+  ScalarBuilder s = scalarFor(b, loc, x);
   double t = getTemperature().convertToDouble();
   Value tx = s.mul(s.c(t), x);
   return s.sub(s.sub(s.c(std::log(t)), s.softplus(s.neg(tx))), s.softplus(tx));
@@ -134,26 +104,26 @@ LogicalResult LogitOp::verify() {
 }
 
 /// x' = alpha + (1 - 2 alpha) x.
-static Value rescaleForLogit(Scalar &s, double alpha, Value x) {
+static Value rescaleForLogit(ScalarBuilder &s, double alpha, Value x) {
   return s.add(s.c(alpha), s.mul(s.c(1 - 2 * alpha), x));
 }
 
 /// x' clamped to [eps, 1 - eps].
-static Value clampForLogit(Scalar &s, Value rescaled) {
+static Value clampForLogit(ScalarBuilder &s, Value rescaled) {
   Value low = arith::MaximumFOp::create(s.b, s.loc, rescaled, s.c(kLogitEps));
   return arith::MinimumFOp::create(s.b, s.loc, low, s.c(1 - kLogitEps));
 }
 
 /// Whether x' is in [0, 1], i.e. x in the support
 /// [-alpha / (1 - 2 alpha), (1 - alpha) / (1 - 2 alpha)].
-static Value inUnitInterval(Scalar &s, Value rescaled) {
+static Value inUnitInterval(ScalarBuilder &s, Value rescaled) {
   Value aboveZero = s.cmp(arith::CmpFPredicate::OGE, rescaled, s.c(0.0));
   Value belowOne = s.cmp(arith::CmpFPredicate::OLE, rescaled, s.c(1.0));
   return arith::AndIOp::create(s.b, s.loc, aboveZero, belowOne);
 }
 
 Value LogitOp::buildScalarForward(OpBuilder &b, Location loc, Value x) {
-  Scalar s = scalarFor(b, loc, x);
+  ScalarBuilder s = scalarFor(b, loc, x);
   Value rescaled = rescaleForLogit(s, getAlpha().convertToDouble(), x);
   Value p = clampForLogit(s, rescaled);
   Value logit = s.div(s.sub(s.log(p), s.log1p(s.neg(p))),
@@ -162,7 +132,7 @@ Value LogitOp::buildScalarForward(OpBuilder &b, Location loc, Value x) {
 }
 
 Value LogitOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
-  Scalar s = scalarFor(b, loc, z);
+  ScalarBuilder s = scalarFor(b, loc, z);
   double alpha = getAlpha().convertToDouble();
   Value p = s.sigmoid(s.mul(s.c(getTemperature().convertToDouble()), z));
   return s.div(s.sub(p, s.c(alpha)), s.c(1 - 2 * alpha));
@@ -170,7 +140,7 @@ Value LogitOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
 
 Value LogitOp::buildScalarLogAbsDerivative(OpBuilder &b, Location loc,
                                            Value x) {
-  Scalar s = scalarFor(b, loc, x);
+  ScalarBuilder s = scalarFor(b, loc, x);
   double alpha = getAlpha().convertToDouble();
   double t = getTemperature().convertToDouble();
   Value rescaled = rescaleForLogit(s, alpha, x);
@@ -189,13 +159,13 @@ Value TanhOp::buildScalarForward(OpBuilder &b, Location loc, Value x) {
 }
 
 Value TanhOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
-  Scalar s = scalarFor(b, loc, z);
+  ScalarBuilder s = scalarFor(b, loc, z);
   return s.mul(s.c(0.5), s.sub(s.log1p(z), s.log1p(s.neg(z))));
 }
 
 Value TanhOp::buildScalarLogAbsDerivative(OpBuilder &b, Location loc, Value x) {
   // log(1 - tanh(x)^2) = 2 (log 2 - x - softplus(-2x))
-  Scalar s = scalarFor(b, loc, x);
+  ScalarBuilder s = scalarFor(b, loc, x);
   Value inner =
       s.sub(s.sub(s.c(std::log(2.0)), x), s.softplus(s.mul(s.c(-2.0), x)));
   return s.mul(s.c(2.0), inner);
@@ -211,7 +181,7 @@ Value SoftplusOp::buildScalarForward(OpBuilder &b, Location loc, Value x) {
 
 Value SoftplusOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
   // x = z + log(-expm1(-z))
-  Scalar s = scalarFor(b, loc, z);
+  ScalarBuilder s = scalarFor(b, loc, z);
   Value expm1 = math::ExpM1Op::create(b, loc, s.neg(z));
   return s.add(z, s.log(s.neg(expm1)));
 }
@@ -219,7 +189,7 @@ Value SoftplusOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
 Value SoftplusOp::buildScalarLogAbsDerivative(OpBuilder &b, Location loc,
                                               Value x) {
   // log sigmoid(x) = -softplus(-x)
-  Scalar s = scalarFor(b, loc, x);
+  ScalarBuilder s = scalarFor(b, loc, x);
   return s.neg(s.softplus(s.neg(x)));
 }
 
@@ -233,20 +203,20 @@ LogicalResult LeakyReLUOp::verify() {
 }
 
 Value LeakyReLUOp::buildScalarForward(OpBuilder &b, Location loc, Value x) {
-  Scalar s = scalarFor(b, loc, x);
+  ScalarBuilder s = scalarFor(b, loc, x);
   Value negative = s.cmp(arith::CmpFPredicate::OLT, x, s.c(0.0));
   return s.select(negative, s.mul(s.c(getSlope().convertToDouble()), x), x);
 }
 
 Value LeakyReLUOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
-  Scalar s = scalarFor(b, loc, z);
+  ScalarBuilder s = scalarFor(b, loc, z);
   Value negative = s.cmp(arith::CmpFPredicate::OLT, z, s.c(0.0));
   return s.select(negative, s.div(z, s.c(getSlope().convertToDouble())), z);
 }
 
 Value LeakyReLUOp::buildScalarLogAbsDerivative(OpBuilder &b, Location loc,
                                                Value x) {
-  Scalar s = scalarFor(b, loc, x);
+  ScalarBuilder s = scalarFor(b, loc, x);
   Value negative = s.cmp(arith::CmpFPredicate::OLT, x, s.c(0.0));
   return s.select(negative, s.c(std::log(getSlope().convertToDouble())),
                   s.c(0.0));
@@ -269,12 +239,12 @@ Value ExpOp::buildScalarLogAbsDerivative(OpBuilder &, Location, Value x) {
 }
 
 /// Whether x > 0, the support of the log.
-static Value isPositive(Scalar &s, Value x) {
+static Value isPositive(ScalarBuilder &s, Value x) {
   return s.cmp(arith::CmpFPredicate::OGT, x, s.c(0.0));
 }
 
 Value LogOp::buildScalarForward(OpBuilder &b, Location loc, Value x) {
-  Scalar s = scalarFor(b, loc, x);
+  ScalarBuilder s = scalarFor(b, loc, x);
   return s.select(isPositive(s, x), s.log(x), s.c(0.0));
 }
 
@@ -283,7 +253,7 @@ Value LogOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
 }
 
 Value LogOp::buildScalarLogAbsDerivative(OpBuilder &b, Location loc, Value x) {
-  Scalar s = scalarFor(b, loc, x);
+  ScalarBuilder s = scalarFor(b, loc, x);
   return s.select(isPositive(s, x), s.neg(s.log(x)), s.minusInfinity());
 }
 
@@ -394,7 +364,7 @@ static Value cloneBody(ElementwiseOp op, OpBuilder &b, Location loc, Value x,
                        IRMapping &mapping,
                        DenseMap<Value, Value> *derivatives = nullptr) {
   Block &body = op.getBody().front();
-  Scalar s = scalarFor(b, loc, x);
+  ScalarBuilder s = scalarFor(b, loc, x);
   mapping.map(body.getArgument(0), x);
   if (derivatives)
     (*derivatives)[body.getArgument(0)] = s.c(1.0);
@@ -500,8 +470,8 @@ Value ElementwiseOp::buildScalarLogAbsDerivative(OpBuilder &b, Location loc,
 
 /// Undoes `op` on its x-dependent operand `index`: returns a with
 /// op(..., a, ...) = v; `other` is its other operand (mapped).
-static Value invertStep(Scalar &s, Operation *op, unsigned index, Value v,
-                        Value other) {
+static Value invertStep(ScalarBuilder &s, Operation *op, unsigned index,
+                        Value v, Value other) {
   if (isa<arith::AddFOp>(op))
     return s.sub(v, other);
   if (isa<arith::SubFOp>(op))
@@ -534,74 +504,21 @@ static Value invertStep(Scalar &s, Operation *op, unsigned index, Value v,
   return math::PowFOp::create(s.b, s.loc, v, s.div(s.c(1.0), other));
 }
 
-/// Solves f(x) = z for a monotone f: bracket doubling from [-1, 1] (64
-/// steps, up to +-2^64), then up to 120
-/// Newton steps that stay inside the bracket (bisection otherwise), until
-/// the bracket is narrower than the tolerance (relative to max(1, |x|)).
+/// Solves f(x) = z for a monotone f (see buildMonotoneSolve).
 static Value buildNumericInverse(ElementwiseOp op, OpBuilder &b, Location loc,
                                  Value z) {
-  Scalar s = scalarFor(b, loc, z);
   bool increasing = *op.getMonotone() == Monotonicity::Increasing;
   // g(x) = +-(f(x) - z) is increasing; returns g and g'.
   auto g = [&](OpBuilder &nb, Location nloc, Value x) {
     Value fx;
     Value dfx = buildDerivative(op, nb, nloc, x, &fx);
-    Scalar ns = scalarFor(nb, nloc, x);
+    ScalarBuilder ns = scalarFor(nb, nloc, x);
     Value diff = ns.sub(fx, z);
     return increasing ? std::make_pair(diff, dfx)
                       : std::make_pair(ns.neg(diff), ns.neg(dfx));
   };
-  Value zeroIndex = arith::ConstantIndexOp::create(b, loc, 0);
-  Value oneIndex = arith::ConstantIndexOp::create(b, loc, 1);
-  Value bracketSteps = arith::ConstantIndexOp::create(b, loc, 64);
-  Value newtonSteps = arith::ConstantIndexOp::create(b, loc, 120);
-  // Bracket: double the side whose sign is wrong.
-  auto bracket = scf::ForOp::create(
-      b, loc, zeroIndex, bracketSteps, oneIndex,
-      ValueRange{s.c(-1.0), s.c(1.0)},
-      [&](OpBuilder &nb, Location nloc, Value, ValueRange iter) {
-        Scalar ns = scalarFor(nb, nloc, z);
-        Value lo = iter[0], hi = iter[1];
-        Value gLo = g(nb, nloc, lo).first, gHi = g(nb, nloc, hi).first;
-        Value lowTooHigh = ns.cmp(arith::CmpFPredicate::OGT, gLo, ns.c(0.0));
-        Value highTooLow = ns.cmp(arith::CmpFPredicate::OLT, gHi, ns.c(0.0));
-        Value newLo = ns.select(lowTooHigh, ns.mul(lo, ns.c(2.0)), lo);
-        Value newHi = ns.select(highTooLow, ns.mul(hi, ns.c(2.0)), hi);
-        scf::YieldOp::create(nb, nloc, ValueRange{newLo, newHi});
-      });
-  Value lo0 = bracket.getResult(0), hi0 = bracket.getResult(1);
-  Value tolerance = s.c(op.getTolerance().convertToDouble());
-  auto solve = scf::ForOp::create(
-      b, loc, zeroIndex, newtonSteps, oneIndex,
-      ValueRange{lo0, hi0, s.mul(s.c(0.5), s.add(lo0, hi0))},
-      [&](OpBuilder &nb, Location nloc, Value, ValueRange iter) {
-        Scalar ns = scalarFor(nb, nloc, z);
-        Value lo = iter[0], hi = iter[1], x = iter[2];
-        auto [gx, dgx] = g(nb, nloc, x);
-        Value newLo =
-            ns.select(ns.cmp(arith::CmpFPredicate::OLT, gx, ns.c(0.0)), x, lo);
-        Value newHi =
-            ns.select(ns.cmp(arith::CmpFPredicate::OGT, gx, ns.c(0.0)), x, hi);
-        Value newton = ns.sub(x, ns.div(gx, dgx));
-        Value inside = arith::AndIOp::create(
-            nb, nloc, ns.cmp(arith::CmpFPredicate::OGT, newton, newLo),
-            ns.cmp(arith::CmpFPredicate::OLT, newton, newHi));
-        Value next =
-            ns.select(inside, newton, ns.mul(ns.c(0.5), ns.add(newLo, newHi)));
-        // Converged (bracket within tolerance, or exact root): keep x.
-        Value scale = arith::MaximumFOp::create(
-            nb, nloc, ns.c(1.0), math::AbsFOp::create(nb, nloc, x));
-        Value width = ns.sub(hi, lo);
-        Value done = arith::OrIOp::create(
-            nb, nloc,
-            ns.cmp(arith::CmpFPredicate::OLE, width, ns.mul(tolerance, scale)),
-            ns.cmp(arith::CmpFPredicate::OEQ, gx, ns.c(0.0)));
-        scf::YieldOp::create(nb, nloc,
-                             ValueRange{ns.select(done, lo, newLo),
-                                        ns.select(done, hi, newHi),
-                                        ns.select(done, x, next)});
-      });
-  return solve.getResult(2);
+  return buildMonotoneSolve(b, loc, z.getType(), g,
+                            op.getTolerance().convertToDouble());
 }
 
 Value ElementwiseOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
@@ -616,7 +533,7 @@ Value ElementwiseOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
   for (Operation &op : body.without_terminator())
     if (!dependent.contains(op.getResult(0)))
       b.clone(op, mapping);
-  Scalar s = scalarFor(b, loc, z);
+  ScalarBuilder s = scalarFor(b, loc, z);
   Value value = z;
   for (OpOperand *use : llvm::reverse(*chain)) {
     Operation *op = use->getOwner();

@@ -10,48 +10,14 @@
 #include "nf/Dialect/NF/IR/NFBuilders.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
 
-#include "mlir/IR/DialectResourceBlobManager.h"
-#include "mlir/IR/Matchers.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <cmath>
 
 using namespace mlir;
 using namespace mlir::nf;
-
-/// The values of a constant float tensor (dense or dense_resource), row-major.
-static FailureOr<SmallVector<double>> getConstantValues(Value value) {
-  Attribute attr;
-  if (!matchPattern(value, m_Constant(&attr)))
-    return failure();
-  if (auto dense = dyn_cast<DenseFPElementsAttr>(attr))
-    return llvm::to_vector(
-        llvm::map_range(dense.getValues<APFloat>(),
-                        [](const APFloat &v) { return v.convertToDouble(); }));
-  auto resource = dyn_cast<DenseResourceElementsAttr>(attr);
-  if (!resource)
-    return failure();
-  AsmResourceBlob *blob = resource.getRawHandle().getBlob();
-  ShapedType type = resource.getType();
-  int64_t count = type.getNumElements();
-  bool isF64 = type.getElementType().isF64();
-  size_t bytes = count * (isF64 ? 8 : 4);
-  if (!blob || blob->getData().size() != bytes)
-    return failure();
-  SmallVector<double> values(count);
-  const char *data = blob->getData().data();
-  for (int64_t i = 0; i < count; ++i) {
-    if (isF64) {
-      double v;
-      std::memcpy(&v, data + 8 * i, 8);
-      values[i] = v;
-    } else {
-      float v;
-      std::memcpy(&v, data + 4 * i, 4);
-      values[i] = v;
-    }
-  }
-  return values;
-}
 
 namespace {
 /// W^-1 and log|det W| of a square matrix, by LU with partial pivoting.
@@ -119,7 +85,7 @@ LogicalResult LinearOp::verify() {
   if (biasType.getShape() != ArrayRef<int64_t>{channels})
     return emitOpError("bias must have ")
            << channels << " entries, but has type " << biasType;
-  FailureOr<SmallVector<double>> weight = getConstantValues(getWeight());
+  FailureOr<SmallVector<double>> weight = getConstantFloatValues(getWeight());
   if (failed(weight))
     return emitOpError("weight must be a constant (its inverse and log|det| "
                        "are computed at compile time)");
@@ -128,12 +94,21 @@ LogicalResult LinearOp::verify() {
   return success();
 }
 
-/// z = M x + offset over dimension 1, for a constant matrix `matrix`.
+/// A constant `tensor<n x n x T>` holding `values`.
+static Value buildMatrixConstant(OpBuilder &b, Location loc, Type elementType,
+                                 ArrayRef<double> values, int64_t n) {
+  auto type = RankedTensorType::get({n, n}, elementType);
+  SmallVector<Attribute> attrs;
+  for (double v : values)
+    attrs.push_back(FloatAttr::get(elementType, v));
+  return arith::ConstantOp::create(b, loc, DenseElementsAttr::get(type, attrs));
+}
+
+/// z = M x + offset over dimension 1 (or M (x - offset) with `offsetFirst`).
 static Value buildChannelMatmul(OpBuilder &b, Location loc, Value in,
-                                ArrayRef<double> matrix, Value offset,
-                                bool offsetFirst) {
+                                Value matrix, Value offset, bool offsetFirst) {
   auto type = cast<RankedTensorType>(in.getType());
-  int64_t rank = type.getRank(), channels = type.getDimSize(1);
+  int64_t rank = type.getRank();
   Type elementType = type.getElementType();
   if (offsetFirst) // x - bias before applying W^-1
     in = mapElementwise(b, loc, in, {in, offset}, 1,
@@ -143,12 +118,6 @@ static Value buildChannelMatmul(OpBuilder &b, Location loc, Value in,
                         })
              .front();
   // Loops (d0, out channel d1, spatial..., in channel dr): out += M[d1, dr] x.
-  auto matrixType = RankedTensorType::get({channels, channels}, elementType);
-  SmallVector<Attribute> values;
-  for (double v : matrix)
-    values.push_back(FloatAttr::get(elementType, v));
-  Value constant = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(matrixType, values));
   Value empty = createEmptyLike(b, loc, in);
   Value zero = createFloatConstant(b, loc, elementType, 0.0);
   Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
@@ -168,7 +137,7 @@ static Value buildChannelMatmul(OpBuilder &b, Location loc, Value in,
   iterators.push_back(utils::IteratorType::reduction);
   Value product =
       linalg::GenericOp::create(
-          b, loc, TypeRange{init.getType()}, ValueRange{in, constant},
+          b, loc, TypeRange{init.getType()}, ValueRange{in, matrix},
           ValueRange{init}, maps, iterators,
           [](OpBuilder &nb, Location nloc, ValueRange args) {
             Value term = arith::MulFOp::create(nb, nloc, args[0], args[1]);
@@ -187,12 +156,18 @@ static Value buildChannelMatmul(OpBuilder &b, Location loc, Value in,
       .front();
 }
 
-/// V = (spatial size) * log|det W|, a rank-0 constant.
-static Value buildLinearLogDet(OpBuilder &b, Location loc,
-                               RankedTensorType dataType, double logAbsDet) {
+/// Pixels per channel: the product of the dimensions after dimension 1.
+static int64_t getSpatialSize(RankedTensorType dataType) {
   int64_t spatial = 1;
   for (int64_t d : dataType.getShape().drop_front(2))
     spatial *= d;
+  return spatial;
+}
+
+/// V = (spatial size) * log|det W|, a rank-0 constant.
+static Value buildLinearLogDet(OpBuilder &b, Location loc,
+                               RankedTensorType dataType, double logAbsDet) {
+  int64_t spatial = getSpatialSize(dataType);
   auto scalarType = RankedTensorType::get({}, dataType.getElementType());
   return arith::ConstantOp::create(
       b, loc,
@@ -208,16 +183,18 @@ static FailureOr<LayerValues> buildLinear(LinearOp op, OpBuilder &b, Value in,
                                           bool withLogDet) {
   RankedTensorType dataType = op.getInput().getType();
   int64_t channels = dataType.getDimSize(1);
-  FailureOr<SmallVector<double>> weight = getConstantValues(op.getWeight());
+  FailureOr<SmallVector<double>> weight =
+      getConstantFloatValues(op.getWeight());
   if (failed(weight))
     return failure();
   FailureOr<Inverted> inverted = invertMatrix(*weight, channels);
   if (failed(inverted))
     return failure();
-  Value out = buildChannelMatmul(b, op.getLoc(), in,
-                                 inverse ? ArrayRef<double>(inverted->inverse)
-                                         : ArrayRef<double>(*weight),
-                                 bias, /*offsetFirst=*/inverse);
+  Value matrix =
+      buildMatrixConstant(b, op.getLoc(), dataType.getElementType(),
+                          inverse ? inverted->inverse : *weight, channels);
+  Value out = buildChannelMatmul(b, op.getLoc(), in, matrix, bias,
+                                 /*offsetFirst=*/inverse);
   Value logDet = withLogDet ? buildLinearLogDet(b, op.getLoc(), dataType,
                                                 inverted->logAbsDet)
                             : Value();
@@ -237,4 +214,272 @@ FailureOr<LayerValues> LinearOp::buildInverse(OpBuilder &b, Value output,
   Adaptor adaptor(operands, *this);
   return buildLinear(*this, b, output, adaptor.getBias(), /*inverse=*/true,
                      withLogDet);
+}
+
+//===----------------------------------------------------------------------===//
+// nf.lu_linear
+//===----------------------------------------------------------------------===//
+//
+//   z = P L (U + diag(s)) x + bias,  V = (spatial size) sum log|s|,
+//   x = (U + diag s)^-1 L^-1 P^T (z - bias) by two triangular solves.
+// The parameters may be runtime values: W = P L U is formed once per call
+// (a C x C product), the solves run per sample.
+
+LogicalResult LULinearOp::verify() {
+  RankedTensorType dataType = getInput().getType();
+  int64_t channels = dataType.getDimSize(1);
+  auto matrixType = cast<RankedTensorType>(getLower().getType());
+  auto vectorType = cast<RankedTensorType>(getDiag().getType());
+  if (matrixType.getShape() != ArrayRef<int64_t>{channels, channels})
+    return emitOpError("lower and upper must be ")
+           << channels << "x" << channels << " matrices, but have type "
+           << matrixType;
+  if (vectorType.getShape() != ArrayRef<int64_t>{channels})
+    return emitOpError("diag and bias must have ")
+           << channels << " entries, but have type " << vectorType;
+  if (std::optional<ArrayRef<int64_t>> perm = getPermutation()) {
+    SmallVector<int64_t> sorted(*perm);
+    llvm::sort(sorted);
+    if (sorted != llvm::to_vector(llvm::seq<int64_t>(0, channels)))
+      return emitOpError("permutation must be a permutation of the ")
+             << channels << " features";
+  }
+  FailureOr<SmallVector<double>> diag = getConstantFloatValues(getDiag());
+  if (succeeded(diag) && llvm::any_of(*diag, [](double v) { return v == 0; }))
+    return emitOpError("diag has a zero entry: the map is singular");
+  return success();
+}
+
+/// The unit lower (`lower`) or upper triangular factor with diagonal `diag`
+/// from the strictly triangular part of `matrix`; with `strict`, the
+/// diagonal is 0 instead.
+static Value buildTriangularFactor(OpBuilder &b, Location loc, Value matrix,
+                                   Value diag, bool lower, bool strict) {
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps = {
+      b.getMultiDimIdentityMap(2),
+      AffineMap::get(2, 0, {b.getAffineDimExpr(0)}, ctx),
+      b.getMultiDimIdentityMap(2)};
+  SmallVector<utils::IteratorType> iterators(2, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{matrix.getType()}, ValueRange{matrix, diag},
+             ValueRange{createEmptyLike(b, loc, matrix)}, maps, iterators,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+               Value i = linalg::IndexOp::create(nb, nloc, 0);
+               Value j = linalg::IndexOp::create(nb, nloc, 1);
+               Value inside =
+                   arith::CmpIOp::create(nb, nloc,
+                                         lower ? arith::CmpIPredicate::ult
+                                               : arith::CmpIPredicate::ugt,
+                                         j, i);
+               Value onDiagonal = arith::CmpIOp::create(
+                   nb, nloc, arith::CmpIPredicate::eq, i, j);
+               Value diagonal =
+                   strict ? s.c(0.0) : (lower ? s.c(1.0) : args[1]);
+               Value value = s.select(inside, args[0],
+                                      s.select(onDiagonal, diagonal, s.c(0.0)));
+               linalg::YieldOp::create(nb, nloc, value);
+             })
+      .getResult(0);
+}
+
+/// lhs * rhs for C x C matrices.
+static Value buildMatrixProduct(OpBuilder &b, Location loc, Value lhs,
+                                Value rhs) {
+  Type elementType = getElementTypeOrSelf(lhs.getType());
+  Value zero = createFloatConstant(b, loc, elementType, 0.0);
+  Value init =
+      linalg::FillOp::create(b, loc, zero, createEmptyLike(b, loc, lhs))
+          .getResult(0);
+  return linalg::MatmulOp::create(b, loc, TypeRange{init.getType()},
+                                  ValueRange{lhs, rhs}, ValueRange{init})
+      .getResult(0);
+}
+
+/// `in` with dimension 1 removed (a rank-reduced slice at `index`), and the
+/// offsets, sizes and strides that select it.
+struct ChannelSlice {
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  RankedTensorType type;
+};
+
+static ChannelSlice getChannelSlice(OpBuilder &b, Location loc, Value in,
+                                    Value index) {
+  auto type = cast<RankedTensorType>(in.getType());
+  ChannelSlice slice;
+  slice.offsets.assign(type.getRank(), b.getIndexAttr(0));
+  slice.offsets[1] = index;
+  slice.sizes = tensor::getMixedSizes(b, loc, in);
+  slice.sizes[1] = b.getIndexAttr(1);
+  slice.strides.assign(type.getRank(), b.getIndexAttr(1));
+  SmallVector<int64_t> shape(type.getShape());
+  shape.erase(shape.begin() + 1);
+  slice.type = RankedTensorType::get(shape, type.getElementType());
+  return slice;
+}
+
+/// Solves T y = rhs along dimension 1 for each sample and pixel, T
+/// triangular with strictly triangular part `strict` and diagonal `diag`
+/// (null: unit), by substitution: C steps, each reading one row of T.
+static Value buildTriangularSolve(OpBuilder &b, Location loc, Value rhs,
+                                  Value strict, Value diag, bool lower) {
+  auto type = cast<RankedTensorType>(rhs.getType());
+  int64_t rank = type.getRank(), channels = type.getDimSize(1);
+  Type elementType = type.getElementType();
+  MLIRContext *ctx = b.getContext();
+  Value zero = createFloatConstant(b, loc, elementType, 0.0);
+  Value start =
+      linalg::FillOp::create(b, loc, zero, createEmptyLike(b, loc, rhs))
+          .getResult(0);
+  auto loop = scf::ForOp::create(
+      b, loc, arith::ConstantIndexOp::create(b, loc, 0),
+      arith::ConstantIndexOp::create(b, loc, channels),
+      arith::ConstantIndexOp::create(b, loc, 1), ValueRange{start},
+      [&](OpBuilder &nb, Location nloc, Value step, ValueRange iter) {
+        Value solved = iter[0];
+        // Forward substitution for lower, backward for upper.
+        Value index =
+            lower ? step
+                  : arith::SubIOp::create(
+                        nb, nloc,
+                        arith::ConstantIndexOp::create(nb, nloc, channels - 1),
+                        step);
+        auto rowType = RankedTensorType::get({channels}, elementType);
+        Value row = tensor::ExtractSliceOp::create(
+            nb, nloc, rowType, strict,
+            ArrayRef<OpFoldResult>{index, nb.getIndexAttr(0)},
+            ArrayRef<OpFoldResult>{nb.getIndexAttr(1),
+                                   nb.getIndexAttr(channels)},
+            ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(1)});
+        ChannelSlice slice = getChannelSlice(nb, nloc, rhs, index);
+        Value rhsColumn = tensor::ExtractSliceOp::create(
+            nb, nloc, slice.type, rhs, slice.offsets, slice.sizes,
+            slice.strides);
+        // acc[b, pixel] = sum_j row[j] solved[b, j, pixel]; entries not yet
+        // solved are still 0.
+        SmallVector<AffineExpr> solvedExprs, accExprs;
+        for (int64_t d = 0; d < rank; ++d) {
+          solvedExprs.push_back(nb.getAffineDimExpr(d == 1   ? rank - 1
+                                                    : d == 0 ? 0
+                                                             : d - 1));
+          if (d != 1)
+            accExprs.push_back(nb.getAffineDimExpr(d == 0 ? 0 : d - 1));
+        }
+        SmallVector<AffineMap> maps = {
+            AffineMap::get(rank, 0, solvedExprs, ctx),
+            AffineMap::get(rank, 0, {nb.getAffineDimExpr(rank - 1)}, ctx),
+            AffineMap::get(rank, 0, accExprs, ctx)};
+        SmallVector<utils::IteratorType> iterators(
+            rank - 1, utils::IteratorType::parallel);
+        iterators.push_back(utils::IteratorType::reduction);
+        Value accInit =
+            linalg::FillOp::create(nb, nloc, zero,
+                                   createEmptyLike(nb, nloc, rhsColumn))
+                .getResult(0);
+        Value acc =
+            linalg::GenericOp::create(
+                nb, nloc, TypeRange{accInit.getType()}, ValueRange{solved, row},
+                ValueRange{accInit}, maps, iterators,
+                [](OpBuilder &bb, Location bloc, ValueRange args) {
+                  ScalarBuilder s = scalarFor(bb, bloc, args[0]);
+                  linalg::YieldOp::create(
+                      bb, bloc, s.add(args[2], s.mul(args[0], args[1])));
+                })
+                .getResult(0);
+        Value pivot =
+            diag ? tensor::ExtractOp::create(nb, nloc, diag, ValueRange{index})
+                       .getResult()
+                 : Value();
+        Value column =
+            mapElementwise(nb, nloc, rhsColumn, {rhsColumn, acc}, 1,
+                           [&](OpBuilder &bb, Location bloc, ValueRange args) {
+                             ScalarBuilder s = scalarFor(bb, bloc, args[0]);
+                             Value value = s.sub(args[0], args[1]);
+                             return SmallVector<Value>{
+                                 pivot ? s.div(value, pivot) : value};
+                           })
+                .front();
+        Value updated = tensor::InsertSliceOp::create(
+            nb, nloc, column, solved, slice.offsets, slice.sizes,
+            slice.strides);
+        scf::YieldOp::create(nb, nloc, updated);
+      });
+  return loop.getResult(0);
+}
+
+/// The permutation matrix of P, (P v)_i = v_{perm_i}.
+static SmallVector<double> getPermutationMatrix(ArrayRef<int64_t> perm) {
+  int64_t n = perm.size();
+  SmallVector<double> matrix(n * n, 0.0);
+  for (auto [i, p] : llvm::enumerate(perm))
+    matrix[i * n + p] = 1.0;
+  return matrix;
+}
+
+/// V = (spatial size) sum log|s|, once per call.
+static Value buildLULogDet(LULinearOp op, OpBuilder &b, Value diag) {
+  Location loc = op.getLoc();
+  RankedTensorType dataType = op.getInput().getType();
+  double spatial = getSpatialSize(dataType);
+  Value logs =
+      mapElementwise(b, loc, diag, {diag}, 1,
+                     [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                       ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+                       return SmallVector<Value>{
+                           s.mul(s.c(spatial), s.log(s.abs(args[0])))};
+                     })
+          .front();
+  return sumAll(b, loc, logs);
+}
+
+FailureOr<LayerValues>
+LULinearOp::buildForward(OpBuilder &b, ValueRange operands, bool withLogDet) {
+  Adaptor adaptor(operands, *this);
+  Location loc = getLoc();
+  Value lower = buildTriangularFactor(b, loc, adaptor.getLower(),
+                                      adaptor.getDiag(), /*lower=*/true,
+                                      /*strict=*/false);
+  Value upper = buildTriangularFactor(b, loc, adaptor.getUpper(),
+                                      adaptor.getDiag(), /*lower=*/false,
+                                      /*strict=*/false);
+  Value matrix = buildMatrixProduct(b, loc, lower, upper);
+  if (std::optional<ArrayRef<int64_t>> perm = getPermutation())
+    matrix = buildMatrixProduct(
+        b, loc,
+        buildMatrixConstant(b, loc, getInput().getType().getElementType(),
+                            getPermutationMatrix(*perm), perm->size()),
+        matrix);
+  Value out = buildChannelMatmul(b, loc, adaptor.getInput(), matrix,
+                                 adaptor.getBias(), /*offsetFirst=*/false);
+  return LayerValues{
+      out, withLogDet ? buildLULogDet(*this, b, adaptor.getDiag()) : Value()};
+}
+
+FailureOr<LayerValues> LULinearOp::buildInverse(OpBuilder &b, Value output,
+                                                ValueRange operands,
+                                                bool withLogDet) {
+  Adaptor adaptor(operands, *this);
+  Location loc = getLoc();
+  Value shifted =
+      mapElementwise(b, loc, output, {output, adaptor.getBias()}, 1,
+                     [](OpBuilder &nb, Location nloc, ValueRange args) {
+                       return SmallVector<Value>{
+                           arith::SubFOp::create(nb, nloc, args[0], args[1])};
+                     })
+          .front();
+  if (std::optional<ArrayRef<int64_t>> perm = getPermutation())
+    shifted = gatherFeatures(b, loc, shifted, invertPermutation(*perm));
+  Value strictLower = buildTriangularFactor(b, loc, adaptor.getLower(),
+                                            adaptor.getDiag(), /*lower=*/true,
+                                            /*strict=*/true);
+  Value strictUpper =
+      buildTriangularFactor(b, loc, adaptor.getUpper(), adaptor.getDiag(),
+                            /*lower=*/false, /*strict=*/true);
+  Value y = buildTriangularSolve(b, loc, shifted, strictLower, Value(),
+                                 /*lower=*/true);
+  Value x = buildTriangularSolve(b, loc, y, strictUpper, adaptor.getDiag(),
+                                 /*lower=*/false);
+  return LayerValues{x, withLogDet ? buildLULogDet(*this, b, adaptor.getDiag())
+                                   : Value()};
 }

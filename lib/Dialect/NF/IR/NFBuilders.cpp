@@ -5,7 +5,12 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+
+#include <cstring>
 
 using namespace mlir;
 using namespace mlir::nf;
@@ -70,6 +75,16 @@ SmallVector<Value> mlir::nf::mapElementwise(OpBuilder &b, Location loc,
 
 /// Sums `input` over the dimensions not in `kept` (a prefix of its dims) into
 /// a zero-filled tensor of the kept sizes.
+Value mlir::nf::mapSingleResult(
+    OpBuilder &b, Location loc, ValueRange inputs,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  return mapElementwise(b, loc, inputs.front(), inputs, 1,
+                        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                          return SmallVector<Value>{body(nb, nloc, args)};
+                        })
+      .front();
+}
+
 static Value sumTrailingDims(OpBuilder &b, Location loc, Value input,
                              int64_t numKept) {
   auto type = cast<RankedTensorType>(input.getType());
@@ -127,22 +142,24 @@ Value mlir::nf::sumAll(OpBuilder &b, Location loc, Value tensor) {
   return sumTrailingDims(b, loc, tensor, /*numKept=*/0);
 }
 
-/// Offsets, sizes and strides selecting features [offset, offset + size) of
-/// dimension 1 and everything of the other dimensions.
+/// Features offset, offset + stride, ... (`size` of them) of dimension 1 and
+/// everything of the other dimensions.
 static Value extractFeatureRange(OpBuilder &b, Location loc, Value input,
-                                 int64_t offset, int64_t size) {
+                                 int64_t offset, int64_t size,
+                                 int64_t stride = 1) {
   auto type = cast<RankedTensorType>(input.getType());
   SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, input);
   SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
   offsets[1] = b.getIndexAttr(offset);
   sizes[1] = b.getIndexAttr(size);
+  strides[1] = b.getIndexAttr(stride);
   return tensor::ExtractSliceOp::create(b, loc, input, offsets, sizes, strides);
 }
 
 Value mlir::nf::sliceFeatures(OpBuilder &b, Location loc, Value input,
-                              int64_t offset, int64_t size) {
-  return extractFeatureRange(b, loc, input, offset, size);
+                              int64_t offset, int64_t size, int64_t stride) {
+  return extractFeatureRange(b, loc, input, offset, size, stride);
 }
 
 Value mlir::nf::gatherFeatures(OpBuilder &b, Location loc, Value input,
@@ -247,6 +264,17 @@ Value mlir::nf::addLogDets(OpBuilder &b, Location loc, Value lhs, Value rhs) {
       .front();
 }
 
+Value mlir::nf::negateLogDet(OpBuilder &b, Location loc, Value logDet) {
+  if (!logDet)
+    return logDet;
+  return mapElementwise(b, loc, logDet, {logDet}, 1,
+                        [](OpBuilder &nb, Location nloc, ValueRange args) {
+                          return SmallVector<Value>{
+                              arith::NegFOp::create(nb, nloc, args[0])};
+                        })
+      .front();
+}
+
 SmallVector<int64_t> mlir::nf::invertPermutation(ArrayRef<int64_t> perm) {
   SmallVector<int64_t> inverse(perm.size());
   for (auto [i, p] : llvm::enumerate(perm))
@@ -268,4 +296,92 @@ Value mlir::nf::buildScalarSigmoid(OpBuilder &b, Location loc, Value x) {
   Value expNeg = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
   return arith::DivFOp::create(b, loc, one,
                                arith::AddFOp::create(b, loc, one, expNeg));
+}
+
+Value mlir::nf::buildMonotoneSolve(OpBuilder &b, Location loc, Type type,
+                                   MonotoneFn g, double tolerance) {
+  ScalarBuilder s{b, loc, type};
+  Value zeroIndex = arith::ConstantIndexOp::create(b, loc, 0);
+  Value oneIndex = arith::ConstantIndexOp::create(b, loc, 1);
+  Value bracketSteps = arith::ConstantIndexOp::create(b, loc, 64);
+  Value newtonSteps = arith::ConstantIndexOp::create(b, loc, 120);
+  // Bracket: double the side whose sign is wrong.
+  auto bracket = scf::ForOp::create(
+      b, loc, zeroIndex, bracketSteps, oneIndex,
+      ValueRange{s.c(-1.0), s.c(1.0)},
+      [&](OpBuilder &nb, Location nloc, Value, ValueRange iter) {
+        ScalarBuilder ns{nb, nloc, type};
+        Value lo = iter[0], hi = iter[1];
+        Value gLo = g(nb, nloc, lo).first, gHi = g(nb, nloc, hi).first;
+        Value lowTooHigh = ns.cmp(arith::CmpFPredicate::OGT, gLo, ns.c(0.0));
+        Value highTooLow = ns.cmp(arith::CmpFPredicate::OLT, gHi, ns.c(0.0));
+        Value newLo = ns.select(lowTooHigh, ns.mul(lo, ns.c(2.0)), lo);
+        Value newHi = ns.select(highTooLow, ns.mul(hi, ns.c(2.0)), hi);
+        scf::YieldOp::create(nb, nloc, ValueRange{newLo, newHi});
+      });
+  Value lo0 = bracket.getResult(0), hi0 = bracket.getResult(1);
+  auto solve = scf::ForOp::create(
+      b, loc, zeroIndex, newtonSteps, oneIndex,
+      ValueRange{lo0, hi0, s.mul(s.c(0.5), s.add(lo0, hi0))},
+      [&](OpBuilder &nb, Location nloc, Value, ValueRange iter) {
+        ScalarBuilder ns{nb, nloc, type};
+        Value lo = iter[0], hi = iter[1], x = iter[2];
+        auto [gx, dgx] = g(nb, nloc, x);
+        Value newLo =
+            ns.select(ns.cmp(arith::CmpFPredicate::OLT, gx, ns.c(0.0)), x, lo);
+        Value newHi =
+            ns.select(ns.cmp(arith::CmpFPredicate::OGT, gx, ns.c(0.0)), x, hi);
+        Value newton = ns.sub(x, ns.div(gx, dgx));
+        Value inside = arith::AndIOp::create(
+            nb, nloc, ns.cmp(arith::CmpFPredicate::OGT, newton, newLo),
+            ns.cmp(arith::CmpFPredicate::OLT, newton, newHi));
+        Value next =
+            ns.select(inside, newton, ns.mul(ns.c(0.5), ns.add(newLo, newHi)));
+        // Converged (bracket within tolerance, or exact root): keep x.
+        Value scale = ns.max(ns.c(1.0), ns.abs(x));
+        Value done = arith::OrIOp::create(
+            nb, nloc,
+            ns.cmp(arith::CmpFPredicate::OLE, ns.sub(hi, lo),
+                   ns.mul(ns.c(tolerance), scale)),
+            ns.cmp(arith::CmpFPredicate::OEQ, gx, ns.c(0.0)));
+        scf::YieldOp::create(nb, nloc,
+                             ValueRange{ns.select(done, lo, newLo),
+                                        ns.select(done, hi, newHi),
+                                        ns.select(done, x, next)});
+      });
+  return solve.getResult(2);
+}
+
+FailureOr<SmallVector<double>> mlir::nf::getConstantFloatValues(Value value) {
+  Attribute attr;
+  if (!matchPattern(value, m_Constant(&attr)))
+    return failure();
+  if (auto dense = dyn_cast<DenseFPElementsAttr>(attr))
+    return llvm::to_vector(
+        llvm::map_range(dense.getValues<APFloat>(),
+                        [](const APFloat &v) { return v.convertToDouble(); }));
+  auto resource = dyn_cast<DenseResourceElementsAttr>(attr);
+  if (!resource)
+    return failure();
+  AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+  ShapedType type = resource.getType();
+  int64_t count = type.getNumElements();
+  bool isF64 = type.getElementType().isF64();
+  size_t bytes = count * (isF64 ? 8 : 4);
+  if (!blob || blob->getData().size() != bytes)
+    return failure();
+  SmallVector<double> values(count);
+  const char *data = blob->getData().data();
+  for (int64_t i = 0; i < count; ++i) {
+    if (isF64) {
+      double v;
+      std::memcpy(&v, data + 8 * i, 8);
+      values[i] = v;
+    } else {
+      float v;
+      std::memcpy(&v, data + 4 * i, 4);
+      values[i] = v;
+    }
+  }
+  return values;
 }

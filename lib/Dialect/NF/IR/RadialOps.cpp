@@ -30,17 +30,6 @@ LogicalResult RadialOp::verify() {
   return success();
 }
 
-/// Per-sample elementwise map on rank-1 tensors.
-static Value
-mapPerSample(OpBuilder &b, Location loc, ValueRange inputs,
-             function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
-  return mapElementwise(b, loc, inputs.front(), inputs, 1,
-                        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                          return SmallVector<Value>{body(nb, nloc, args)};
-                        })
-      .front();
-}
-
 /// Builds x -> z (or z -> x), returning the output and V at x.
 static LayerValues buildRadial(RadialOp op, OpBuilder &b, Value in,
                                Value center, bool inverse, bool withLogDet) {
@@ -63,17 +52,17 @@ static LayerValues buildRadial(RadialOp op, OpBuilder &b, Value in,
         Value d = arith::SubFOp::create(nb, nloc, args[0], args[1]);
         return SmallVector<Value>{d, arith::MulFOp::create(nb, nloc, d, d)};
       });
-  Value norm =
-      mapPerSample(b, loc, {sumEventDims(b, loc, diffs[1])},
-                   [](OpBuilder &nb, Location nloc, ValueRange args) {
-                     return math::SqrtOp::create(nb, nloc, args[0]).getResult();
-                   });
+  Value norm = mapSingleResult(
+      b, loc, {sumEventDims(b, loc, diffs[1])},
+      [](OpBuilder &nb, Location nloc, ValueRange args) {
+        return math::SqrtOp::create(nb, nloc, args[0]).getResult();
+      });
   // r = ||x - c||: the norm itself, or the root of r^2 + (a + b - r_z) r -
   // a r_z = 0 for the inverse.
   Value radius =
       !inverse
           ? norm
-          : mapPerSample(
+          : mapSingleResult(
                 b, loc, {norm},
                 [&](OpBuilder &nb, Location nloc, ValueRange args) {
                   Value rz = args[0];
@@ -91,7 +80,7 @@ static LayerValues buildRadial(RadialOp op, OpBuilder &b, Value in,
                       .getResult();
                 });
   // factor = 1 + beta h(r): z - c = factor (x - c).
-  Value factor = mapPerSample(
+  Value factor = mapSingleResult(
       b, loc, {radius}, [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value h = arith::DivFOp::create(
             nb, nloc, c(1.0), arith::AddFOp::create(nb, nloc, alpha, args[0]));
@@ -116,7 +105,7 @@ static LayerValues buildRadial(RadialOp op, OpBuilder &b, Value in,
   if (!withLogDet)
     return {out, Value()};
   // V = (D - 1) log(1 + beta h) + log(1 + beta h + beta h' r).
-  Value logDet = mapPerSample(
+  Value logDet = mapSingleResult(
       b, loc, {radius, factor},
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value r = args[0], f = args[1];

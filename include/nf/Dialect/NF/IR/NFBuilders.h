@@ -9,8 +9,14 @@
 #ifndef NF_DIALECT_NF_IR_NFBUILDERS_H
 #define NF_DIALECT_NF_IR_NFBUILDERS_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
+
+#include "nf/Dialect/NF/IR/NFInterfaces.h"
+
+#include <limits>
 
 namespace mlir::nf {
 
@@ -31,6 +37,11 @@ Value createEmptyLike(OpBuilder &b, Location loc, Value like,
 SmallVector<Value> mapElementwise(OpBuilder &b, Location loc, Value shapeRef,
                                   ValueRange inputs, unsigned numResults,
                                   ScalarBodyFn body);
+
+/// mapElementwise with one result shaped like `inputs[0]`.
+Value mapSingleResult(
+    OpBuilder &b, Location loc, ValueRange inputs,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
 /// Broadcasts a per-sample `tensor<?xT>` to the full shape of `like`.
 Value broadcastPerSample(OpBuilder &b, Location loc, Value perSample,
@@ -56,9 +67,10 @@ Value mergeFeatures(OpBuilder &b, Location loc, Value like, ValueRange parts,
 /// Concatenates along dimension 1.
 Value concatFeatures(OpBuilder &b, Location loc, ValueRange inputs);
 
-/// Columns [offset, offset + size) of a rank-2 batch tensor.
+/// Features offset, offset + stride, ... (`size` of them) along dimension 1
+/// of a batch tensor.
 Value sliceFeatures(OpBuilder &b, Location loc, Value input, int64_t offset,
-                    int64_t size);
+                    int64_t size, int64_t stride = 1);
 
 /// Casts a batch tensor to a dynamic batch dimension (no-op if it has one).
 Value castToDynamicBatch(OpBuilder &b, Location loc, Value batch);
@@ -66,6 +78,9 @@ Value castToDynamicBatch(OpBuilder &b, Location loc, Value batch);
 /// Sum of two V terms, each null (zero), rank 0 or per sample (see
 /// LayerValues::logDet). A rank-0 term added to a per-sample one is broadcast.
 Value addLogDets(OpBuilder &b, Location loc, Value lhs, Value rhs);
+
+/// -V for a V term (null, rank 0 or per sample; null stays null).
+Value negateLogDet(OpBuilder &b, Location loc, Value logDet);
 
 /// Scalar float constant of type `type`.
 Value createFloatConstant(OpBuilder &b, Location loc, Type type, double value);
@@ -75,6 +90,79 @@ Value buildScalarSoftplus(OpBuilder &b, Location loc, Value x);
 
 /// Scalar sigmoid(x) = 1 / (1 + e^-x).
 Value buildScalarSigmoid(OpBuilder &b, Location loc, Value x);
+
+/// Scalar arithmetic on values of one float type, to keep formulas short.
+struct ScalarBuilder {
+  OpBuilder &b;
+  Location loc;
+  Type type;
+
+  Value c(double v) { return createFloatConstant(b, loc, type, v); }
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
+  Value neg(Value x) { return arith::NegFOp::create(b, loc, x); }
+  Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
+  Value log(Value x) { return math::LogOp::create(b, loc, x); }
+  Value log1p(Value x) { return math::Log1pOp::create(b, loc, x); }
+  Value sqrt(Value x) { return math::SqrtOp::create(b, loc, x); }
+  Value tanh(Value x) { return math::TanhOp::create(b, loc, x); }
+  Value abs(Value x) { return math::AbsFOp::create(b, loc, x); }
+  Value max(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+  Value min(Value x, Value y) {
+    return arith::MinimumFOp::create(b, loc, x, y);
+  }
+  Value softplus(Value x) { return buildScalarSoftplus(b, loc, x); }
+  Value sigmoid(Value x) { return buildScalarSigmoid(b, loc, x); }
+  Value cmp(arith::CmpFPredicate p, Value x, Value y) {
+    return arith::CmpFOp::create(b, loc, p, x, y);
+  }
+  Value select(Value cond, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, cond, x, y);
+  }
+  Value minusInfinity() { return c(-std::numeric_limits<double>::infinity()); }
+};
+
+/// A ScalarBuilder for values of the type of `x`.
+inline ScalarBuilder scalarFor(OpBuilder &b, Location loc, Value x) {
+  return {b, loc, x.getType()};
+}
+
+/// An increasing scalar function for buildMonotoneSolve: g(x) and g'(x).
+using MonotoneFn =
+    function_ref<std::pair<Value, Value>(OpBuilder &, Location, Value)>;
+
+/// Solves g(x) = 0 for an increasing scalar g: brackets the root by doubling
+/// [-1, 1] (64 steps, up to +-2^64), then takes Newton steps that stay inside
+/// the bracket (bisection otherwise) until the bracket is narrower than
+/// `tolerance` relative to max(1, |x|), at most 120 steps. Branch free
+/// (scf.for with fixed trip counts), so it vectorizes across elements.
+Value buildMonotoneSolve(OpBuilder &b, Location loc, Type type, MonotoneFn g,
+                         double tolerance);
+
+/// Dense layer input W + bias (`tensor<?xIxT>`, W `tensor<IxOxT>`, bias
+/// `tensor<OxT>` or null).
+Value buildDenseLayer(OpBuilder &b, Location loc, Value input, Value weight,
+                      Value bias);
+
+/// An MLP activation applied to a scalar, and its derivative.
+Value buildScalarActivation(OpBuilder &b, Location loc, Activation kind,
+                            Value x);
+Value buildScalarActivationDerivative(OpBuilder &b, Location loc,
+                                      Activation kind, Value x);
+
+/// Checks MLP parameters (W_0, b_0, W_1, b_1, ...) mapping `inputWidth`
+/// features to `outputWidth`.
+LogicalResult verifyMLPParams(Operation *op, ValueRange params,
+                              int64_t inputWidth, int64_t outputWidth,
+                              Type elementType);
+
+/// The values of a constant float tensor (dense or dense_resource),
+/// row-major; failure if `value` is not such a constant.
+FailureOr<SmallVector<double>> getConstantFloatValues(Value value);
 
 /// The inverse of a permutation: result[perm[i]] = i.
 SmallVector<int64_t> invertPermutation(ArrayRef<int64_t> perm);

@@ -28,9 +28,16 @@ def NF_LayerKind : I32Enum<"LayerKind", "SurVAE class of a flow layer", [
 /// Whether sum V gives log p(x) exactly or only a lower bound on it.
 def NF_Exactness : I32Enum<"Exactness", "exactness of a layer's V", [
   I32EnumAttrCase<"Exact", 0, "exact">,
-  I32EnumAttrCase<"Bound", 1, "bound">
+  I32EnumAttrCase<"Bound", 1, "bound">,
+  I32EnumAttrCase<"Estimate", 2, "estimate">
 ]> {
   let cppNamespace = "::mlir::nf";
+  let description = [{
+    - `exact`: V is the exact log-likelihood contribution.
+    - `bound`: V is a stochastic lower bound (surjections, stochastic layers).
+    - `estimate`: V estimates log|det J| (e.g. a truncated, randomized power
+      series); neither exact nor a bound.
+  }];
 }
 
 /// How an affine coupling layer turns the conditioner's raw scale output h

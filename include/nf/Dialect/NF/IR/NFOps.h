@@ -11,6 +11,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "nf/Dialect/NF/IR/NFAttrs.h"
+#include "nf/Dialect/NF/IR/NFConditioned.h"
 #include "nf/Dialect/NF/IR/NFDialect.h"
 #include "nf/Dialect/NF/IR/NFInterfaces.h"
 

@@ -51,19 +51,22 @@ class NF_LayerKindTrait<string kind>
 }
 
 /// A flow layer of SurVAE class `kind` (a LayerKind case).
-class NF_LayerOp<string mnemonic, string kind, list<Trait> traits = []>
+/// `overrides` names further interface methods the op defines itself.
+class NF_LayerOp<string mnemonic, string kind, list<Trait> traits = [],
+                 list<string> overrides = []>
     : NF_Op<mnemonic, !listconcat(traits, [
         NF_LayerKindTrait<kind>,
         DeclareOpInterfaceMethods<NF_FlowLayerOpInterface,
-            ["buildForward", "buildInverse"]>])>;
+            !listconcat(["buildForward", "buildInverse"], overrides)>])>;
 
 /// A layer whose latent has the type of its input (bijections that keep the
 /// shape); ODS infers the result type from AllTypesMatch.
 class NF_SameShapeLayerOp<string mnemonic, string kind,
-                          list<Trait> traits = []>
+                          list<Trait> traits = [],
+                          list<string> overrides = []>
     : NF_LayerOp<mnemonic, kind, !listconcat(traits, [
         AllTypesMatch<["input", "output"]>,
-        DeclareOpInterfaceMethods<InferTypeOpInterface>])>;
+        DeclareOpInterfaceMethods<InferTypeOpInterface>]), overrides>;
 
 //===----------------------------------------------------------------------===//
 // Model container
@@ -323,13 +326,35 @@ def NF_PermuteOp : NF_SameShapeLayerOp<"permute", "Bijection", [Pure]> {
   let extraClassDeclaration = [{ bool isVolumePreserving() { return true; } }];
 }
 
-def NF_AffineCouplingOp : NF_SameShapeLayerOp<"affine_coupling", "Bijection", [
-    Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>,
-    AttrSizedOperandSegments]> {
+/// The shape of a rational-quadratic spline with linear tails (nflows'
+/// `unconstrained_rational_quadratic_spline`): identity outside
+/// [-tail_bound, tail_bound], minimum bin width, height and derivative.
+defvar NF_RQSplineShapeAttrs = (ins
+    DefaultValuedAttr<F64Attr, "3.0">:$tail_bound,
+    DefaultValuedAttr<F64Attr, "1e-3">:$min_bin_width,
+    DefaultValuedAttr<F64Attr, "1e-3">:$min_bin_height,
+    DefaultValuedAttr<F64Attr, "1e-3">:$min_derivative);
+
+/// A layer whose elementwise transformer takes its parameters from a
+/// conditioner function (couplings, autoregressive layers).
+class NF_ConditionedLayerOp<string mnemonic, list<Trait> traits = []>
+    : NF_SameShapeLayerOp<mnemonic, "Bijection", !listconcat(traits, [
+        Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+        AttrSizedOperandSegments])> {
+  let results = (outs NF_BatchTensor:$output);
+  let hasVerifier = 1;
+  code conditionedDeclarations = [{
+    /// The elementwise map and the layout of its conditioner parameters.
+    ::mlir::nf::Transformer getTransformer();
+  }];
+}
+
+def NF_AffineCouplingOp : NF_ConditionedLayerOp<"affine_coupling"> {
   let summary = "Affine coupling layer (RealNVP) with a conditioner function";
   let description = [{
-    Splits the features of x (rank 2) into the `identity` set A (passed
-    through, in increasing order) and its complement B, and computes
+    Splits the features of x (dimension 1: the features of a vector or the
+    channels of an image) into the `identity` set A (passed through, in
+    increasing order) and its complement B, and computes
 
     ```
     h = conditioner(x_A [, context] [, params...])   : tensor<?x(2|B|)xT>
@@ -341,7 +366,8 @@ def NF_AffineCouplingOp : NF_SameShapeLayerOp<"affine_coupling", "Bijection", [
     scale. The inverse re-evaluates the conditioner on z_A = x_A and inverts
     only the elementwise transform: x_B = (z_B - shift) / scale.
 
-    The conditioner is a `func.func` symbol taking x_A (`tensor<?x|A|xT>`),
+    The conditioner is a `func.func` symbol taking x_A (`tensor<?x|A|xT>`,
+    or `tensor<?x|A|xHxWxT>` for images, returning `tensor<?x2|B|xHxWxT>`),
     then the model's context if `context` is given, then `params`.
     `scale_fn` is `exp` (default), `sigmoid` (sigmoid(h + 2) + 1e-3) or
     `softplus` (softplus(h) + 1e-3). With `shift_first` (Glow's coupling),
@@ -359,7 +385,6 @@ def NF_AffineCouplingOp : NF_SameShapeLayerOp<"affine_coupling", "Bijection", [
                        FlatSymbolRefAttr:$conditioner,
                        DefaultValuedAttr<NF_ScaleFnAttr, "::mlir::nf::ScaleFn::Exp">:$scale_fn,
                        UnitAttr:$shift_first);
-  let results = (outs NF_BatchTensor:$output);
   let assemblyFormat = [{
     $input `identity` $identity `conditioner` $conditioner
     (`(` $params^ `:` type($params) `)`)?
@@ -367,16 +392,13 @@ def NF_AffineCouplingOp : NF_SameShapeLayerOp<"affine_coupling", "Bijection", [
     (`scale_fn` `` $scale_fn^)? (`shift_first` $shift_first^)?
     attr-dict `:` type($input)
   }];
-  let hasVerifier = 1;
-  let extraClassDeclaration = [{
+  let extraClassDeclaration = conditionedDeclarations # [{
     /// Features of B, the complement of `identity`, in increasing order.
     ::llvm::SmallVector<int64_t> getTransformed();
   }];
 }
 
-def NF_AdditiveCouplingOp : NF_SameShapeLayerOp<"additive_coupling", "Bijection", [
-    Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>,
-    AttrSizedOperandSegments]> {
+def NF_AdditiveCouplingOp : NF_ConditionedLayerOp<"additive_coupling"> {
   let summary = "Additive coupling layer (NICE) with a conditioner function";
   let description = [{
     Like `nf.affine_coupling` without scale: the conditioner maps x_A (and
@@ -393,18 +415,261 @@ def NF_AdditiveCouplingOp : NF_SameShapeLayerOp<"additive_coupling", "Bijection"
                        Variadic<NF_ParamTensor>:$params,
                        DenseI64ArrayAttr:$identity,
                        FlatSymbolRefAttr:$conditioner);
-  let results = (outs NF_BatchTensor:$output);
   let assemblyFormat = [{
     $input `identity` $identity `conditioner` $conditioner
     (`(` $params^ `:` type($params) `)`)?
     (`context` $ctx^ `:` type($ctx))? attr-dict `:` type($input)
   }];
-  let hasVerifier = 1;
-  let extraClassDeclaration = [{
+  let extraClassDeclaration = conditionedDeclarations # [{
     /// Features of B, the complement of `identity`, in increasing order.
     ::llvm::SmallVector<int64_t> getTransformed();
     bool isVolumePreserving() { return true; }
   }];
+}
+
+//===----------------------------------------------------------------------===//
+// Splines, autoregressive layers, LU linear, planar and residual flows
+//===----------------------------------------------------------------------===//
+
+def NF_RQSplineCouplingOp : NF_ConditionedLayerOp<"rq_spline_coupling"> {
+  let summary = "Rational-quadratic spline coupling layer (RQ-NSF (C))";
+  let description = [{
+    A coupling layer (see `nf.affine_coupling`) whose transformer is the
+    rational-quadratic spline of `nf.rq_spline` with `bins` bins. The
+    conditioner maps x_A (then the context, then `params`) to
+    (3 bins - 1) values per transformed feature, in nflows' layout: for the
+    j-th feature of B, outputs [j (3K-1), (j+1)(3K-1)) hold K raw widths, K
+    raw heights and K - 1 raw interior derivatives. V = sum log g'(x_B).
+    Works on `tensor<?xDxT>` and on the channels of image tensors.
+
+    ```mlir
+    %z = nf.rq_spline_coupling %x identity [0, 1] conditioner @net(%w : tensor<2x46xf32>)
+           {bins = 8 : i64, tail_bound = 3.0} : tensor<?x4xf32>
+    ```
+  }];
+  let arguments = !con((ins NF_BatchTensor:$input,
+                            Optional<NF_BatchTensor>:$ctx,
+                            Variadic<NF_ParamTensor>:$params,
+                            DenseI64ArrayAttr:$identity,
+                            FlatSymbolRefAttr:$conditioner,
+                            I64Attr:$bins), NF_RQSplineShapeAttrs);
+  let assemblyFormat = [{
+    $input `identity` $identity `conditioner` $conditioner
+    (`(` $params^ `:` type($params) `)`)?
+    (`context` $ctx^ `:` type($ctx))? attr-dict `:` type($input)
+  }];
+  let extraClassDeclaration = conditionedDeclarations # [{
+    /// Features of B, the complement of `identity`, in increasing order.
+    ::llvm::SmallVector<int64_t> getTransformed();
+  }];
+}
+
+def NF_AffineAutoregressiveOp : NF_ConditionedLayerOp<"affine_autoregressive"> {
+  let summary = "Masked affine autoregressive layer (MAF; IAF when inverted)";
+  let description = [{
+    z_i = scale(h_i) x_i + shift_i with (h, shift) = conditioner(x [, context],
+    params), where output i of the conditioner depends only on x_{<i} (a
+    MADE). The conditioner returns 2 values per feature in nflows' MAF
+    layout: [2i] the unconstrained scale h_i, [2i+1] the shift. `scale_fn`
+    is as for `nf.affine_coupling`, default `softplus` (nflows). V = sum log
+    scale; the density direction is one conditioner pass, the generative
+    direction a loop of D passes (x starts at 0 and feature i is exact after
+    pass i).
+
+    With `inverted` the layer is the inverse of that map (IAF): x -> z is
+    the D-pass loop, z -> x one pass, and V = -sum log scale(h(z)).
+    The compiler trusts the conditioner's autoregressive structure; a
+    conditioner without it makes the inverse wrong.
+
+    ```mlir
+    %z = nf.affine_autoregressive %x conditioner @made(%w0, %b0 : tensor<4x8xf32>, tensor<8xf32>)
+           scale_fn softplus : tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_BatchTensor>:$ctx,
+                       Variadic<NF_ParamTensor>:$params,
+                       FlatSymbolRefAttr:$conditioner,
+                       DefaultValuedAttr<NF_ScaleFnAttr, "::mlir::nf::ScaleFn::Softplus">:$scale_fn,
+                       UnitAttr:$inverted);
+  let assemblyFormat = [{
+    $input `conditioner` $conditioner
+    (`(` $params^ `:` type($params) `)`)?
+    (`context` $ctx^ `:` type($ctx))?
+    (`scale_fn` `` $scale_fn^)? (`inverted` $inverted^)?
+    attr-dict `:` type($input)
+  }];
+  let extraClassDeclaration = conditionedDeclarations;
+}
+
+def NF_RQSplineAutoregressiveOp
+    : NF_ConditionedLayerOp<"rq_spline_autoregressive"> {
+  let summary = "Rational-quadratic spline autoregressive layer (RQ-NSF (AR))";
+  let description = [{
+    An autoregressive layer (see `nf.affine_autoregressive`) whose
+    transformer is the spline of `nf.rq_spline`: the conditioner returns
+    3 bins - 1 values per feature, contiguous per feature (nflows' layout:
+    K raw widths, K raw heights, K - 1 raw interior derivatives). With
+    `inverted` the layer is the inverse map (one pass z -> x).
+
+    ```mlir
+    %z = nf.rq_spline_autoregressive %x conditioner @made(%w : tensor<4x92xf32>)
+           {bins = 8 : i64} : tensor<?x4xf32>
+    ```
+  }];
+  let arguments = !con((ins NF_BatchTensor:$input,
+                            Optional<NF_BatchTensor>:$ctx,
+                            Variadic<NF_ParamTensor>:$params,
+                            FlatSymbolRefAttr:$conditioner,
+                            I64Attr:$bins, UnitAttr:$inverted),
+                       NF_RQSplineShapeAttrs);
+  let assemblyFormat = [{
+    $input `conditioner` $conditioner
+    (`(` $params^ `:` type($params) `)`)?
+    (`context` $ctx^ `:` type($ctx))? (`inverted` $inverted^)?
+    attr-dict `:` type($input)
+  }];
+  let extraClassDeclaration = conditionedDeclarations;
+}
+
+def NF_RQSplineOp : NF_SameShapeLayerOp<"rq_spline", "Bijection", [Pure,
+    AllTypesMatch<["widths", "heights"]>]> {
+  let summary = "Elementwise rational-quadratic spline with linear tails (NSF)";
+  let description = [{
+    Every element x goes through its own monotone rational-quadratic spline
+    g on [-B, B] (B = `tail_bound`), the identity outside (nflows'
+    `unconstrained_rational_quadratic_spline`, tails = linear). `widths` and
+    `heights` hold K raw values and `derivatives` K - 1 raw values per
+    element (shape: event shape x K or x K - 1):
+
+    ```
+    w = min_w + (1 - K min_w) softmax(widths),  knots x_0 = -B, x_k = -B + 2B cumsum(w)_k, x_K = B
+    h, y_k likewise;  d_0 = d_K = 1,  d_k = min_d + softplus(derivatives_k)
+    ```
+
+    In bin k (x_k <= x < x_{k+1}, found branch free), with s = dy/dx of the
+    bin and t = (x - x_k) / (x_{k+1} - x_k):
+    g(x) = y_k + dy (s t^2 + d_k t(1-t)) / (s + (d_k + d_{k+1} - 2s) t(1-t)).
+    V = sum log g'(x). The inverse solves the bin's quadratic with the root
+    formula chosen by the sign of its linear coefficient, so it never
+    cancels catastrophically and never yields NaN for finite inputs.
+
+    ```mlir
+    %z = nf.rq_spline %x widths %w heights %h derivatives %d {tail_bound = 3.0}
+           : tensor<?x2xf32>, tensor<2x8xf32>, tensor<2x7xf32>
+    ```
+  }];
+  let arguments = !con((ins NF_BatchTensor:$input, NF_ParamTensor:$widths,
+                            NF_ParamTensor:$heights,
+                            NF_ParamTensor:$derivatives),
+                       NF_RQSplineShapeAttrs);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `widths` $widths `heights` $heights `derivatives` $derivatives
+    attr-dict `:` type($input) `,` type($widths) `,` type($derivatives)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::nf::RQSplineConfig getSplineConfig();
+  }];
+}
+
+def NF_LULinearOp : NF_SameShapeLayerOp<"lu_linear", "Bijection", [Pure,
+    AllTypesMatch<["lower", "upper"]>, AllTypesMatch<["diag", "bias"]>]> {
+  let summary = "LU-parameterized invertible linear map (Glow, nflows LULinear)";
+  let description = [{
+    z = P L (U + diag(s)) x + bias along dimension 1 (features, or the
+    channels of an image at every pixel), with L unit lower triangular (the
+    strictly lower part of `lower`), U strictly upper triangular (the
+    strictly upper part of `upper`), s = `diag` and (P v)_i =
+    v_{permutation_i} (identity if absent). The parameters need not be
+    constants. V = (spatial size) sum log|s_i|, once per call. The inverse
+    uses two triangular solves per sample, O(C^2) each.
+
+    ```mlir
+    %z = nf.lu_linear %x lower %l upper %u diag %s bias %b permutation [1, 0, 2]
+           : tensor<?x3xf32>, tensor<3x3xf32>, tensor<3xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input, NF_ParamTensor:$lower,
+                       NF_ParamTensor:$upper, NF_ParamTensor:$diag,
+                       NF_ParamTensor:$bias,
+                       OptionalAttr<DenseI64ArrayAttr>:$permutation);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `lower` $lower `upper` $upper `diag` $diag `bias` $bias
+    (`permutation` $permutation^)? attr-dict `:` type($input) `,`
+    type($lower) `,` type($diag)
+  }];
+  let hasVerifier = 1;
+}
+
+def NF_PlanarOp : NF_SameShapeLayerOp<"planar", "Bijection", [Pure,
+    AllTypesMatch<["u", "w"]>]> {
+  let summary = "Planar flow (Rezende & Mohamed 2015)";
+  let description = [{
+    z = x + u tanh(w . x + bias), u and w of the event shape, `bias` a
+    scalar tensor. Invertible iff w . u > -1 (checked when u and w are
+    constants). V = log|1 + (1 - tanh^2(w . x + bias)) w . u|. The inverse
+    solves the scalar equation w . z + bias = a + (w . u) tanh(a) for
+    a = w . x + bias per sample (increasing in a; bracketed Newton with
+    bisection, to `tolerance`), then x = z - u tanh(a).
+
+    ```mlir
+    %z = nf.planar %x u %u w %w bias %b : tensor<?x2xf64>, tensor<2xf64>, tensor<f64>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input, NF_ParamTensor:$u,
+                       NF_ParamTensor:$w, NF_ParamTensor:$bias,
+                       DefaultValuedAttr<F64Attr, "1e-12">:$tolerance);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `u` $u `w` $w `bias` $bias attr-dict `:` type($input) `,`
+    type($u) `,` type($bias)
+  }];
+  let hasVerifier = 1;
+}
+
+def NF_IResNetOp : NF_SameShapeLayerOp<"iresnet", "Bijection", [Pure],
+    ["getExactness"]> {
+  let summary = "Invertible residual block (i-ResNet): z = x + g(x)";
+  let description = [{
+    g is an MLP (parameters and activation as `nf.mlp`, D -> ... -> D) that
+    must be a contraction: when its weights are constants the verifier
+    checks that the product of their spectral norms is < 1 (the activations
+    are 1-Lipschitz). The inverse is the fixed point x <- z - g(x) from
+    x = z - g(z), stopped when every sample moved by at most `tolerance`
+    (relative to max(1, |z|)) or after `max_iterations`.
+
+    V = log det(I + J_g(x)):
+    - `logdet = "exact"`: the per-sample Jacobian J_g (chain rule through the
+      layers) and Gaussian elimination, O(D^3) per sample. Exact; meant for
+      small D.
+    - `logdet = "series"`: the power series sum_{k=1..terms} (-1)^{k+1}/k
+      tr(J^k) truncated at `terms`, each trace estimated as the mean of
+      v^T J^k v over `probes` fixed Rademacher vectors drawn at compile time
+      from `seed` (Hutchinson). O(terms probes D H) per sample. Reported
+      as `estimate` by the layer interface.
+
+    ```mlir
+    %z = nf.iresnet %x (%w0, %b0, %w1, %b1 : tensor<2x16xf64>, tensor<16xf64>, tensor<16x2xf64>, tensor<2xf64>)
+           activation elu {logdet = "exact"} : tensor<?x2xf64>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input, Variadic<NF_ParamTensor>:$params,
+                       NF_ActivationAttr:$activation,
+                       DefaultValuedStrAttr<StrAttr, "exact">:$logdet,
+                       DefaultValuedAttr<I64Attr, "10">:$terms,
+                       DefaultValuedAttr<I64Attr, "4">:$probes,
+                       DefaultValuedAttr<I64Attr, "0">:$seed,
+                       DefaultValuedAttr<F64Attr, "1e-10">:$tolerance,
+                       DefaultValuedAttr<I64Attr, "200">:$max_iterations);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `(` $params `:` type($params) `)` `activation` `` $activation
+    attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
