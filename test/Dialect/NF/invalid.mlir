@@ -657,3 +657,157 @@ func.func @mlp_param_type(%x: tensor<?x2xf32>, %w: tensor<2x4xf64>, %b: tensor<4
   %0 = nf.mlp %x (%w, %b : tensor<2x4xf64>, tensor<4xf32>) activation relu : tensor<?x2xf32> -> tensor<?x4xf32>
   return %0 : tensor<?x4xf32>
 }
+
+// -----
+
+func.func @spline_widths_shape(%x: tensor<?x2xf32>, %w: tensor<3x4xf32>, %d: tensor<3x3xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{widths and heights must have the event shape plus one dimension of K bins, but have type 'tensor<3x4xf32>'}}
+  %0 = nf.rq_spline %x widths %w heights %w derivatives %d : tensor<?x2xf32>, tensor<3x4xf32>, tensor<3x3xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @spline_derivatives_shape(%x: tensor<?x2xf32>, %w: tensor<2x4xf32>, %d: tensor<2x4xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{derivatives must have the event shape plus one dimension of K - 1 = 3 interior knots, but have type 'tensor<2x4xf32>'}}
+  %0 = nf.rq_spline %x widths %w heights %w derivatives %d : tensor<?x2xf32>, tensor<2x4xf32>, tensor<2x4xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @spline_one_bin(%x: tensor<?x2xf32>, %w: tensor<2x1xf32>, %d: tensor<2x0xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{needs at least 2 bins, but has 1}}
+  %0 = nf.rq_spline %x widths %w heights %w derivatives %d : tensor<?x2xf32>, tensor<2x1xf32>, tensor<2x0xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @spline_tail_bound(%x: tensor<?x2xf32>, %w: tensor<2x4xf32>, %d: tensor<2x3xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{tail_bound must be > 0, but is 0}}
+  %0 = nf.rq_spline %x widths %w heights %w derivatives %d {tail_bound = 0.0} : tensor<?x2xf32>, tensor<2x4xf32>, tensor<2x3xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @net(%xa: tensor<?x1xf32>) -> tensor<?x20xf32>
+func.func @spline_coupling_min_width(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{min_bin_width and min_bin_height must be in (0, 1 / bins)}}
+  %0 = nf.rq_spline_coupling %x identity [0] conditioner @net {bins = 4, min_bin_width = 0.25} : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func private @net(%xa: tensor<?x1xf32>) -> tensor<?x20xf32>
+func.func @spline_coupling_conditioner(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{conditioner @net has type '(tensor<?x1xf32>) -> tensor<?x20xf32>', but this layer calls it as '(tensor<?x1xf32>) -> tensor<?x22xf32>' (the layer's input, then the context if any, then the parameters; the result holds per transformed feature, K widths, K heights and K - 1 derivatives (raw))}}
+  %0 = nf.rq_spline_coupling %x identity [0] conditioner @net {bins = 4} : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func private @made(%x: tensor<?x1x2x2xf32>) -> tensor<?x2x2x2xf32>
+func.func @autoregressive_rank(%x: tensor<?x1x2x2xf32>) -> tensor<?x1x2x2xf32> {
+  // expected-error @+1 {{expects data of type tensor<?xDxT>, but got 'tensor<?x1x2x2xf32>'}}
+  %0 = nf.affine_autoregressive %x conditioner @made : tensor<?x1x2x2xf32>
+  return %0 : tensor<?x1x2x2xf32>
+}
+
+// -----
+
+func.func private @made(%x: tensor<?x3xf32>) -> tensor<?x3xf32>
+func.func @autoregressive_conditioner(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{conditioner @made has type '(tensor<?x3xf32>) -> tensor<?x3xf32>', but this layer calls it as '(tensor<?x3xf32>) -> tensor<?x6xf32>' (the layer's input, then the context if any, then the parameters; the result holds per feature, the unconstrained scale, then the shift)}}
+  %0 = nf.affine_autoregressive %x conditioner @made : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func private @made(%x: tensor<?x3xf32>, %c: tensor<?x1x1xf32>) -> tensor<?x15xf32>
+func.func @autoregressive_context(%x: tensor<?x3xf32>, %c: tensor<?x1x1xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{context must be a tensor<?xCxT>, but is 'tensor<?x1x1xf32>'}}
+  %0 = nf.rq_spline_autoregressive %x conditioner @made context %c : tensor<?x1x1xf32> {bins = 2} : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @lu_shape(%x: tensor<?x3xf32>, %m: tensor<2x2xf32>, %s: tensor<3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{lower and upper must be 3x3 matrices, but have type 'tensor<2x2xf32>'}}
+  %0 = nf.lu_linear %x lower %m upper %m diag %s bias %s : tensor<?x3xf32>, tensor<2x2xf32>, tensor<3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @lu_permutation(%x: tensor<?x3xf32>, %m: tensor<3x3xf32>, %s: tensor<3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{permutation must be a permutation of the 3 features}}
+  %0 = nf.lu_linear %x lower %m upper %m diag %s bias %s permutation [0, 0, 1] : tensor<?x3xf32>, tensor<3x3xf32>, tensor<3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @lu_singular(%x: tensor<?x3xf32>, %m: tensor<3x3xf32>) -> tensor<?x3xf32> {
+  %s = arith.constant dense<[1.0, 0.0, 2.0]> : tensor<3xf32>
+  // expected-error @+1 {{diag has a zero entry: the map is singular}}
+  %0 = nf.lu_linear %x lower %m upper %m diag %s bias %s : tensor<?x3xf32>, tensor<3x3xf32>, tensor<3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @planar_shape(%x: tensor<?x3xf32>, %u: tensor<2xf32>, %b: tensor<f32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{u and w must have the event shape, but have type 'tensor<2xf32>'}}
+  %0 = nf.planar %x u %u w %u bias %b : tensor<?x3xf32>, tensor<2xf32>, tensor<f32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @planar_bias(%x: tensor<?x3xf32>, %u: tensor<3xf32>, %b: tensor<1xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{bias must be a scalar tensor, but has type 'tensor<1xf32>'}}
+  %0 = nf.planar %x u %u w %u bias %b : tensor<?x3xf32>, tensor<3xf32>, tensor<1xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @planar_not_invertible(%x: tensor<?x2xf32>, %b: tensor<f32>) -> tensor<?x2xf32> {
+  %u = arith.constant dense<[-1.0, -1.0]> : tensor<2xf32>
+  %w = arith.constant dense<[1.0, 0.5]> : tensor<2xf32>
+  // expected-error @+1 {{needs w . u > -1 to be invertible, but w . u = -1.5}}
+  %0 = nf.planar %x u %u w %w bias %b : tensor<?x2xf32>, tensor<2xf32>, tensor<f32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @iresnet_not_contractive(%x: tensor<?x2xf64>) -> tensor<?x2xf64> {
+  %w = arith.constant dense<[[1.0, 0.0], [0.0, 0.5]]> : tensor<2x2xf64>
+  %b = arith.constant dense<0.0> : tensor<2xf64>
+  // expected-error @+1 {{residual branch is not contractive: the product of its weights' spectral norms is 1.000000e+00 (must be < 1 for the inverse to converge)}}
+  %0 = nf.iresnet %x (%w, %b : tensor<2x2xf64>, tensor<2xf64>) activation elu : tensor<?x2xf64>
+  return %0 : tensor<?x2xf64>
+}
+
+// -----
+
+func.func @iresnet_logdet(%x: tensor<?x2xf64>, %w: tensor<2x2xf64>, %b: tensor<2xf64>) -> tensor<?x2xf64> {
+  // expected-error @+1 {{logdet must be "exact" or "series", but is "hutchinson"}}
+  %0 = nf.iresnet %x (%w, %b : tensor<2x2xf64>, tensor<2xf64>) activation elu {logdet = "hutchinson"} : tensor<?x2xf64>
+  return %0 : tensor<?x2xf64>
+}
+
+// -----
+
+func.func @iresnet_width(%x: tensor<?x2xf64>, %w: tensor<2x3xf64>, %b: tensor<3xf64>) -> tensor<?x2xf64> {
+  // expected-error @+1 {{last layer has 3 outputs, but the result has 2 features}}
+  %0 = nf.iresnet %x (%w, %b : tensor<2x3xf64>, tensor<3xf64>) activation elu : tensor<?x2xf64>
+  return %0 : tensor<?x2xf64>
+}

@@ -189,6 +189,39 @@ nf.model @radial(%x: tensor<?x2xf64>) base #nf.std_normal {
   nf.yield %0 : tensor<?x2xf64>
 }
 
+// CHECK-LABEL: nf.model @catalogue
+// CHECK: nf.rq_spline %{{.*}} widths %{{.*}} heights %{{.*}} derivatives %{{.*}} {tail_bound = 2.000000e+00 : f64} : tensor<?x4xf64>, tensor<4x3xf64>, tensor<4x2xf64>
+// CHECK: nf.rq_spline_coupling %{{.*}} identity [0, 2] conditioner @spline_net(%{{.*}} : tensor<2x10xf64>) context %{{.*}} : tensor<?x1xf64> {bins = 2 : i64} : tensor<?x4xf64>
+// CHECK: nf.affine_autoregressive %{{.*}} conditioner @made : tensor<?x4xf64>
+// CHECK: nf.affine_autoregressive %{{.*}} conditioner @made scale_fn exp inverted : tensor<?x4xf64>
+// CHECK: nf.rq_spline_autoregressive %{{.*}} conditioner @made_spline inverted {bins = 2 : i64, tail_bound = 4.000000e+00 : f64} : tensor<?x4xf64>
+// CHECK: nf.lu_linear %{{.*}} lower %{{.*}} upper %{{.*}} diag %{{.*}} bias %{{.*}} permutation [1, 0, 3, 2] : tensor<?x4xf64>, tensor<4x4xf64>, tensor<4xf64>
+// CHECK: nf.planar %{{.*}} u %{{.*}} w %{{.*}} bias %{{.*}} : tensor<?x4xf64>, tensor<4xf64>, tensor<f64>
+// CHECK: nf.iresnet %{{.*}}(%{{.*}}, %{{.*}} : tensor<4x4xf64>, tensor<4xf64>) activation elu {logdet = "series", probes = 2 : i64, terms = 3 : i64} : tensor<?x4xf64>
+// GENERIC: "nf.rq_spline"({{.*}}) <{min_bin_height = 1.000000e-03 : f64, min_bin_width = 1.000000e-03 : f64, min_derivative = 1.000000e-03 : f64, tail_bound = 2.000000e+00 : f64}>
+// GENERIC: "nf.affine_autoregressive"({{.*}}) <{conditioner = @made, operandSegmentSizes = array<i32: 1, 0, 0>, scale_fn = #nf<scale_fn softplus>}>
+func.func private @spline_net(%xa: tensor<?x2xf64>, %c: tensor<?x1xf64>, %w: tensor<2x10xf64>) -> tensor<?x10xf64>
+func.func private @made(%x: tensor<?x4xf64>) -> tensor<?x8xf64>
+func.func private @made_spline(%x: tensor<?x4xf64>) -> tensor<?x20xf64>
+nf.model @catalogue(%x: tensor<?x4xf64>, %c: tensor<?x1xf64>) base #nf.std_normal {
+  %w = arith.constant dense<0.3> : tensor<4x3xf64>
+  %d = arith.constant dense<0.2> : tensor<4x2xf64>
+  %cw = arith.constant dense<0.1> : tensor<2x10xf64>
+  %m = arith.constant dense<0.5> : tensor<4x4xf64>
+  %s = arith.constant dense<[1.5, 0.5, 2.0, -1.0]> : tensor<4xf64>
+  %b = arith.constant dense<0.1> : tensor<f64>
+  %r = arith.constant dense<0.1> : tensor<4x4xf64>
+  %0 = nf.rq_spline %x widths %w heights %w derivatives %d {tail_bound = 2.0} : tensor<?x4xf64>, tensor<4x3xf64>, tensor<4x2xf64>
+  %1 = nf.rq_spline_coupling %0 identity [0, 2] conditioner @spline_net(%cw : tensor<2x10xf64>) context %c : tensor<?x1xf64> {bins = 2} : tensor<?x4xf64>
+  %2 = nf.affine_autoregressive %1 conditioner @made : tensor<?x4xf64>
+  %3 = nf.affine_autoregressive %2 conditioner @made scale_fn exp inverted : tensor<?x4xf64>
+  %4 = nf.rq_spline_autoregressive %3 conditioner @made_spline inverted {bins = 2, tail_bound = 4.0} : tensor<?x4xf64>
+  %5 = nf.lu_linear %4 lower %m upper %m diag %s bias %s permutation [1, 0, 3, 2] : tensor<?x4xf64>, tensor<4x4xf64>, tensor<4xf64>
+  %6 = nf.planar %5 u %s w %s bias %b : tensor<?x4xf64>, tensor<4xf64>, tensor<f64>
+  %7 = nf.iresnet %6 (%r, %s : tensor<4x4xf64>, tensor<4xf64>) activation elu {logdet = "series", terms = 3, probes = 2} : tensor<?x4xf64>
+  nf.yield %7 : tensor<?x4xf64>
+}
+
 {-#
   dialect_resources: {
     builtin: {

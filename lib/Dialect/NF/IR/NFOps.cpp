@@ -152,11 +152,21 @@ SmallVector<FlowLayerOpInterface> ModelOp::getLayers() {
   return llvm::to_vector(getBodyBlock().getOps<FlowLayerOpInterface>());
 }
 
-bool ModelOp::isExact() {
-  return llvm::all_of(getLayers(), [](FlowLayerOpInterface layer) {
-    return layer.getExactness() == Exactness::Exact;
-  });
+Exactness ModelOp::getExactness() {
+  // An estimated term makes the sum an estimate; otherwise any bounded term
+  // makes it a bound.
+  Exactness result = Exactness::Exact;
+  for (FlowLayerOpInterface layer : getLayers()) {
+    Exactness exactness = layer.getExactness();
+    if (exactness == Exactness::Estimate)
+      return Exactness::Estimate;
+    if (exactness == Exactness::Bound)
+      result = Exactness::Bound;
+  }
+  return result;
 }
+
+bool ModelOp::isExact() { return getExactness() == Exactness::Exact; }
 
 LogicalResult ModelOp::verifyRegions() {
   Block &block = getBodyBlock();

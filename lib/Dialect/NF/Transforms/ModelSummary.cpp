@@ -17,6 +17,12 @@ using namespace mlir::nf;
 
 namespace {
 
+/// What sum V is for a whole model, in words.
+StringRef describeExactness(Exactness exactness) {
+  return exactness == Exactness::Bound ? "lower bound"
+                                       : stringifyExactness(exactness);
+}
+
 /// Number of scalar values in the statically shaped tensors `values`.
 int64_t countElements(ValueRange values) {
   int64_t count = 0;
@@ -75,7 +81,7 @@ struct NFModelSummaryPass
       if (BlockArgument context = model.getConditioningContext())
         os << ", context " << context.getType();
       os << ", base " << model.getBase() << ", "
-         << (model.isExact() ? "exact" : "lower bound") << "\n";
+         << describeExactness(model.getExactness()) << "\n";
       for (auto [index, layer] : llvm::enumerate(model.getLayers()))
         os << "  " << index << ": " << layer->getName() << "  "
            << stringifyLayerKind(layer.getLayerKind()) << ", "

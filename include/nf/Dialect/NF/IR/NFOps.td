@@ -127,6 +127,9 @@ def NF_ModelOp : NF_Op<"model", [Symbol, IsolatedFromAbove, SingleBlock]> {
     ::mlir::Value getLatent();
     /// The layers in flow order, from x to z.
     ::llvm::SmallVector<::mlir::nf::FlowLayerOpInterface> getLayers();
+    /// Exact iff every layer is; an estimate if any layer's V is one;
+    /// otherwise a lower bound.
+    ::mlir::nf::Exactness getExactness();
     /// True iff every layer is exact, so that log p(x) is exact.
     bool isExact();
     ::mlir::Block &getBodyBlock() { return getBody().front(); }
