@@ -117,13 +117,19 @@ nf.model @planar(%x: tensor<?x3xf64>) base #nf.std_normal {
 }
 
 // i-ResNet, exact V: the per-sample Jacobian (tensor<?x2x2xf64>) and a
-// Gaussian elimination loop accumulating log|pivot|; series V: Jacobian-
-// vector products (matmuls), no elimination.
+// Gaussian elimination loop accumulating log|pivot|; series V: a loop over
+// the probes (rows of a 1 x 2 constant), and in it a loop over the terms
+// k = 1, 2 of Jacobian-vector products (matmuls), no elimination.
 // FWD-LABEL: func.func @residual_forward(
 // FWD: scf.for {{.*}} -> (tensor<?x2x2xf64>, tensor<?xf64>)
 // FWD: math.log
 // FWD: scf.yield
-// FWD-NOT: scf.for
+// FWD: scf.for %{{.*}} = %c0 to %c1
+// FWD: tensor.extract_slice %{{.*}}[%{{.*}}, 0] [1, 2] [1, 1] : tensor<1x2xf64> to tensor<2xf64>
+// FWD: scf.for %{{.*}} = %c1 to %c3 {{.*}} -> (tensor<?x2xf64>, tensor<?xf64>)
+// FWD-NOT: tensor<?x2x2xf64>
+// FWD: linalg.matmul
+// FWD: arith.sitofp
 // FWD: return
 // The inverse: fixed-point iterations while some sample still moves.
 // INV-LABEL: func.func @residual_inverse(

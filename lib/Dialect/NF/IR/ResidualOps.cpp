@@ -312,36 +312,72 @@ static Value buildSeriesLogDet(IResNetOp op, OpBuilder &b, Location loc,
                                Value x) {
   auto type = cast<RankedTensorType>(x.getType());
   int64_t features = type.getDimSize(1);
+  int64_t probes = op.getProbes();
   Type elementType = type.getElementType();
+  // The probes, one row each.
   std::mt19937_64 generator(op.getSeed());
-  auto probeType = RankedTensorType::get({features}, elementType);
-  Value estimate;
-  for (uint64_t p = 0; p < op.getProbes(); ++p) {
-    SmallVector<Attribute> signs;
-    for (int64_t i = 0; i < features; ++i)
-      signs.push_back(
-          FloatAttr::get(elementType, (generator() & 1) ? 1.0 : -1.0));
-    Value probe = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(probeType, signs));
-    Value w = mapSingleResult(
-        b, loc, {x, probe},
-        [](OpBuilder &, Location, ValueRange args) { return args[1]; });
-    for (uint64_t k = 1; k <= op.getTerms(); ++k) {
-      w = buildJacobianVectorProduct(b, loc, params, slopes, w);
-      double coefficient =
-          (k % 2 ? 1.0 : -1.0) / (static_cast<double>(k) * op.getProbes());
-      Value term = sumEventDims(
-          b, loc,
-          mapSingleResult(b, loc, {w, probe},
-                          [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                            ScalarBuilder s = scalarFor(nb, nloc, args[0]);
-                            return s.mul(s.c(coefficient),
-                                         s.mul(args[0], args[1]));
-                          }));
-      estimate = addLogDets(b, loc, estimate, term);
-    }
-  }
-  return estimate;
+  SmallVector<Attribute> signs;
+  for (int64_t i = 0; i < probes * features; ++i)
+    signs.push_back(
+        FloatAttr::get(elementType, (generator() & 1) ? 1.0 : -1.0));
+  Value probeMatrix = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(
+          RankedTensorType::get({probes, features}, elementType), signs));
+  Value zero = createFloatConstant(b, loc, elementType, 0.0);
+  Value start =
+      linalg::FillOp::create(
+          b, loc, zero,
+          tensor::EmptyOp::create(b, loc, {tensor::getMixedSize(b, loc, x, 0)},
+                                  elementType)
+              .getResult())
+          .getResult(0);
+  auto index = [&](OpBuilder &nb, int64_t v) {
+    return arith::ConstantIndexOp::create(nb, loc, v);
+  };
+  auto overProbes = scf::ForOp::create(
+      b, loc, index(b, 0), index(b, probes), index(b, 1), ValueRange{start},
+      [&](OpBuilder &pb, Location ploc, Value p, ValueRange outer) {
+        Value probe = tensor::ExtractSliceOp::create(
+            pb, ploc, RankedTensorType::get({features}, elementType),
+            probeMatrix, ArrayRef<OpFoldResult>{p, pb.getIndexAttr(0)},
+            ArrayRef<OpFoldResult>{pb.getIndexAttr(1),
+                                   pb.getIndexAttr(features)},
+            ArrayRef<OpFoldResult>{pb.getIndexAttr(1), pb.getIndexAttr(1)});
+        Value w = mapSingleResult(
+            pb, ploc, {x, probe},
+            [](OpBuilder &, Location, ValueRange args) { return args[1]; });
+        // Terms k = 1..n: w <- J w, estimate += (-1)^{k+1} / (k P) v.w.
+        auto overTerms = scf::ForOp::create(
+            pb, ploc, index(pb, 1), index(pb, op.getTerms() + 1), index(pb, 1),
+            ValueRange{w, outer[0]},
+            [&](OpBuilder &tb, Location tloc, Value k, ValueRange inner) {
+              Value next = buildJacobianVectorProduct(tb, tloc, params, slopes,
+                                                      inner[0]);
+              ScalarBuilder s{tb, tloc, elementType};
+              Value count =
+                  arith::IndexCastOp::create(tb, tloc, tb.getI64Type(), k);
+              Value odd =
+                  arith::TruncIOp::create(tb, tloc, tb.getI1Type(), count);
+              Value coefficient = s.div(
+                  s.select(odd, s.c(1.0), s.c(-1.0)),
+                  s.mul(s.c(static_cast<double>(probes)),
+                        arith::SIToFPOp::create(tb, tloc, elementType, count)));
+              Value term = sumEventDims(
+                  tb, tloc,
+                  mapSingleResult(
+                      tb, tloc, {next, probe},
+                      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                        ScalarBuilder ns = scalarFor(nb, nloc, args[0]);
+                        return ns.mul(coefficient, ns.mul(args[0], args[1]));
+                      }));
+              scf::YieldOp::create(
+                  tb, tloc,
+                  ValueRange{next, addLogDets(tb, tloc, inner[1], term)});
+            });
+        scf::YieldOp::create(pb, ploc, overTerms.getResult(1));
+      });
+  return overProbes.getResult(0);
 }
 
 /// V at x.
