@@ -118,14 +118,14 @@ nf.model @planar(%x: tensor<?x3xf64>) base #nf.std_normal {
 
 // i-ResNet, exact V: the per-sample Jacobian (tensor<?x2x2xf64>) and a
 // Gaussian elimination loop accumulating log|pivot|; series V: a loop over
-// the probes (rows of a 1 x 2 constant), and in it a loop over the terms
+// the probes (rows of a 2 x 2 constant), and in it a loop over the terms
 // k = 1, 2 of Jacobian-vector products (matmuls), no elimination.
 // FWD-LABEL: func.func @residual_forward(
 // FWD: scf.for {{.*}} -> (tensor<?x2x2xf64>, tensor<?xf64>)
 // FWD: math.log
 // FWD: scf.yield
-// FWD: scf.for %{{.*}} = %c0 to %c1
-// FWD: tensor.extract_slice %{{.*}}[%{{.*}}, 0] [1, 2] [1, 1] : tensor<1x2xf64> to tensor<2xf64>
+// FWD: scf.for %{{.*}} = %c0 to %c2 {{.*}} -> (tensor<?xf64>)
+// FWD: tensor.extract_slice %{{.*}}[%{{.*}}, 0] [1, 2] [1, 1] : tensor<2x2xf64> to tensor<2xf64>
 // FWD: scf.for %{{.*}} = %c1 to %c3 {{.*}} -> (tensor<?x2xf64>, tensor<?xf64>)
 // FWD-NOT: tensor<?x2x2xf64>
 // FWD: linalg.matmul
@@ -145,7 +145,7 @@ nf.model @residual(%x: tensor<?x2xf64>) base #nf.std_normal {
   %w = arith.constant dense<0.2> : tensor<2x2xf64>
   %b = arith.constant dense<0.0> : tensor<2xf64>
   %0 = nf.iresnet %x (%w, %b, %w, %b : tensor<2x2xf64>, tensor<2xf64>, tensor<2x2xf64>, tensor<2xf64>) activation elu : tensor<?x2xf64>
-  %1 = nf.iresnet %0 (%w, %b, %w, %b : tensor<2x2xf64>, tensor<2xf64>, tensor<2x2xf64>, tensor<2xf64>) activation elu {logdet = "series", terms = 2, probes = 1} : tensor<?x2xf64>
+  %1 = nf.iresnet %0 (%w, %b, %w, %b : tensor<2x2xf64>, tensor<2xf64>, tensor<2x2xf64>, tensor<2xf64>) activation elu {logdet = "series", terms = 2, probes = 2} : tensor<?x2xf64>
   nf.yield %1 : tensor<?x2xf64>
 }
 
