@@ -13,6 +13,7 @@ Only numpy is needed (PyTorch only for importing trained flows).
 from .builder import (
     MADE,
     MLP,
+    ConvNet,
     ActNorm,
     AdditiveCoupling,
     Affine,
@@ -51,6 +52,7 @@ from .runtime import CompiledModel, Library, NFRuntimeError, load
 __all__ = [
     "MADE",
     "MLP",
+    "ConvNet",
     "ActNorm",
     "AdditiveCoupling",
     "Affine",

@@ -470,6 +470,93 @@ class MLP:
         return cls(layers, activation)
 
 
+class ConvNet:
+    """Convolutions with "same" zero padding and `activation` between them,
+    a conditioner for coupling layers on images.
+
+    `layers` is a list of (W, b) with W of shape (out, in, kh, kw) (PyTorch's
+    Conv2d.weight; odd kernel sizes) and b of shape (out,).
+    """
+
+    ACTIVATIONS = ("relu", "tanh", "elu")
+
+    def __init__(self, layers, activation="relu"):
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"ConvNet: activation must be one of {self.ACTIVATIONS}, not {activation!r}")
+        self.layers = [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in layers]
+        self.activation = activation
+        if not self.layers:
+            raise ValueError("ConvNet: needs at least one layer")
+        for k, (w, b) in enumerate(self.layers):
+            if w.ndim != 4 or b.shape != (w.shape[0],) or w.shape[2] % 2 == 0 or w.shape[3] % 2 == 0:
+                raise ValueError(f"ConvNet: layer {k} has W {w.shape} and b {b.shape}; need (out, in, kh, kw) "
+                                 f"with odd kh, kw and (out,)")
+            if k and w.shape[1] != self.layers[k - 1][0].shape[0]:
+                raise ValueError(f"ConvNet: layer {k} takes {w.shape[1]} channels, the previous one gives "
+                                 f"{self.layers[k - 1][0].shape[0]}")
+
+    @property
+    def in_features(self):
+        return self.layers[0][0].shape[1]
+
+    @property
+    def out_features(self):
+        return self.layers[-1][0].shape[0]
+
+    @classmethod
+    def random(cls, channels, kernel=3, activation="relu", rng=None, scale=1.0):
+        """A ConvNet with Glorot-like random weights, for tests and demos."""
+        rng = np.random.default_rng(rng)
+        layers = []
+        for c_in, c_out in zip(channels[:-1], channels[1:]):
+            bound = scale * np.sqrt(6.0 / ((c_in + c_out) * kernel * kernel))
+            layers.append((rng.uniform(-bound, bound, (c_out, c_in, kernel, kernel)), rng.uniform(-0.1, 0.1, c_out)))
+        return cls(layers, activation)
+
+    def emit_body(self, em, arg, spatial, names, types):
+        """Lines computing the network on `arg` (channels x `spatial`
+        images); returns (lines, result name)."""
+        t = em.t
+        h, w = spatial
+        lines = [f"  %zero = arith.constant 0.0 : {t}", "  %c0 = arith.constant 0 : index",
+                 f"  %n = tensor.dim {arg}, %c0 : {_tensor_type([self.in_features, h, w], t, batch=True)}"]
+        value = arg
+        for k, (weight, _) in enumerate(self.layers):
+            c_out, c_in, kh, kw = weight.shape
+            ph, pw = kh // 2, kw // 2
+            in_t = _tensor_type([c_in, h, w], t, batch=True)
+            pad_t = _tensor_type([c_in, h + 2 * ph, w + 2 * pw], t, batch=True)
+            out_t = _tensor_type([c_out, h, w], t, batch=True)
+            lines += [f"  %pad{k} = tensor.pad {value} low[0, 0, {ph}, {pw}] high[0, 0, {ph}, {pw}] {{",
+                      "  ^bb0(%i0: index, %i1: index, %i2: index, %i3: index):",
+                      f"    tensor.yield %zero : {t}",
+                      f"  }} : {in_t} to {pad_t}",
+                      f"  %empty{k} = tensor.empty(%n) : {out_t}",
+                      f"  %bias{k} = linalg.broadcast ins({names[2 * k + 1]} : {types[2 * k + 1]}) "
+                      f"outs(%empty{k} : {out_t}) dimensions = [0, 2, 3]",
+                      f"  %conv{k} = linalg.conv_2d_nchw_fchw ins(%pad{k}, {names[2 * k]} : {pad_t}, {types[2 * k]}) "
+                      f"outs(%bias{k} : {out_t}) -> {out_t}"]
+            value = f"%conv{k}"
+            if k + 1 < len(self.layers):
+                lines += [f"  %act{k} = linalg.generic {{indexing_maps = [affine_map<(d0, d1, d2, d3) -> "
+                          f"(d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = "
+                          f"[\"parallel\", \"parallel\", \"parallel\", \"parallel\"]}} ins({value} : {out_t}) "
+                          f"outs(%empty{k} : {out_t}) {{",
+                          f"  ^bb0(%a: {t}, %o: {t}):"] + [
+                          "    " + line for line in _SCALAR_ACTIVATIONS[self.activation].replace("{T}", t).splitlines()
+                ] + [f"    linalg.yield %r : {t}", f"  }} -> {out_t}"]
+                value = f"%act{k}"
+        return lines, value
+
+
+_SCALAR_ACTIVATIONS = {
+    "relu": "%z = arith.constant 0.0 : {T}\n%r = arith.maximumf %a, %z : {T}",
+    "tanh": "%r = math.tanh %a : {T}",
+    "elu": "%z = arith.constant 0.0 : {T}\n%p = arith.cmpf ogt, %a, %z : {T}\n%e = math.expm1 %a : {T}\n"
+           "%r = arith.select %p, %a, %e : {T}",
+}
+
+
 class IResNet(Layer):
     """Invertible residual block (i-ResNet): z = x + g(x), g = `net` (an MLP
     from the D features to D values) with Lipschitz constant < 1: the
@@ -548,8 +635,13 @@ def _conditioner_call(em, net, arg, label, width, outputs, owner, layout):
     op's `conditioner @f(params : types)[ context %c : type]` text."""
     model = em.model
     c = model.context_dim
-    if len(em.event_shape) != 1:
-        raise ValueError(f"{owner}: needs flat data (tensor<?xDx{em.t}>), not event shape {em.event_shape}")
+    spatial = tuple(em.event_shape[1:])
+    image = isinstance(net, ConvNet)
+    if image and (len(spatial) != 2 or c):
+        raise ValueError(f"{owner}: a ConvNet conditioner needs image data (C, H, W) and no context, not event "
+                         f"shape {em.event_shape}{' with a context' if c else ''}")
+    if not image and spatial:
+        raise ValueError(f"{owner}: image data (event shape {em.event_shape}) needs a ConvNet conditioner")
     if net.in_features != width + c or net.out_features != outputs:
         raise ValueError(f"{owner}: the conditioner must map {width + c} inputs ({label}"
                          f"{' and context' if c else ''}) to {outputs} outputs ({layout}), not "
@@ -562,13 +654,18 @@ def _conditioner_call(em, net, arg, label, width, outputs, owner, layout):
             params.append(name)
             types.append(ttype)
     fname = f"{model.name}_conditioner{len(em.functions)}"
-    arg_t = _tensor_type([width], t, batch=True)
+    arg_t = _tensor_type([width, *spatial], t, batch=True)
     c_t = _tensor_type([c], t, batch=True)
     in_t = _tensor_type([width + c], t, batch=True)
-    out_t = _tensor_type([outputs], t, batch=True)
+    out_t = _tensor_type([outputs, *spatial], t, batch=True)
     args = [f"{arg}: {arg_t}"] + ([f"%c: {c_t}"] if c else [])
     args += [f"%w{i}: {ty}" for i, ty in enumerate(types)]
     fn = [f"func.func private @{fname}({', '.join(args)}) -> {out_t} {{"]
+    context = f" context %c : {c_t}" if c else ""
+    if image:
+        lines, result = net.emit_body(em, arg, spatial, [f"%w{i}" for i in range(len(types))], types)
+        em.functions.append("\n".join(fn + lines + [f"  return {result} : {out_t}", "}"]))
+        return f"conditioner @{fname}({', '.join(params)} : {', '.join(types)}){context}"
     mlp_in = arg
     if c:
         fn.append(f"  %in = tensor.concat dim(1) {arg}, %c : ({arg_t}, {c_t}) -> {in_t}")
@@ -578,7 +675,6 @@ def _conditioner_call(em, net, arg, label, width, outputs, owner, layout):
     fn.append(f"  return %h : {out_t}")
     fn.append("}")
     em.functions.append("\n".join(fn))
-    context = f" context %c : {c_t}" if c else ""
     return f"conditioner @{fname}({', '.join(params)} : {', '.join(types)}){context}"
 
 
@@ -599,7 +695,8 @@ class _Coupling(Layer):
 
     def emit(self, em, x, dim):
         a = len(self.identity)
-        call = _conditioner_call(em, self.conditioner, "%xa", "x_A", a, self.params_per_feature * (dim - a),
+        features = em.event_shape[0]  # dimension 1: features, or image channels
+        call = _conditioner_call(em, self.conditioner, "%xa", "x_A", a, self.params_per_feature * (features - a),
                                  type(self).__name__, self.layout)
         out = em.fresh()
         identity = ", ".join(map(str, self.identity))

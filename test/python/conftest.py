@@ -37,7 +37,22 @@ ACTIVATIONS = {
 }
 
 
+def ref_convnet(net, h):
+    """A ConvNet on images (n, C, H, W): "same" zero padding."""
+    act = ACTIVATIONS[net.activation][0]
+    for k, (w, b) in enumerate(net.layers):
+        ph, pw = w.shape[2] // 2, w.shape[3] // 2
+        padded = np.pad(h, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, w.shape[2:], axis=(2, 3))
+        h = np.einsum("nchwij,ocij->nohw", windows, w) + b[None, :, None, None]
+        if k + 1 < len(net.layers):
+            h = act(h)
+    return h
+
+
 def ref_mlp(net, h):
+    if isinstance(net, nfmlir.ConvNet):
+        return ref_convnet(net, h)
     act = ACTIVATIONS[net.activation][0]
     for k, (w, b) in enumerate(net.layers):
         h = h @ w + b
@@ -118,12 +133,12 @@ def ref_forward(model, x, context=None):
                 continue
             if isinstance(layer, nfmlir.SplineCoupling):
                 x[:, b], lad = ref_rq_spline(x[:, b], *_spline_params(h, len(b), layer.bins), layer.tail_bound)
-                v = v + lad.sum(1)
+                v = v + lad.reshape(len(lad), -1).sum(1)
                 continue
             shift, raw = h[:, : len(b)], h[:, len(b):]
             s, log_s = ref_scale(layer.scale_fn, raw)
             x[:, b] = (x[:, b] + shift) * s if layer.shift_first else x[:, b] * s + shift
-            v = v + log_s.sum(1)
+            v = v + log_s.reshape(len(log_s), -1).sum(1)
         elif isinstance(layer, nfmlir.RQSpline):
             x, lad = ref_rq_spline(x, layer.widths, layer.heights, layer.derivatives, layer.tail_bound)
             v = v + lad.reshape(x.shape[0], -1).sum(1)
@@ -225,8 +240,8 @@ def ref_rq_spline(x, w, h, d, tail_bound, inverse=False, nflows_root=False):
 
 def _spline_params(raw, features, bins):
     """(widths, heights, derivatives) from a conditioner's output: 3K - 1
-    raw values per feature, contiguous (nflows' layout)."""
-    raw = raw.reshape(raw.shape[0], features, 3 * bins - 1)
+    raw values per feature (channel), contiguous (nflows' layout)."""
+    raw = np.moveaxis(raw.reshape((raw.shape[0], features, 3 * bins - 1) + raw.shape[2:]), 2, -1)
     return raw[..., :bins], raw[..., bins:2 * bins], raw[..., 2 * bins:]
 
 
