@@ -36,7 +36,7 @@ def test_elementwise(name, dtype, compile_model):
     z, ldj = lib.forward(x)
     assert np.abs(lib.inverse(z) - x).max() <= TOL[dtype] * max(1.0, np.abs(x).max())
     z_ref, v_ref = ref_forward(model, x.astype(np.float64))
-    rel = 2e-5 if dtype == "float32" else 1e-11
+    rel = 1e-5 if dtype == "float32" else 1e-11
     assert np.allclose(z, z_ref, rtol=rel, atol=rel)
     assert np.allclose(ldj, v_ref, rtol=rel, atol=rel)
     assert np.isfinite(lib.log_prob(x)).all()

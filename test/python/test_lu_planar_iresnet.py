@@ -21,7 +21,7 @@ import nfmlir
 
 DTYPES = ["float32", "float64"]
 ROUND_TRIP = {"float32": 1e-4, "float64": 1e-10}
-REL = {"float32": 2e-5, "float64": 1e-11}
+REL = {"float32": 1e-5, "float64": 1e-11}
 
 
 # -- LU linear ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ def test_radial(beta, dtype, compile_model):
     lib = compile_model(model)
     x = rng.normal(size=(300, 3)).astype(dtype)
     check_bijection(lib, model, x, round_trip=1e-4 if dtype == "float32" else 1e-10,
-                    rel=2e-5 if dtype == "float32" else 1e-11, fd_rows=40)
+                    rel=1e-5 if dtype == "float32" else 1e-11, fd_rows=40)
     xs, logp = lib.sample_with_log_prob(300, seed=2)
     assert np.abs(lib.log_prob(xs) - logp).max() <= (1e-3 if dtype == "float32" else 1e-9)
 

@@ -19,7 +19,7 @@ import nfmlir
 
 DTYPES = ["float32", "float64"]
 ROUND_TRIP = {"float32": 1e-4, "float64": 1e-10}
-REL = {"float32": 2e-5, "float64": 1e-11}
+REL = {"float32": 1e-5, "float64": 1e-11}
 MIN = 1e-3  # nflows' min_bin_width = min_bin_height = min_derivative
 
 
@@ -230,9 +230,14 @@ def test_conditional_spline_coupling(dtype, compile_model):
         assert np.abs(lib.inverse(z, ctx) - x).max() <= ROUND_TRIP[dtype]
         z_ref, v_ref = ref_forward(model, x.astype(np.float64), ctx.astype(np.float64))
         assert np.allclose(z, z_ref, rtol=REL[dtype], atol=REL[dtype])
-        assert np.allclose(ldj, v_ref, rtol=REL[dtype], atol=REL[dtype])
+        # V in f32 is limited by conditioning, not by the implementation: the
+        # knots carry ~ulp(B) = 2.4e-7 of rounding (nflows computes them the
+        # same way), which in a bin of width ~1e-2 moves the bin coordinate,
+        # and with it log g', by ~2.4e-5. Measured: 1.9e-5 at context -2.
+        v_rel = REL[dtype] if dtype == "float64" else 3e-5
+        assert np.allclose(ldj, v_ref, rtol=v_rel, atol=v_rel)
         ref = ref_log_prob(model, x.astype(np.float64), ctx.astype(np.float64))
-        assert np.allclose(lib.log_prob(x, ctx), ref, rtol=REL[dtype], atol=REL[dtype])
+        assert np.allclose(lib.log_prob(x, ctx), ref, rtol=v_rel, atol=v_rel)
         check_sampling(lib, context=np.full((300, cdim), value, dtype))
     lp = [lib.log_prob(x, np.full((200, cdim), v, dtype)) for v in (-2.0, 1.5)]
     assert np.abs(lp[0] - lp[1]).max() > 1e-2
