@@ -110,13 +110,16 @@ void noisePair(int noise, uint64_t seed, int64_t row, int64_t pair, T out[2]) {
   }
 }
 
+/// Layer noise uses pair counters from 2^31 on, base noise those below.
+constexpr int64_t kLayerNoisePairs = int64_t(1) << 31;
+
 template <typename T>
 void fillNoise(int noise, uint64_t seed, int64_t rowBegin, int64_t rowEnd,
-               int64_t cols, T *out) {
+               int64_t cols, T *out, int64_t firstPair = 0) {
   for (int64_t row = rowBegin; row < rowEnd; ++row, out += cols)
     for (int64_t col = 0; col < cols; col += 2) {
       T pair[2];
-      noisePair(noise, seed, row, col / 2, pair);
+      noisePair(noise, seed, row, firstPair + col / 2, pair);
       out[col] = pair[0];
       if (col + 1 < cols)
         out[col + 1] = pair[1];
@@ -207,7 +210,9 @@ struct Call {
 int runRows(const Call &call, int64_t begin, int64_t end) {
   const nfrt_model &m = *call.model;
   int32_t size = m.element_size;
-  std::vector<char> noise;
+  std::vector<char> noise, layerNoise;
+  int64_t layerCols =
+      call.input == NFRT_INPUT_DATA ? m.forward_noise : m.inverse_noise;
   for (int64_t b = begin; b < end; b += kRowsPerBlock) {
     int64_t e = std::min(end, b + kRowsPerBlock);
     nfrt_memref2 in;
@@ -225,9 +230,17 @@ int runRows(const Call &call, int64_t begin, int64_t end) {
       in = rows2(call.in, b, e, cols, size);
     }
     nfrt_memref2 ctx = rows2(call.ctx, b, e, m.context_dim, size);
+    layerNoise.resize(static_cast<size_t>((e - b) * layerCols * size));
+    if (size == 4)
+      nfrt_fill_layer_noise_f32(call.seed, b, e, layerCols,
+                                reinterpret_cast<float *>(layerNoise.data()));
+    else
+      nfrt_fill_layer_noise_f64(call.seed, b, e, layerCols,
+                                reinterpret_cast<double *>(layerNoise.data()));
+    nfrt_memref2 layer = rows2(layerNoise.data(), 0, e - b, layerCols, size);
     nfrt_memref2 out2 = rows2(call.out2, b, e, call.out2Cols, size);
     nfrt_memref1 out1 = rows1(call.out1, b, e, size);
-    call.kernel(&in, &ctx, &out2, &out1);
+    call.kernel(&in, &ctx, &layer, &out2, &out1);
     scratch.reset();
   }
   return NF_OK;
@@ -290,6 +303,20 @@ extern "C" void nfrt_philox4x32_10(const uint32_t counter[4],
     k[1] += kWeyl1;
   }
   std::memcpy(out, c, sizeof(c));
+}
+
+extern "C" void nfrt_fill_layer_noise_f32(uint64_t seed, int64_t rowBegin,
+                                          int64_t rowEnd, int64_t cols,
+                                          float *out) {
+  fillNoise(NFRT_NOISE_UNIFORM, seed, rowBegin, rowEnd, cols, out,
+            kLayerNoisePairs);
+}
+
+extern "C" void nfrt_fill_layer_noise_f64(uint64_t seed, int64_t rowBegin,
+                                          int64_t rowEnd, int64_t cols,
+                                          double *out) {
+  fillNoise(NFRT_NOISE_UNIFORM, seed, rowBegin, rowEnd, cols, out,
+            kLayerNoisePairs);
 }
 
 extern "C" void nfrt_fill_noise_f32(int noise, uint64_t seed, int64_t rowBegin,

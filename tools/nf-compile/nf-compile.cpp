@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "nf/Dialect/NF/IR/NFOps.h"
+#include "nf/Dialect/NF/Transforms/FlowBuilders.h"
 #include "nf/InitAllNF.h"
 #include "nf/Pipelines/Pipelines.h"
 
@@ -77,6 +78,8 @@ struct ModelInfo {
   int64_t dim, latentDim, contextDim;
   bool isF64;
   nf::BaseNoise noise;
+  /// Layer noise per row of the normalizing and generative kernels.
+  int64_t forwardNoise, inverseNoise;
 };
 
 int64_t eventSize(mlir::Type type) {
@@ -94,7 +97,9 @@ SmallVector<ModelInfo> collectModels(ModuleOp module) {
                       eventSize(model.getLatent().getType()),
                       context ? eventSize(context.getType()) : 0,
                       model.getDataType().getElementType().isF64(),
-                      model.getBase().getNoise()});
+                      model.getBase().getNoise(),
+                      nf::getModelNoiseSize(model, /*inverse=*/false),
+                      nf::getModelNoiseSize(model, /*inverse=*/true)});
   }
   return models;
 }
@@ -181,6 +186,11 @@ void writeGlue(raw_ostream &os, ArrayRef<ModelInfo> models) {
         params += ", nfrt_memref2 *";
         args += ", ctx";
       }
+      bool normalizing = entry == "log_prob" || entry == "forward";
+      if ((normalizing ? m.forwardNoise : m.inverseNoise) > 0) {
+        params += ", nfrt_memref2 *";
+        args += ", noise";
+      }
       if (hasOut2) {
         params += ", nfrt_memref2 *";
         args += ", out2";
@@ -191,8 +201,9 @@ void writeGlue(raw_ostream &os, ArrayRef<ModelInfo> models) {
       }
       os << "void " << kernel << "(" << params << ");\n";
       os << "static void " << m.name << "_" << entry
-         << "(nfrt_memref2 *in, nfrt_memref2 *ctx, nfrt_memref2 *out2, "
-            "nfrt_memref1 *out1) {\n  (void)ctx; (void)out2; (void)out1;\n  "
+         << "(nfrt_memref2 *in, nfrt_memref2 *ctx, nfrt_memref2 *noise, "
+            "nfrt_memref2 *out2, nfrt_memref1 *out1) {\n  (void)ctx; "
+            "(void)noise; (void)out2; (void)out1;\n  "
          << kernel << "(" << args << ");\n}\n";
     }
     os << "static const nfrt_model " << m.name << "_model = {" << m.dim << ", "
@@ -200,15 +211,15 @@ void writeGlue(raw_ostream &os, ArrayRef<ModelInfo> models) {
        << ", "
        << (m.noise == nf::BaseNoise::UnitUniform ? "NFRT_NOISE_UNIFORM"
                                                  : "NFRT_NOISE_NORMAL")
-       << "};\n";
+       << ", " << m.forwardNoise << ", " << m.inverseNoise << "};\n";
     writeDecls(os, m, /*definitions=*/true);
   }
   // Discovery data for loaders (one line per model: name, element type,
   // dim, latent dim, context dim); not part of the C ABI.
   os << "NF_API const char nf_library_manifest[] =";
   for (const ModelInfo &m : models)
-    os << "\n  \"" << m.name << " " << (m.isF64 ? "f64" : "f32") << " "
-       << m.dim << " " << m.latentDim << " " << m.contextDim << "\\n\"";
+    os << "\n  \"" << m.name << " " << (m.isF64 ? "f64" : "f32") << " " << m.dim
+       << " " << m.latentDim << " " << m.contextDim << "\\n\"";
   os << ";\n";
 }
 

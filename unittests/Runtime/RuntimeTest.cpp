@@ -64,8 +64,8 @@ TEST(Noise, Moments) {
 }
 
 /// A kernel that copies its input rows and writes the row sums.
-void sumRows(nfrt_memref2 *in, nfrt_memref2 *, nfrt_memref2 *out2,
-             nfrt_memref1 *out1) {
+void sumRows(nfrt_memref2 *in, nfrt_memref2 *, nfrt_memref2 *,
+             nfrt_memref2 *out2, nfrt_memref1 *out1) {
   auto *src = static_cast<float *>(in->aligned) + in->offset;
   auto *dst = static_cast<float *>(out2->aligned) + out2->offset;
   auto *sums = static_cast<float *>(out1->aligned) + out1->offset;
@@ -112,8 +112,8 @@ TEST(Run, NoiseRowsMatchTheGenerator) {
   nfrt_model model = {2, 2, 0, 8, NFRT_NOISE_NORMAL};
   const int64_t n = 300;
   std::vector<double> x(n * 2), expected(n * 2);
-  auto copy = [](nfrt_memref2 *in, nfrt_memref2 *, nfrt_memref2 *out2,
-                 nfrt_memref1 *) {
+  auto copy = [](nfrt_memref2 *in, nfrt_memref2 *, nfrt_memref2 *,
+                 nfrt_memref2 *out2, nfrt_memref1 *) {
     auto *src = static_cast<double *>(in->aligned);
     auto *dst = static_cast<double *>(out2->aligned);
     for (int64_t i = 0; i < in->sizes[0] * in->sizes[1]; ++i)
@@ -124,6 +124,33 @@ TEST(Run, NoiseRowsMatchTheGenerator) {
             NF_OK);
   nfrt_fill_noise_f64(NFRT_NOISE_NORMAL, 9, 0, n, 2, expected.data());
   EXPECT_EQ(x, expected);
+}
+
+TEST(Run, LayerNoiseIsUniformAndSeparateFromBaseNoise) {
+  // Generative kernels get inverse_noise columns, normalizing ones
+  // forward_noise; both are the layer-noise stream of the call's seed.
+  nfrt_model model = {2, 2, 0, 8, NFRT_NOISE_UNIFORM, 1, 3};
+  const int64_t n = 300;
+  std::vector<double> x(n * 3), expected(n * 3), base(n * 3);
+  auto copyNoise = [](nfrt_memref2 *, nfrt_memref2 *, nfrt_memref2 *noise,
+                      nfrt_memref2 *out2, nfrt_memref1 *) {
+    auto *src = static_cast<double *>(noise->aligned) + noise->offset;
+    auto *dst = static_cast<double *>(out2->aligned) + out2->offset;
+    for (int64_t r = 0; r < noise->sizes[0]; ++r)
+      for (int64_t c = 0; c < noise->sizes[1]; ++c)
+        dst[r * out2->strides[0] + c] = src[r * noise->strides[0] + c];
+  };
+  ASSERT_EQ(nfrt_run(&model, copyNoise, NFRT_INPUT_NOISE, nullptr, n, 5,
+                     nullptr, x.data(), 3, nullptr, 0),
+            NF_OK);
+  nfrt_fill_layer_noise_f64(5, 0, n, 3, expected.data());
+  EXPECT_EQ(x, expected);
+  nfrt_fill_noise_f64(NFRT_NOISE_UNIFORM, 5, 0, n, 3, base.data());
+  EXPECT_NE(x, base);
+  for (double v : x) {
+    EXPECT_GE(v, 0.0);
+    EXPECT_LT(v, 1.0);
+  }
 }
 
 } // namespace

@@ -38,7 +38,8 @@ typedef struct nfrt_memref1 {
  * unconditional models), a 2-D output and a per-row output (each unused by
  * some entries). */
 typedef void (*nfrt_kernel)(nfrt_memref2 *in, nfrt_memref2 *ctx,
-                            nfrt_memref2 *out2, nfrt_memref1 *out1);
+                            nfrt_memref2 *noise, nfrt_memref2 *out2,
+                            nfrt_memref1 *out1);
 
 /* What the runtime feeds a kernel as its input. */
 enum nfrt_input {
@@ -54,6 +55,9 @@ typedef struct nfrt_model {
   int64_t dim, latent_dim, context_dim;
   int32_t element_size; /* 4 (float) or 8 (double) */
   int32_t noise;        /* enum nfrt_noise */
+  /* Uniform layer-noise values per row that the normalizing (data input)
+   * and generative (latent or noise input) kernels draw; 0 if none. */
+  int64_t forward_noise, inverse_noise;
 } nfrt_model;
 
 /* Runs `kernel` on n rows. `input` says what feeds it; `in` is read when it
@@ -68,6 +72,14 @@ int nfrt_run(const nfrt_model *model, nfrt_kernel kernel, int input,
 /* Philox4x32-10: one block of four 32-bit outputs. */
 void nfrt_philox4x32_10(const uint32_t counter[4], const uint32_t key[2],
                         uint32_t out[4]);
+
+/* Fills rows [row_begin, row_end) of `cols` uniform [0, 1) layer-noise
+ * values, element (i, j) keyed by (seed, i, j) in a stream disjoint from the
+ * base noise's. Kernels get it as their `noise` argument. */
+void nfrt_fill_layer_noise_f32(uint64_t seed, int64_t row_begin,
+                               int64_t row_end, int64_t cols, float *out);
+void nfrt_fill_layer_noise_f64(uint64_t seed, int64_t row_begin,
+                               int64_t row_end, int64_t cols, double *out);
 
 /* Fills rows [row_begin, row_end) of `cols` noise values (standard normal
  * or uniform on [0, 1)), element (i, j) keyed by (seed, i, j). */

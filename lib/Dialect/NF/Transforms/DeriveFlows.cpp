@@ -20,13 +20,16 @@ using namespace mlir::nf;
 
 namespace {
 
-/// Adds `func.func @<model><suffix>(argType [, context]) -> resultTypes`
-/// after `model` and fills it with `build(builder, arg, mapping)`, which
-/// returns the values to return. Fails on a name clash or if `build` fails.
-LogicalResult addDerivedFunction(
-    ModelOp model, StringRef suffix, Type argType, TypeRange resultTypes,
-    function_ref<FailureOr<SmallVector<Value>>(OpBuilder &, Value, IRMapping &)>
-        build) {
+/// Adds `func.func @<model><suffix>(argType [, context] [, noise]) ->
+/// resultTypes` after `model` and fills it with `build(builder, arg, noise,
+/// mapping)`, which returns the values to return. `noise` is a
+/// `tensor<?xNxT>` of uniforms when the direction draws N > 0 per sample.
+/// Fails on a name clash or if `build` fails.
+LogicalResult addDerivedFunction(ModelOp model, StringRef suffix, Type argType,
+                                 TypeRange resultTypes, bool inverse,
+                                 function_ref<FailureOr<SmallVector<Value>>(
+                                     OpBuilder &, Value, Value, IRMapping &)>
+                                     build) {
   std::string name = (model.getSymName() + suffix).str();
   if (SymbolTable::lookupNearestSymbolFrom(
           model, StringAttr::get(model.getContext(), name)))
@@ -35,17 +38,24 @@ LogicalResult addDerivedFunction(
   OpBuilder b(model);
   b.setInsertionPointAfter(model);
   SmallVector<Type> argTypes = {argType};
-  if (BlockArgument context = model.getConditioningContext())
-    argTypes.push_back(context.getType());
+  BlockArgument modelContext = model.getConditioningContext();
+  if (modelContext)
+    argTypes.push_back(modelContext.getType());
+  int64_t noiseSize = getModelNoiseSize(model, inverse);
+  if (noiseSize > 0)
+    argTypes.push_back(
+        RankedTensorType::get({ShapedType::kDynamic, noiseSize},
+                              model.getDataType().getElementType()));
   auto fn = func::FuncOp::create(b, model.getLoc(), name,
                                  b.getFunctionType(argTypes, resultTypes));
   Block *entry = fn.addEntryBlock();
   OpBuilder fb = OpBuilder::atBlockEnd(entry);
   IRMapping mapping;
-  Value context = argTypes.size() > 1 ? entry->getArgument(1) : Value();
+  Value context = modelContext ? entry->getArgument(1) : Value();
+  Value noise = noiseSize > 0 ? entry->getArguments().back() : Value();
   cloneModelParameters(fb, model, context, mapping);
   FailureOr<SmallVector<Value>> results =
-      build(fb, entry->getArgument(0), mapping);
+      build(fb, entry->getArgument(0), noise, mapping);
   if (failed(results)) {
     fn.erase();
     return failure();
@@ -61,10 +71,11 @@ LogicalResult deriveForward(ModelOp model) {
       RankedTensorType::get({ShapedType::kDynamic}, dataType.getElementType());
   return addDerivedFunction(
       model, "_forward", dataType, {model.getLatent().getType(), logDetType},
-      [&](OpBuilder &b, Value x,
+      /*inverse=*/false,
+      [&](OpBuilder &b, Value x, Value noise,
           IRMapping &mapping) -> FailureOr<SmallVector<Value>> {
         FailureOr<LayerValues> built =
-            buildModelForward(b, model, x, mapping, /*withLogDet=*/true);
+            buildModelForward(b, model, x, mapping, /*withLogDet=*/true, noise);
         if (failed(built))
           return failure();
         return SmallVector<Value>{built->value, built->logDet};
@@ -75,10 +86,11 @@ LogicalResult deriveForward(ModelOp model) {
 LogicalResult deriveInverse(ModelOp model) {
   return addDerivedFunction(
       model, "_inverse", model.getLatent().getType(), {model.getDataType()},
-      [&](OpBuilder &b, Value z,
+      /*inverse=*/true,
+      [&](OpBuilder &b, Value z, Value noise,
           IRMapping &mapping) -> FailureOr<SmallVector<Value>> {
-        FailureOr<LayerValues> built =
-            buildModelInverse(b, model, z, mapping, /*withLogDet=*/false);
+        FailureOr<LayerValues> built = buildModelInverse(
+            b, model, z, mapping, /*withLogDet=*/false, noise);
         if (failed(built))
           return failure();
         return SmallVector<Value>{built->value};

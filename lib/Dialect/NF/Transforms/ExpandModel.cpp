@@ -160,9 +160,17 @@ private:
             model, StringAttr::get(model.getContext(), name)))
       return model.emitOpError("cannot add kernel @")
              << name << ": a symbol of that name already exists";
+    // (input [, context] [, layer noise], outputs...): layer noise only when
+    // the direction draws any.
+    bool inverse = kernel.direction != Direction::Forward;
+    int64_t noiseSize = getModelNoiseSize(model, inverse);
+    MemRefType noiseType =
+        MemRefType::get({ShapedType::kDynamic, noiseSize}, elementType);
     SmallVector<Type> argTypes = {inputType};
     if (contextType)
       argTypes.push_back(contextType);
+    if (noiseSize > 0)
+      argTypes.push_back(noiseType);
     llvm::append_range(argTypes, outputTypes);
     auto fn = func::FuncOp::create(builder, loc, name,
                                    builder.getFunctionType(argTypes, {}));
@@ -178,21 +186,29 @@ private:
           builder, loc,
           RankedTensorType::get(contextType.getShape(), elementType),
           entryBlock->getArgument(1), /*restrict=*/builder.getUnitAttr());
+    unsigned firstOutput = contextType ? 2 : 1;
+    Value noise;
+    if (noiseSize > 0)
+      noise = bufferization::ToTensorOp::create(
+          builder, loc,
+          RankedTensorType::get(noiseType.getShape(), elementType),
+          entryBlock->getArgument(firstOutput++),
+          /*restrict=*/builder.getUnitAttr());
     IRMapping mapping;
     cloneModelParameters(builder, model, context, mapping);
     Value z = kernel.direction == Direction::Sample
                   ? model.getBase().buildFromNoise(builder, loc, input)
                   : input;
     FailureOr<LayerValues> mapped =
-        kernel.direction == Direction::Forward
-            ? buildModelForward(builder, model, z, mapping, kernel.withLogDet)
-            : buildModelInverse(builder, model, z, mapping, kernel.withLogDet);
+        inverse ? buildModelInverse(builder, model, z, mapping,
+                                    kernel.withLogDet, noise)
+                : buildModelForward(builder, model, z, mapping,
+                                    kernel.withLogDet, noise);
     if (failed(mapped)) {
       fn.erase();
       return failure();
     }
     ValueVec results = kernel.results(mapped->value, mapped->logDet, z);
-    unsigned firstOutput = contextType ? 2 : 1;
     for (auto [i, result] : llvm::enumerate(results))
       writeResult(result, entryBlock->getArgument(firstOutput + i));
     func::ReturnOp::create(builder, loc);

@@ -20,14 +20,24 @@ void mlir::nf::cloneModelParameters(OpBuilder &b, ModelOp model, Value context,
 
 namespace {
 
-/// The layer's operands in the built IR, `input` in the data slot.
-SmallVector<Value> remapOperands(FlowLayerOpInterface layer, Value input,
-                                 IRMapping &mapping) {
-  SmallVector<Value> operands = {input};
-  for (Value operand : layer->getOperands().drop_front())
-    operands.push_back(mapping.lookup(operand));
-  return operands;
-}
+/// The layer's operands in the built IR, `input` in the data slot, and its
+/// columns of the model's layer noise appended when it draws any.
+struct OperandBuilder {
+  Value noise;
+  int64_t offset = 0;
+
+  SmallVector<Value> remap(OpBuilder &b, FlowLayerOpInterface layer,
+                           Value input, IRMapping &mapping, bool inverse) {
+    SmallVector<Value> operands = {input};
+    for (Value operand : layer->getOperands().drop_front())
+      operands.push_back(mapping.lookup(operand));
+    if (int64_t size = layer.getNoiseSize(inverse)) {
+      operands.push_back(sliceFeatures(b, layer.getLoc(), noise, offset, size));
+      offset += size;
+    }
+    return operands;
+  }
+};
 
 /// Accumulates V terms, keeping sample-independent ones apart so they are
 /// added once, at the end.
@@ -59,14 +69,24 @@ struct LogDetSum {
 
 } // namespace
 
+int64_t mlir::nf::getModelNoiseSize(ModelOp model, bool inverse) {
+  int64_t size = 0;
+  for (FlowLayerOpInterface layer : model.getLayers())
+    size += layer.getNoiseSize(inverse);
+  return size;
+}
+
 FailureOr<LayerValues> mlir::nf::buildModelForward(OpBuilder &b, ModelOp model,
                                                    Value x, IRMapping &mapping,
-                                                   bool withLogDet) {
+                                                   bool withLogDet,
+                                                   Value noise) {
   Value current = x;
   LogDetSum sum;
+  OperandBuilder operands{noise};
   for (FlowLayerOpInterface layer : model.getLayers()) {
     FailureOr<LayerValues> built = layer.buildForward(
-        b, remapOperands(layer, current, mapping), withLogDet);
+        b, operands.remap(b, layer, current, mapping, /*inverse=*/false),
+        withLogDet);
     if (failed(built))
       return layer->emitOpError("cannot build its normalizing map");
     current = built->value;
@@ -78,14 +98,18 @@ FailureOr<LayerValues> mlir::nf::buildModelForward(OpBuilder &b, ModelOp model,
 
 FailureOr<LayerValues> mlir::nf::buildModelInverse(OpBuilder &b, ModelOp model,
                                                    Value z, IRMapping &mapping,
-                                                   bool withLogDet) {
+                                                   bool withLogDet,
+                                                   Value noise) {
   Value current = z;
   LogDetSum sum;
+  OperandBuilder operands{noise};
   SmallVector<FlowLayerOpInterface> layers = model.getLayers();
   for (FlowLayerOpInterface layer : llvm::reverse(layers)) {
     // The data slot is unknown in this direction; builders ignore it.
     FailureOr<LayerValues> built = layer.buildInverse(
-        b, current, remapOperands(layer, Value(), mapping), withLogDet);
+        b, current,
+        operands.remap(b, layer, Value(), mapping, /*inverse=*/true),
+        withLogDet);
     if (failed(built))
       return layer->emitOpError("cannot build its inverse");
     current = built->value;

@@ -56,6 +56,14 @@ def NF_FlowLayerOpInterface : OpInterface<"FlowLayerOpInterface"> {
     InterfaceMethod<
       "Whether V is identically zero (permutations, additive shifts).",
       "bool", "isVolumePreserving", (ins), [{}], [{ return false; }]>,
+    InterfaceMethod<[{
+        Uniform [0, 1) values per sample the direction (`inverse`: z -> x)
+        draws. The model's kernels take them from the runtime's layer-noise
+        stream (keyed by seed, row and column) and pass them to the builder
+        as one extra trailing operand `tensor<?xNxT>`. 0 for deterministic
+        directions, and for layers given their noise as an operand.
+      }], "int64_t", "getNoiseSize", (ins "bool":$inverse), [{}],
+      [{ return 0; }]>,
     InterfaceMethod<
       "Build the normalizing map x -> z and, if `withLogDet`, V at x.",
       "::mlir::FailureOr<::mlir::nf::LayerValues>", "buildForward",

@@ -21,17 +21,26 @@ namespace mlir::nf {
 void cloneModelParameters(OpBuilder &b, ModelOp model, Value context,
                           IRMapping &mapping);
 
+/// Uniform noise values per sample that the model's normalizing map (or,
+/// with `inverse`, its generative map) draws: the sum over its layers.
+int64_t getModelNoiseSize(ModelOp model, bool inverse);
+
 /// Builds x -> z through every layer. With `withLogDet`, `logDet` is the
 /// per-sample sum V (`tensor<?xT>`): sample-independent terms are summed once
 /// and added at the end, volume-preserving layers add nothing. `mapping`
-/// comes from cloneModelParameters.
+/// comes from cloneModelParameters. `noise` (`tensor<?xNxT>`, N =
+/// getModelNoiseSize) holds the layers' uniform noise in layer order; null
+/// when N = 0.
 FailureOr<LayerValues> buildModelForward(OpBuilder &b, ModelOp model, Value x,
-                                         IRMapping &mapping, bool withLogDet);
+                                         IRMapping &mapping, bool withLogDet,
+                                         Value noise = {});
 
 /// Builds z -> x through every layer in reverse order; with `withLogDet`,
-/// `logDet` is V at the returned x.
+/// `logDet` is V at the returned x. `noise` as for buildModelForward, for the
+/// generative direction.
 FailureOr<LayerValues> buildModelInverse(OpBuilder &b, ModelOp model, Value z,
-                                         IRMapping &mapping, bool withLogDet);
+                                         IRMapping &mapping, bool withLogDet,
+                                         Value noise = {});
 
 } // namespace mlir::nf
 
