@@ -811,3 +811,60 @@ func.func @iresnet_width(%x: tensor<?x2xf64>, %w: tensor<2x3xf64>, %b: tensor<3x
   %0 = nf.iresnet %x (%w, %b : tensor<2x3xf64>, tensor<3xf64>) activation elu : tensor<?x2xf64>
   return %0 : tensor<?x2xf64>
 }
+
+// -----
+
+func.func @abs_logits_shape(%x: tensor<?x2xf32>, %l: tensor<3xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{logits must have the event shape, but have type 'tensor<3xf32>'}}
+  %0 = nf.abs %x logits %l : tensor<3xf32> : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @abs_noise_shape(%x: tensor<?x2xf32>, %u: tensor<?x3xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{noise must hold one uniform per element of the data ('tensor<?x2xf32>'), but has type 'tensor<?x3xf32>'}}
+  %0 = nf.abs %x noise %u : tensor<?x3xf32> : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @sort_rank(%x: tensor<?x2x2x2xf32>) -> tensor<?x2x2x2xf32> {
+  // expected-error @+1 {{expects data of type tensor<?xDxT>, but got 'tensor<?x2x2x2xf32>'}}
+  %0 = nf.sort %x : tensor<?x2x2x2xf32>
+  return %0 : tensor<?x2x2x2xf32>
+}
+
+// -----
+
+func.func @slice_keep(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{must keep between 1 and 1 of the 2 features, not 2}}
+  %0 = nf.slice %x : tensor<?x2xf32> -> tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @slice_shape(%x: tensor<?x2x4x4xf32>) -> tensor<?x1x2x2xf32> {
+  // expected-error @+1 {{result must be the input with fewer features along dimension 1, but maps 'tensor<?x2x4x4xf32>' to 'tensor<?x1x2x2xf32>'}}
+  %0 = nf.slice %x : tensor<?x2x4x4xf32> -> tensor<?x1x2x2xf32>
+  return %0 : tensor<?x1x2x2xf32>
+}
+
+// -----
+
+func.func private @dec(%z: tensor<?x1xf32>) -> tensor<?x2xf32>
+func.func @slice_decoder_type(%x: tensor<?x4xf32>) -> tensor<?x1xf32> {
+  // expected-error @+1 {{conditioner @dec has type '(tensor<?x1xf32>) -> tensor<?x2xf32>', but this layer calls it as '(tensor<?x1xf32>) -> tensor<?x6xf32>' (the layer's input, then the context if any, then the parameters; the result holds the means, then the log standard deviations of the dropped part)}}
+  %0 = nf.slice %x decoder @dec : tensor<?x4xf32> -> tensor<?x1xf32>
+  return %0 : tensor<?x1xf32>
+}
+
+// -----
+
+func.func @slice_params_without_decoder(%x: tensor<?x4xf32>, %w: tensor<2xf32>) -> tensor<?x1xf32> {
+  // expected-error @+1 {{has decoder parameters but no decoder}}
+  %0 = nf.slice %x (%w : tensor<2xf32>) : tensor<?x4xf32> -> tensor<?x1xf32>
+  return %0 : tensor<?x1xf32>
+}

@@ -55,9 +55,18 @@ Exactness mlir::nf::getDefaultExactness(LayerKind kind) {
   llvm_unreachable("unknown layer kind");
 }
 
+/// Values per sample of a batch tensor type.
+static int64_t getEventSize(Type type) {
+  int64_t size = 1;
+  for (int64_t d : cast<RankedTensorType>(type).getShape().drop_front())
+    size *= d;
+  return size;
+}
+
 LogicalResult mlir::nf::verifyFlowLayer(Operation *op) {
   auto layer = cast<FlowLayerOpInterface>(op);
   Type elementType = getElementTypeOrSelf(layer.getInput().getType());
+
   for (OpOperand &operand : op->getOpOperands()) {
     Type type = operand.get().getType();
     if (isa<ShapedType>(type) && getElementTypeOrSelf(type) != elementType)
@@ -220,8 +229,17 @@ LogicalResult ModelOp::verifyRegions() {
         return op.emitOpError("uses the model context; only layers may take "
                               "the context");
     }
-    if (layer)
-      current = layer.getOutput();
+    if (!layer)
+      continue;
+    // Only surjective and stochastic layers may change the dimension.
+    if (layer.getLayerKind() == LayerKind::Bijection &&
+        getEventSize(layer.getInput().getType()) !=
+            getEventSize(layer.getOutput().getType()))
+      return op.emitOpError("is a bijection, so it must keep the number of "
+                            "values per sample, but maps ")
+             << layer.getInput().getType() << " to "
+             << layer.getOutput().getType();
+    current = layer.getOutput();
   }
   if (yield.getLatent() != current)
     return yield.emitOpError("must return the output of the last layer");

@@ -676,6 +676,95 @@ def NF_IResNetOp : NF_SameShapeLayerOp<"iresnet", "Bijection", [Pure],
 }
 
 //===----------------------------------------------------------------------===//
+// Inference surjections
+//===----------------------------------------------------------------------===//
+
+def NF_AbsOp : NF_SameShapeLayerOp<"abs", "InferenceSurjection",
+    [Pure, AttrSizedOperandSegments], ["getNoiseSize"]> {
+  let summary = "Absolute-value surjection (SurVAE): z = |x|";
+  let description = [{
+    Drops the sign s of every element. The generative direction draws it:
+    s = +1 with probability p = sigmoid(logits) (per element of the event
+    shape; 1/2 without `logits`), and x = s z. The likelihood stays exact:
+    V = sum_i log P(s_i), with x = 0 counted as positive; without logits
+    V = -D log 2, once per call. Its noise is one uniform per element, drawn
+    from the layer-noise stream, or given as `noise` (`tensor<?x...xT>` of
+    the data's shape, uniforms in [0, 1)) to fix it.
+
+    ```mlir
+    %z = nf.abs %x : tensor<?x2xf32>
+    %w = nf.abs %x logits %l : tensor<2xf32> noise %u : tensor<?x2xf32> : tensor<?x2xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_ParamTensor>:$logits,
+                       Optional<NF_BatchTensor>:$noise);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input (`logits` $logits^ `:` type($logits))?
+    (`noise` $noise^ `:` type($noise))? attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
+def NF_SortOp : NF_SameShapeLayerOp<"sort", "InferenceSurjection", [Pure],
+    ["getNoiseSize"]> {
+  let summary = "Sort surjection (SurVAE): z = the features of x in increasing order";
+  let description = [{
+    Forgets the order of the D features (rank-2 data). The generative
+    direction applies a uniformly random permutation, so V = -log D!, once
+    per call (exact for data without ties). The permutation ranks D
+    uniforms from the layer-noise stream, or from `noise`
+    (`tensor<?xDxT>`) when given.
+
+    ```mlir
+    %z = nf.sort %x : tensor<?x3xf64>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_BatchTensor>:$noise);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input (`noise` $noise^ `:` type($noise))? attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
+def NF_SliceOp : NF_LayerOp<"slice", "InferenceSurjection",
+    [Pure, AttrSizedOperandSegments, DeclareOpInterfaceMethods<SymbolUserOpInterface>],
+    ["getNoiseSize"]> {
+  let summary = "Slice surjection (factor-out): keep the first K features or channels";
+  let description = [{
+    z = x[:, :K] along dimension 1 (features, or the channels of an image:
+    the multi-scale factor-out of RealNVP and Glow); K is the result's
+    dimension 1. The dropped part x[:, K:] gets a decoder density
+    p(x_drop | z): a standard normal without `decoder`, otherwise a diagonal
+    normal whose mean and log standard deviation the `decoder` function
+    computes from (z [, context], params...) as one `tensor<?x2(C-K)x...xT>`
+    (the means, then the log standard deviations). V = log p(x_drop | z),
+    exact. The generative direction draws x_drop = mean + exp(log_std) eps,
+    eps standard normal from two uniforms per value (Box-Muller), or given as
+    `noise` (eps itself, of the dropped part's shape).
+
+    ```mlir
+    %z = nf.slice %x decoder @dec(%w : tensor<2x4xf32>) : tensor<?x4xf32> -> tensor<?x2xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_BatchTensor>:$ctx,
+                       Variadic<NF_ParamTensor>:$params,
+                       Optional<NF_BatchTensor>:$noise,
+                       OptionalAttr<FlatSymbolRefAttr>:$decoder);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input (`decoder` $decoder^)? (`(` $params^ `:` type($params) `)`)?
+    (`context` $ctx^ `:` type($ctx))? (`noise` $noise^ `:` type($noise))?
+    attr-dict `:` type($input) `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Elementwise bijections
 //===----------------------------------------------------------------------===//
 

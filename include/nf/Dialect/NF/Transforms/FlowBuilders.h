@@ -29,8 +29,8 @@ int64_t getModelNoiseSize(ModelOp model, bool inverse);
 /// per-sample sum V (`tensor<?xT>`): sample-independent terms are summed once
 /// and added at the end, volume-preserving layers add nothing. `mapping`
 /// comes from cloneModelParameters. `noise` (`tensor<?xNxT>`, N =
-/// getModelNoiseSize) holds the layers' uniform noise in layer order; null
-/// when N = 0.
+/// getModelNoiseSize) holds the layers' uniform noise, in the order the
+/// direction applies the layers; null when N = 0.
 FailureOr<LayerValues> buildModelForward(OpBuilder &b, ModelOp model, Value x,
                                          IRMapping &mapping, bool withLogDet,
                                          Value noise = {});
