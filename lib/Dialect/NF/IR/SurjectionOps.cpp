@@ -71,6 +71,109 @@ static Value buildScalarTensor(OpBuilder &b, Location loc, Type elementType,
       b, loc, DenseElementsAttr::get(type, FloatAttr::get(elementType, value)));
 }
 
+/// Standard normal draws of `type`'s event shape from 2 uniforms each
+/// (`tensor<?x2NxT>`): sqrt(-2 log(1 - u1)) cos(2 pi u2) (Box-Muller).
+static Value buildStandardNormal(OpBuilder &b, Location loc, Value uniforms,
+                                 RankedTensorType type) {
+  int64_t count = getEventSize(type);
+  Value flat = mapSingleResult(
+      b, loc,
+      {sliceFeatures(b, loc, uniforms, 0, count),
+       sliceFeatures(b, loc, uniforms, count, count)},
+      [](OpBuilder &nb, Location nloc, ValueRange args) {
+        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+        Value radius =
+            s.sqrt(s.mul(s.c(-2.0), s.log(s.sub(s.c(1.0), args[0]))));
+        Value angle = s.mul(s.c(2 * llvm::numbers::pi), args[1]);
+        return s.mul(radius, math::CosOp::create(nb, nloc, angle));
+      });
+  return getLayerNoise(b, loc, Value(), ValueRange{flat}, type);
+}
+
+/// mean + exp(logStd) eps, or eps for the standard normal (null mean).
+static Value buildGaussianDraw(OpBuilder &b, Location loc, Value eps,
+                               Value mean, Value logStd) {
+  if (!mean)
+    return eps;
+  return mapSingleResult(b, loc, {eps, mean, logStd},
+                         [](OpBuilder &nb, Location nloc, ValueRange args) {
+                           ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+                           return s.add(args[1],
+                                        s.mul(s.exp(args[2]), args[0]));
+                         });
+}
+
+/// eps = (value - mean) / exp(logStd), or value itself (null mean).
+static Value buildStandardized(OpBuilder &b, Location loc, Value value,
+                               Value mean, Value logStd) {
+  if (!mean)
+    return value;
+  return mapSingleResult(b, loc, {value, mean, logStd},
+                         [](OpBuilder &nb, Location nloc, ValueRange args) {
+                           ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+                           return s.mul(s.sub(args[0], args[1]),
+                                        s.exp(s.neg(args[2])));
+                         });
+}
+
+/// Per sample, sum log N(eps; 0, 1) - log std: the log-density of
+/// mean + std eps under N(mean, std^2).
+static Value buildGaussianLogDensity(OpBuilder &b, Location loc, Value eps,
+                                     Value logStd) {
+  SmallVector<Value> inputs = {eps};
+  if (logStd)
+    inputs.push_back(logStd);
+  Value terms = mapSingleResult(
+      b, loc, inputs, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+        Value value = s.sub(s.mul(s.c(-0.5), s.mul(args[0], args[0])),
+                            s.c(0.5 * std::log(2 * llvm::numbers::pi)));
+        return logStd ? s.sub(value, args[1]) : value;
+      });
+  return sumEventDims(b, loc, terms);
+}
+
+/// The mean and log standard deviation a `density` function computes from
+/// (`input` [, context], params...) as one `tensor<?x2Nx...xT>` for values of
+/// `type`; null for the standard normal (no function).
+static std::pair<Value, Value> buildDiagonalNormal(OpBuilder &b, Location loc,
+                                                   FlatSymbolRefAttr density,
+                                                   Value input, Value context,
+                                                   ValueRange params,
+                                                   RankedTensorType type) {
+  if (!density)
+    return {};
+  int64_t count = type.getDimSize(1);
+  Type resultType = getBatchType(2 * count, type.getShape().drop_front(2),
+                                 type.getElementType());
+  Value h =
+      callConditioner(b, loc, density, input, context, params, resultType);
+  return {sliceFeatures(b, loc, h, 0, count),
+          sliceFeatures(b, loc, h, count, count)};
+}
+
+/// Checks a density function's type: (input [, context], params...) ->
+/// the means and log standard deviations of values of `type`.
+static LogicalResult
+verifyDensityFunction(Operation *op, SymbolTableCollection &table,
+                      FlatSymbolRefAttr density, RankedTensorType inputType,
+                      Value context, ValueRange params, RankedTensorType type) {
+  if (!density)
+    return success();
+  SmallVector<Type> inputs = {getBatchType(inputType.getDimSize(1),
+                                           inputType.getShape().drop_front(2),
+                                           inputType.getElementType())};
+  if (context)
+    inputs.push_back(context.getType());
+  llvm::append_range(inputs, params.getTypes());
+  Type result =
+      getBatchType(2 * type.getDimSize(1), type.getShape().drop_front(2),
+                   type.getElementType());
+  return verifyConditionerType(op, table, density, inputs, result,
+                               "the means, then the log standard deviations "
+                               "of the drawn part");
+}
+
 //===----------------------------------------------------------------------===//
 // nf.abs
 //===----------------------------------------------------------------------===//
@@ -298,58 +401,13 @@ LogicalResult SliceOp::verify() {
 }
 
 LogicalResult SliceOp::verifySymbolUses(SymbolTableCollection &table) {
-  if (!getDecoder())
-    return success();
-  RankedTensorType out = getOutput().getType();
-  RankedTensorType dropped = getDroppedType(*this);
-  SmallVector<Type> inputs = {getBatchType(
-      out.getDimSize(1), out.getShape().drop_front(2), out.getElementType())};
-  if (getCtx())
-    inputs.push_back(getCtx().getType());
-  llvm::append_range(inputs, getParams().getTypes());
-  Type result =
-      getBatchType(2 * dropped.getDimSize(1), dropped.getShape().drop_front(2),
-                   dropped.getElementType());
-  return verifyConditionerType(*this, table, getDecoderAttr(), inputs, result,
-                               "the means, then the log standard deviations "
-                               "of the dropped part");
+  return verifyDensityFunction(*this, table, getDecoderAttr(),
+                               getOutput().getType(), getCtx(), getParams(),
+                               getDroppedType(*this));
 }
 
 int64_t SliceOp::getNoiseSize(bool inverse) {
   return inverse && !getNoise() ? 2 * getEventSize(getDroppedType(*this)) : 0;
-}
-
-/// The decoder's mean and log standard deviation of the dropped part given
-/// z; null for the standard normal.
-static std::pair<Value, Value> buildDecoder(SliceOp op, OpBuilder &b,
-                                            Location loc,
-                                            SliceOp::Adaptor adaptor, Value z) {
-  if (!op.getDecoder())
-    return {};
-  RankedTensorType dropped = getDroppedType(op);
-  int64_t count = dropped.getDimSize(1);
-  Type resultType = getBatchType(2 * count, dropped.getShape().drop_front(2),
-                                 dropped.getElementType());
-  Value h = callConditioner(b, loc, op.getDecoderAttr(), z, adaptor.getCtx(),
-                            adaptor.getParams(), resultType);
-  return {sliceFeatures(b, loc, h, 0, count),
-          sliceFeatures(b, loc, h, count, count)};
-}
-
-/// Per sample, sum log N(eps; 0, 1) - log std over the dropped part.
-static Value buildDecoderLogDensity(OpBuilder &b, Location loc, Value eps,
-                                    Value logStd) {
-  SmallVector<Value> inputs = {eps};
-  if (logStd)
-    inputs.push_back(logStd);
-  Value terms = mapSingleResult(
-      b, loc, inputs, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
-        Value value = s.sub(s.mul(s.c(-0.5), s.mul(args[0], args[0])),
-                            s.c(0.5 * std::log(2 * llvm::numbers::pi)));
-        return logStd ? s.sub(value, args[1]) : value;
-      });
-  return sumEventDims(b, loc, terms);
 }
 
 FailureOr<LayerValues> SliceOp::buildForward(OpBuilder &b, ValueRange operands,
@@ -358,22 +416,17 @@ FailureOr<LayerValues> SliceOp::buildForward(OpBuilder &b, ValueRange operands,
   Location loc = getLoc();
   Value x = adaptor.getInput();
   int64_t keep = getOutput().getType().getDimSize(1);
-  int64_t drop = getDroppedType(*this).getDimSize(1);
+  RankedTensorType dropped = getDroppedType(*this);
   Value z = sliceFeatures(b, loc, x, 0, keep);
   if (!withLogDet)
     return LayerValues{z, Value()};
-  Value dropped = sliceFeatures(b, loc, x, keep, drop);
-  auto [mean, logStd] = buildDecoder(*this, b, loc, adaptor, z);
-  // eps = (x_drop - mean) / std.
-  Value eps =
-      mean ? mapSingleResult(b, loc, {dropped, mean, logStd},
-                             [](OpBuilder &nb, Location nloc, ValueRange args) {
-                               ScalarBuilder s = scalarFor(nb, nloc, args[0]);
-                               return s.mul(s.sub(args[0], args[1]),
-                                            s.exp(s.neg(args[2])));
-                             })
-           : dropped;
-  return LayerValues{z, buildDecoderLogDensity(b, loc, eps, logStd)};
+  auto [mean, logStd] =
+      buildDiagonalNormal(b, loc, getDecoderAttr(), z, adaptor.getCtx(),
+                          adaptor.getParams(), dropped);
+  Value eps = buildStandardized(
+      b, loc, sliceFeatures(b, loc, x, keep, dropped.getDimSize(1)), mean,
+      logStd);
+  return LayerValues{z, buildGaussianLogDensity(b, loc, eps, logStd)};
 }
 
 FailureOr<LayerValues> SliceOp::buildInverse(OpBuilder &b, Value z,
@@ -383,33 +436,153 @@ FailureOr<LayerValues> SliceOp::buildInverse(OpBuilder &b, Value z,
   Location loc = getLoc();
   RankedTensorType dropped = getDroppedType(*this);
   Value eps = adaptor.getNoise();
-  if (!eps) {
-    // Box-Muller: sqrt(-2 log(1 - u1)) cos(2 pi u2) from the two halves.
-    Value uniforms = operands.back();
-    int64_t count = getEventSize(dropped);
-    Value flat = mapSingleResult(
-        b, loc,
-        {sliceFeatures(b, loc, uniforms, 0, count),
-         sliceFeatures(b, loc, uniforms, count, count)},
-        [](OpBuilder &nb, Location nloc, ValueRange args) {
-          ScalarBuilder s = scalarFor(nb, nloc, args[0]);
-          Value radius =
-              s.sqrt(s.mul(s.c(-2.0), s.log(s.sub(s.c(1.0), args[0]))));
-          Value angle = s.mul(s.c(2 * llvm::numbers::pi), args[1]);
-          return s.mul(radius, math::CosOp::create(nb, nloc, angle));
-        });
-    eps = getLayerNoise(b, loc, Value(), ValueRange{flat}, dropped);
-  }
-  auto [mean, logStd] = buildDecoder(*this, b, loc, adaptor, z);
-  Value droppedValues =
-      mean ? mapSingleResult(b, loc, {eps, mean, logStd},
-                             [](OpBuilder &nb, Location nloc, ValueRange args) {
-                               ScalarBuilder s = scalarFor(nb, nloc, args[0]);
-                               return s.add(args[1],
-                                            s.mul(s.exp(args[2]), args[0]));
-                             })
-           : eps;
-  Value x = concatFeatures(b, loc, {z, droppedValues});
-  return LayerValues{x, withLogDet ? buildDecoderLogDensity(b, loc, eps, logStd)
+  if (!eps)
+    eps = buildStandardNormal(b, loc, operands.back(), dropped);
+  auto [mean, logStd] =
+      buildDiagonalNormal(b, loc, getDecoderAttr(), z, adaptor.getCtx(),
+                          adaptor.getParams(), dropped);
+  Value x =
+      concatFeatures(b, loc, {z, buildGaussianDraw(b, loc, eps, mean, logStd)});
+  return LayerValues{
+      x, withLogDet ? buildGaussianLogDensity(b, loc, eps, logStd) : Value()};
+}
+
+//===----------------------------------------------------------------------===//
+// nf.augment
+//===----------------------------------------------------------------------===//
+
+/// The drawn part's type: the output's last E features.
+static RankedTensorType getAugmentedType(AugmentOp op) {
+  RankedTensorType out = op.getOutput().getType();
+  SmallVector<int64_t> shape(out.getShape());
+  shape[1] -= op.getInput().getType().getDimSize(1);
+  return RankedTensorType::get(shape, out.getElementType());
+}
+
+LogicalResult AugmentOp::verify() {
+  RankedTensorType in = getInput().getType(), out = getOutput().getType();
+  if (in.getRank() != out.getRank() ||
+      in.getShape().drop_front(2) != out.getShape().drop_front(2) ||
+      in.getElementType() != out.getElementType() ||
+      out.getDimSize(1) <= in.getDimSize(1))
+    return emitOpError("result must be the input with more features along "
+                       "dimension 1, but maps ")
+           << in << " to " << out;
+  if (!getEncoder() && !getParams().empty())
+    return emitOpError("has encoder parameters but no encoder");
+  if (failed(verifyContext(*this, getCtx())))
+    return failure();
+  return verifyNoiseType(*this, getNoise(), getAugmentedType(*this),
+                         "standard normal draws of the added part");
+}
+
+LogicalResult AugmentOp::verifySymbolUses(SymbolTableCollection &table) {
+  return verifyDensityFunction(*this, table, getEncoderAttr(),
+                               getInput().getType(), getCtx(), getParams(),
+                               getAugmentedType(*this));
+}
+
+int64_t AugmentOp::getNoiseSize(bool inverse) {
+  return !inverse && !getNoise() ? 2 * getEventSize(getAugmentedType(*this))
+                                 : 0;
+}
+
+FailureOr<LayerValues>
+AugmentOp::buildForward(OpBuilder &b, ValueRange operands, bool withLogDet) {
+  Adaptor adaptor(operands, *this);
+  Location loc = getLoc();
+  RankedTensorType added = getAugmentedType(*this);
+  Value x = adaptor.getInput();
+  Value eps = adaptor.getNoise();
+  if (!eps)
+    eps = buildStandardNormal(b, loc, operands.back(), added);
+  auto [mean, logStd] =
+      buildDiagonalNormal(b, loc, getEncoderAttr(), x, adaptor.getCtx(),
+                          adaptor.getParams(), added);
+  Value z =
+      concatFeatures(b, loc, {x, buildGaussianDraw(b, loc, eps, mean, logStd)});
+  // V = -log q(e | x).
+  Value logDet =
+      withLogDet
+          ? negateLogDet(b, loc, buildGaussianLogDensity(b, loc, eps, logStd))
+          : Value();
+  return LayerValues{z, logDet};
+}
+
+FailureOr<LayerValues> AugmentOp::buildInverse(OpBuilder &b, Value z,
+                                               ValueRange operands,
+                                               bool withLogDet) {
+  Adaptor adaptor(operands, *this);
+  Location loc = getLoc();
+  int64_t features = getInput().getType().getDimSize(1);
+  RankedTensorType added = getAugmentedType(*this);
+  Value x = sliceFeatures(b, loc, z, 0, features);
+  if (!withLogDet)
+    return LayerValues{x, Value()};
+  auto [mean, logStd] =
+      buildDiagonalNormal(b, loc, getEncoderAttr(), x, adaptor.getCtx(),
+                          adaptor.getParams(), added);
+  Value eps = buildStandardized(
+      b, loc, sliceFeatures(b, loc, z, features, added.getDimSize(1)), mean,
+      logStd);
+  return LayerValues{
+      x, negateLogDet(b, loc, buildGaussianLogDensity(b, loc, eps, logStd))};
+}
+
+//===----------------------------------------------------------------------===//
+// nf.uniform_dequantize
+//===----------------------------------------------------------------------===//
+
+LogicalResult UniformDequantizeOp::verify() {
+  if (getLevels() < 2)
+    return emitOpError("needs at least 2 levels, but has ") << getLevels();
+  return verifyNoiseType(*this, getNoise(), getInput().getType(),
+                         "one uniform per element of the data");
+}
+
+int64_t UniformDequantizeOp::getNoiseSize(bool inverse) {
+  return !inverse && !getNoise() ? getEventSize(getInput().getType()) : 0;
+}
+
+/// V = -D log K, once per call (q(u | x) = 1 on the unit cube).
+static Value buildDequantizeLogDet(UniformDequantizeOp op, OpBuilder &b,
+                                   Location loc) {
+  RankedTensorType type = op.getInput().getType();
+  return buildScalarTensor(b, loc, type.getElementType(),
+                           -getEventSize(type) *
+                               std::log(static_cast<double>(op.getLevels())));
+}
+
+FailureOr<LayerValues> UniformDequantizeOp::buildForward(OpBuilder &b,
+                                                         ValueRange operands,
+                                                         bool withLogDet) {
+  Adaptor adaptor(operands, *this);
+  Location loc = getLoc();
+  Value noise =
+      getLayerNoise(b, loc, adaptor.getNoise(), operands, getInput().getType());
+  double levels = getLevels();
+  Value z =
+      mapSingleResult(b, loc, {adaptor.getInput(), noise},
+                      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+                        return s.div(s.add(args[0], args[1]), s.c(levels));
+                      });
+  return LayerValues{z, withLogDet ? buildDequantizeLogDet(*this, b, loc)
+                                   : Value()};
+}
+
+FailureOr<LayerValues> UniformDequantizeOp::buildInverse(OpBuilder &b, Value z,
+                                                         ValueRange,
+                                                         bool withLogDet) {
+  Location loc = getLoc();
+  double levels = getLevels();
+  Value x = mapSingleResult(
+      b, loc, {z}, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+        Value level =
+            math::FloorOp::create(nb, nloc, s.mul(args[0], s.c(levels)));
+        return s.min(s.max(level, s.c(0.0)), s.c(levels - 1));
+      });
+  return LayerValues{x, withLogDet ? buildDequantizeLogDet(*this, b, loc)
                                    : Value()};
 }

@@ -765,6 +765,65 @@ def NF_SliceOp : NF_LayerOp<"slice", "InferenceSurjection",
 }
 
 //===----------------------------------------------------------------------===//
+// Generative surjections
+//===----------------------------------------------------------------------===//
+
+def NF_AugmentOp : NF_LayerOp<"augment", "GenerativeSurjection",
+    [Pure, AttrSizedOperandSegments, DeclareOpInterfaceMethods<SymbolUserOpInterface>],
+    ["getNoiseSize"]> {
+  let summary = "Augment surjection (SurVAE, ANF/VFlow): append E drawn features";
+  let description = [{
+    z = concat(x, e) along dimension 1, e ~ q(e | x): a standard normal
+    without `encoder`, otherwise a diagonal normal whose means and log
+    standard deviations the `encoder` function computes from (x [, context],
+    params...) as one `tensor<?x2Ex...xT>`. V = -log q(e | x), a stochastic
+    lower bound (the model's log-likelihood becomes an ELBO / IWAE bound).
+    The normalizing direction draws e (two uniforms per value, Box-Muller,
+    or `noise`: eps itself); the generative direction drops e.
+
+    ```mlir
+    %z = nf.augment %x : tensor<?x2xf32> -> tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_BatchTensor>:$ctx,
+                       Variadic<NF_ParamTensor>:$params,
+                       Optional<NF_BatchTensor>:$noise,
+                       OptionalAttr<FlatSymbolRefAttr>:$encoder);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input (`encoder` $encoder^)? (`(` $params^ `:` type($params) `)`)?
+    (`context` $ctx^ `:` type($ctx))? (`noise` $noise^ `:` type($noise))?
+    attr-dict `:` type($input) `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def NF_UniformDequantizeOp : NF_SameShapeLayerOp<"uniform_dequantize",
+    "GenerativeSurjection", [Pure], ["getNoiseSize"]> {
+  let summary = "Uniform dequantization (rounding surjection)";
+  let description = [{
+    Data on the integer levels 0..K-1 (K = `levels`) becomes continuous:
+    z = (x + u) / K with u ~ U[0, 1) per element, V = -D log K (q(u | x) = 1),
+    a lower bound on the discrete log-probability. The generative direction
+    rounds: x = clamp(floor(K z), 0, K - 1). The uniforms come from the
+    layer-noise stream or from `noise`.
+
+    ```mlir
+    %z = nf.uniform_dequantize %x {levels = 256 : i64} : tensor<?x3xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_BatchTensor>:$noise,
+                       I64Attr:$levels);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input (`noise` $noise^ `:` type($noise))? attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Elementwise bijections
 //===----------------------------------------------------------------------===//
 
