@@ -856,7 +856,7 @@ func.func @slice_shape(%x: tensor<?x2x4x4xf32>) -> tensor<?x1x2x2xf32> {
 
 func.func private @dec(%z: tensor<?x1xf32>) -> tensor<?x2xf32>
 func.func @slice_decoder_type(%x: tensor<?x4xf32>) -> tensor<?x1xf32> {
-  // expected-error @+1 {{conditioner @dec has type '(tensor<?x1xf32>) -> tensor<?x2xf32>', but this layer calls it as '(tensor<?x1xf32>) -> tensor<?x6xf32>' (the layer's input, then the context if any, then the parameters; the result holds the means, then the log standard deviations of the dropped part)}}
+  // expected-error @+1 {{conditioner @dec has type '(tensor<?x1xf32>) -> tensor<?x2xf32>', but this layer calls it as '(tensor<?x1xf32>) -> tensor<?x6xf32>' (the layer's input, then the context if any, then the parameters; the result holds the means, then the log standard deviations of the drawn part)}}
   %0 = nf.slice %x decoder @dec : tensor<?x4xf32> -> tensor<?x1xf32>
   return %0 : tensor<?x1xf32>
 }
@@ -867,4 +867,20 @@ func.func @slice_params_without_decoder(%x: tensor<?x4xf32>, %w: tensor<2xf32>) 
   // expected-error @+1 {{has decoder parameters but no decoder}}
   %0 = nf.slice %x (%w : tensor<2xf32>) : tensor<?x4xf32> -> tensor<?x1xf32>
   return %0 : tensor<?x1xf32>
+}
+
+// -----
+
+func.func @augment_shape(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{result must be the input with more features along dimension 1, but maps 'tensor<?x4xf32>' to 'tensor<?x2xf32>'}}
+  %0 = nf.augment %x : tensor<?x4xf32> -> tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @dequantize_levels(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{needs at least 2 levels, but has 1}}
+  %0 = nf.uniform_dequantize %x {levels = 1} : tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
 }
