@@ -38,19 +38,10 @@ LogicalResult mlir::nf::verifyRQSplineConfig(Operation *op,
   return success();
 }
 
-namespace {
-/// Bins of one axis of a spline: K + 1 knots and the K bin sizes.
-struct SplineAxis {
-  SmallVector<Value> knots, sizes;
-};
-} // namespace
-
-/// Bin sizes 2B (min + (1 - K min) softmax(raw)) and the knots of [-B, B]
-/// they make; the end knots are exactly -B and B. The sizes are computed
-/// directly rather than as differences of knots, which would lose ulp(B)
-/// to cancellation in narrow bins.
-static SplineAxis buildSplineAxis(ScalarBuilder &s, ValueRange raw,
-                                  double minSize, double bound) {
+/// The K + 1 knots of [-B, B] for bin sizes min + (1 - K min) softmax(raw);
+/// the end knots are exactly -B and B.
+static SmallVector<Value> buildKnots(ScalarBuilder &s, ValueRange raw,
+                                     double minSize, double bound) {
   int64_t bins = raw.size();
   Value largest = raw.front();
   for (Value v : raw.drop_front())
@@ -62,19 +53,14 @@ static SplineAxis buildSplineAxis(ScalarBuilder &s, ValueRange raw,
     total = total ? s.add(total, exps.back()) : exps.back();
   }
   Value spread = s.div(s.c(1.0 - bins * minSize), total);
-  SplineAxis axis;
-  axis.knots.push_back(s.c(-bound));
+  SmallVector<Value> knots = {s.c(-bound)};
   Value cumulative = s.c(0.0);
-  for (int64_t k = 0; k < bins; ++k) {
-    Value fraction = s.add(s.c(minSize), s.mul(spread, exps[k]));
-    axis.sizes.push_back(s.mul(s.c(2 * bound), fraction));
-    if (k + 1 == bins)
-      break;
-    cumulative = s.add(cumulative, fraction);
-    axis.knots.push_back(s.add(s.c(-bound), s.mul(s.c(2 * bound), cumulative)));
+  for (int64_t k = 0; k + 1 < bins; ++k) {
+    cumulative = s.add(cumulative, s.add(s.c(minSize), s.mul(spread, exps[k])));
+    knots.push_back(s.add(s.c(-bound), s.mul(s.c(2 * bound), cumulative)));
   }
-  axis.knots.push_back(s.c(bound));
-  return axis;
+  knots.push_back(s.c(bound));
+  return knots;
 }
 
 std::pair<Value, Value> mlir::nf::buildRQSpline(OpBuilder &b, Location loc,
@@ -84,10 +70,10 @@ std::pair<Value, Value> mlir::nf::buildRQSpline(OpBuilder &b, Location loc,
   ScalarBuilder s = scalarFor(b, loc, in);
   int64_t bins = config.bins;
   double bound = config.tailBound;
-  SplineAxis xAxis =
-      buildSplineAxis(s, raw.take_front(bins), config.minBinWidth, bound);
-  SplineAxis yAxis =
-      buildSplineAxis(s, raw.slice(bins, bins), config.minBinHeight, bound);
+  SmallVector<Value> xKnots =
+      buildKnots(s, raw.take_front(bins), config.minBinWidth, bound);
+  SmallVector<Value> yKnots =
+      buildKnots(s, raw.slice(bins, bins), config.minBinHeight, bound);
   // Knot derivatives: 1 at the ends (linear tails), min + softplus inside.
   SmallVector<Value> slopes = {s.c(1.0)};
   for (Value v : raw.drop_front(2 * bins))
@@ -96,10 +82,11 @@ std::pair<Value, Value> mlir::nf::buildRQSpline(OpBuilder &b, Location loc,
 
   // Select bin k's knot, width, height and end derivatives: the last
   // interior knot <= in wins (knots increase).
-  ArrayRef<Value> searched = inverse ? yAxis.knots : xAxis.knots;
+  ArrayRef<Value> searched = inverse ? yKnots : xKnots;
   auto binValues = [&](int64_t k) {
-    return SmallVector<Value>{xAxis.knots[k], xAxis.sizes[k], yAxis.knots[k],
-                              yAxis.sizes[k], slopes[k],      slopes[k + 1]};
+    return SmallVector<Value>{xKnots[k], s.sub(xKnots[k + 1], xKnots[k]),
+                              yKnots[k], s.sub(yKnots[k + 1], yKnots[k]),
+                              slopes[k], slopes[k + 1]};
   };
   SmallVector<Value> bin = binValues(0);
   for (int64_t k = 1; k < bins; ++k) {
