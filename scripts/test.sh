@@ -4,7 +4,9 @@
 # (compiled models checked numerically), and print one summary line.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup.sh nf-opt nf-compile nf_runtime NFUnitTests nf-doc || exit 1
+# python3-torch: the PyTorch importer's tests (skipped without it).
+NF_EXTRA_PACKAGES="python3-torch ${NF_EXTRA_PACKAGES:-}" \
+  bash scripts/setup.sh nf-opt nf-compile nf_runtime NFUnitTests nf-doc || exit 1
 
 lit_log=$(mktemp)
 py_log=$(mktemp)

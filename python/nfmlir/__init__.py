@@ -7,10 +7,16 @@
     lib = model.compile()
     logp = lib.log_prob(np.zeros((4, 2), np.float32))
 
-Only numpy is needed (PyTorch only for importing trained flows).
+Only numpy is needed (PyTorch only for importing trained flows:
+nfmlir.from_torch, with the modules of nfmlir.torch_flows).
 """
 
 from .builder import (
+    Abs,
+    Augment,
+    UniformDequantize,
+    Slice,
+    Sort,
     MADE,
     MLP,
     ConvNet,
@@ -47,9 +53,15 @@ from .builder import (
     parity_mask,
 )
 from .compiler import CompileError, compile_mlir, find_nf_compile
+from .importer import UnsupportedLayerError, from_torch
 from .runtime import CompiledModel, Library, NFRuntimeError, load
 
 __all__ = [
+    "Abs",
+    "Augment",
+    "UniformDequantize",
+    "Slice",
+    "Sort",
     "MADE",
     "MLP",
     "ConvNet",
@@ -86,8 +98,10 @@ __all__ = [
     "StandardNormal",
     "Tanh",
     "Uniform",
+    "UnsupportedLayerError",
     "compile_mlir",
     "find_nf_compile",
+    "from_torch",
     "load",
     "made_masks",
     "parity_mask",

@@ -898,6 +898,108 @@ class MaskedSplineAutoregressive(_Autoregressive):
             f" {{bins = {self.bins}, tail_bound = {_float_literal(self.tail_bound)}}}")
 
 
+class Abs(Layer):
+    """Absolute-value surjection z = |x| (SurVAE): an inference surjection
+    with exact likelihood. Sampling draws each sign, positive with
+    probability sigmoid(logits) (per element; 1/2 without logits)."""
+
+    def __init__(self, logits=None):
+        self.logits = None if logits is None else np.asarray(logits, np.float64)
+
+    def emit(self, em, x, dim):
+        logits = ""
+        if self.logits is not None:
+            if self.logits.shape != tuple(em.event_shape):
+                raise ValueError(f"Abs: logits must have the event shape {tuple(em.event_shape)}, "
+                                 f"not {self.logits.shape}")
+            name, ltype = em.constant(self.logits)
+            logits = f" logits {name} : {ltype}"
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.abs {x}{logits} : {em.data_type}")
+        return out
+
+
+class Sort(Layer):
+    """Sort surjection (SurVAE): z = the features in increasing order;
+    sampling applies a uniformly random permutation. V = -log D!."""
+
+    def emit(self, em, x, dim):
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.sort {x} : {em.data_type}")
+        return out
+
+
+class Slice(Layer):
+    """Slice surjection (factor-out): z = the first `keep` features (or
+    channels of an image). The dropped part has the decoder density
+    N(mean, exp(log_std)^2) with (means, log_stds) = decoder(z [, context])
+    (an MLP or ConvNet with 2 (C - keep) outputs), or N(0, I) without a
+    decoder. Later layers see the kept shape."""
+
+    def __init__(self, keep, decoder=None):
+        self.keep = int(keep)
+        self.decoder = decoder
+
+    def emit(self, em, x, dim):
+        features, spatial = em.event_shape[0], tuple(em.event_shape[1:])
+        if not 1 <= self.keep < features:
+            raise ValueError(f"Slice: keep must be in [1, {features - 1}], not {self.keep}")
+        call = ""
+        if self.decoder is not None:
+            call = " " + _conditioner_call(em, self.decoder, "%z", "z", self.keep, 2 * (features - self.keep),
+                                           "Slice", "means, then log standard deviations").replace(
+                                               "conditioner", "decoder", 1)
+        out = em.fresh()
+        before = em.data_type
+        em.event_shape = (self.keep, *spatial)
+        em.data_type = _tensor_type(em.event_shape, em.t, batch=True)
+        em.body.append(f"  {out} = nf.slice {x}{call} : {before} -> {em.data_type}")
+        return out
+
+
+class Augment(Layer):
+    """Augment surjection (generative; ANF/VFlow): z = concat(x, e) with
+    `features` drawn values e ~ q(e | x): N(0, I) without an encoder, else
+    N(mean, exp(log_std)^2) with (means, log_stds) = encoder(x [, context])
+    (an MLP with 2 * features outputs). V = -log q(e | x), a lower bound;
+    the model's log_prob becomes an importance-weighted estimate."""
+
+    def __init__(self, features, encoder=None):
+        self.features = int(features)
+        self.encoder = encoder
+        if self.features < 1:
+            raise ValueError("Augment: features must be >= 1")
+
+    def emit(self, em, x, dim):
+        features, spatial = em.event_shape[0], tuple(em.event_shape[1:])
+        call = ""
+        if self.encoder is not None:
+            call = " " + _conditioner_call(em, self.encoder, "%x", "x", features, 2 * self.features, "Augment",
+                                           "means, then log standard deviations").replace("conditioner", "encoder", 1)
+        out = em.fresh()
+        before = em.data_type
+        em.event_shape = (features + self.features, *spatial)
+        em.data_type = _tensor_type(em.event_shape, em.t, batch=True)
+        em.body.append(f"  {out} = nf.augment {x}{call} : {before} -> {em.data_type}")
+        return out
+
+
+class UniformDequantize(Layer):
+    """Uniform dequantization of data on the levels 0..levels-1:
+    z = (x + u) / levels, u ~ U[0, 1); V = -D log(levels), a lower bound on
+    the discrete log-probability. Sampling rounds back down."""
+
+    def __init__(self, levels):
+        self.levels = int(levels)
+        if self.levels < 2:
+            raise ValueError("UniformDequantize: levels must be >= 2")
+
+    def emit(self, em, x, dim):
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.uniform_dequantize {x} {{levels = {self.levels}}} : {em.data_type}")
+        return out
+
+
 class StandardNormal:
     """N(0, I) on `dim` features."""
 
@@ -939,22 +1041,25 @@ class Uniform:
 class Model:
     """A flow: `layers` (normalizing direction, data to latent) over `base`."""
 
-    def __init__(self, layers, base, context_dim=0, dtype="float32", name="model", event_shape=None):
+    def __init__(self, layers, base, context_dim=0, dtype="float32", name="model", event_shape=None,
+                 iwae_paths=None):
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
         if not name.isidentifier():
             raise ValueError(f"model name must be an identifier, not {name!r}")
         self.layers = list(layers)
         self.base = base
-        self.dim = base.dim
         # The data's shape without the batch dimension, e.g. (C, H, W); the
-        # C ABI flattens it to dim = C * H * W values per row.
-        self.event_shape = tuple(int(d) for d in (event_shape or (self.dim,)))
-        if int(np.prod(self.event_shape)) != self.dim:
-            raise ValueError(f"event_shape {self.event_shape} does not hold {self.dim} values")
+        # C ABI flattens it to dim = C * H * W values per row. Without
+        # surjections it holds as many values as the base (the compiler
+        # checks the latent against the base).
+        self.event_shape = tuple(int(d) for d in (event_shape or (base.dim,)))
+        self.dim = int(np.prod(self.event_shape))
         self.context_dim = int(context_dim)
         self.dtype = dtype
         self.name = name
+        # Importance samples of log_prob when a layer's V is a bound.
+        self.iwae_paths = None if iwae_paths is None else int(iwae_paths)
 
     def to_mlir(self):
         """The model as nf dialect text."""
@@ -965,7 +1070,8 @@ class Model:
             x = layer.emit(em, x, self.dim)
         t = em.t
         args = f"%x: {data_type}" + (f", %c: {_tensor_type([self.context_dim], t, batch=True)}" if self.context_dim else "")
-        lines = em.functions + [f"nf.model @{self.name}({args}) base {self.base.attribute(t)} {{"]
+        attrs = f" attributes {{iwae_paths = {self.iwae_paths}}}" if self.iwae_paths else ""
+        lines = em.functions + [f"nf.model @{self.name}({args}) base {self.base.attribute(t)}{attrs} {{"]
         lines += em.body + [f"  nf.yield {x} : {em.data_type}", "}"]
         if em.blobs:
             lines.append("{-#\n  dialect_resources: {\n    builtin: {")

@@ -33,6 +33,8 @@ class CompiledModel:
         prefix = f"nf_{name}_"
         signatures = {
             "log_prob": [_PTR, _I64, _PTR, _PTR],
+            "elbo": [_PTR, _I64, _U64, _PTR, _PTR],
+            "log_prob_iwae": [_PTR, _I64, _I64, _U64, _PTR, _PTR],
             "forward": [_PTR, _I64, _U64, _PTR, _PTR, _PTR],
             "inverse": [_PTR, _I64, _U64, _PTR, _PTR],
             "sample": [_I64, _U64, _PTR, _PTR],
@@ -107,6 +109,29 @@ class CompiledModel:
         ctx = self._context(context, n)
         out = np.empty(n, self.dtype)
         self._call("log_prob", self._ptr(x), n, self._ptr(ctx), self._ptr(out))
+        return out
+
+    def elbo(self, x, seed=0, context=None):
+        """One-path lower bound on log p(x) per row (log p(x) itself for
+        exact models); the layers' randomness comes from `seed`."""
+        x = self._rows(x, self.dim, "x")
+        n = x.shape[0]
+        ctx = self._context(context, n)
+        out = np.empty(n, self.dtype)
+        self._call("elbo", self._ptr(x), n, seed, self._ptr(ctx), self._ptr(out))
+        return out
+
+    def log_prob_iwae(self, x, k, seed=0, context=None):
+        """Importance-weighted estimate of log p(x) with k paths per row:
+        logsumexp of k one-path bounds minus log k."""
+        x = self._rows(x, self.dim, "x")
+        n = x.shape[0]
+        ctx = self._context(context, n)
+        k = self._count(k)
+        if k < 1:
+            raise ValueError("k must be >= 1")
+        out = np.empty(n, self.dtype)
+        self._call("log_prob_iwae", self._ptr(x), n, k, seed, self._ptr(ctx), self._ptr(out))
         return out
 
     def forward(self, x, context=None, seed=0):
