@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -284,6 +285,59 @@ extern "C" int nfrt_run(const nfrt_model *model, nfrt_kernel kernel, int input,
   for (std::thread &t : threads)
     t.join();
   return status.load();
+}
+
+namespace {
+/// SplitMix64's finalizer: decorrelates the seeds of IWAE paths.
+uint64_t mixSeed(uint64_t value) {
+  value += 0x9E3779B97F4A7C15ull;
+  value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9ull;
+  value = (value ^ (value >> 27)) * 0x94D049BB133111EBull;
+  return value ^ (value >> 31);
+}
+
+template <typename T>
+int runIwae(const nfrt_model *model, nfrt_kernel kernel, const void *x,
+            int64_t n, int64_t k, uint64_t seed, const void *ctx, T *out) {
+  std::vector<T> bound(n), largest(n, -std::numeric_limits<T>::infinity()),
+      total(n, T(0));
+  for (int64_t path = 0; path < k; ++path) {
+    uint64_t pathSeed = k == 1 ? seed : mixSeed(seed ^ mixSeed(path));
+    if (int rc = nfrt_run(model, kernel, NFRT_INPUT_DATA, x, n, pathSeed, ctx,
+                          nullptr, 0, bound.data(), 1))
+      return rc;
+    // Running log-sum-exp per row.
+    for (int64_t i = 0; i < n; ++i) {
+      if (bound[i] == -std::numeric_limits<T>::infinity())
+        continue;
+      if (bound[i] > largest[i]) {
+        total[i] = total[i] * std::exp(largest[i] - bound[i]) + T(1);
+        largest[i] = bound[i];
+      } else {
+        total[i] += std::exp(bound[i] - largest[i]);
+      }
+    }
+  }
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = total[i] > 0 ? largest[i] + std::log(total[i] / T(k))
+                          : -std::numeric_limits<T>::infinity();
+  return NF_OK;
+}
+} // namespace
+
+extern "C" int nfrt_iwae(const nfrt_model *model, nfrt_kernel kernel,
+                         const void *x, int64_t n, int64_t k, uint64_t seed,
+                         const void *ctx, void *out) {
+  if (n < 0 || k < 1)
+    return NF_ERROR_INVALID_ARGUMENT;
+  if (n == 0)
+    return NF_OK;
+  if (!x || !out || (model->context_dim > 0 && !ctx))
+    return NF_ERROR_NULL_POINTER;
+  return model->element_size == 4 ? runIwae(model, kernel, x, n, k, seed, ctx,
+                                            static_cast<float *>(out))
+                                  : runIwae(model, kernel, x, n, k, seed, ctx,
+                                            static_cast<double *>(out));
 }
 
 extern "C" void nfrt_philox4x32_10(const uint32_t counter[4],

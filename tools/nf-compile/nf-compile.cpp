@@ -80,6 +80,10 @@ struct ModelInfo {
   nf::BaseNoise noise;
   /// Layer noise per row of the normalizing and generative kernels.
   int64_t forwardNoise, inverseNoise;
+  /// Whether log_prob is exact; if not, it is an IWAE estimate with
+  /// iwaePaths paths.
+  bool exact;
+  int64_t iwaePaths;
 };
 
 int64_t eventSize(mlir::Type type) {
@@ -99,7 +103,9 @@ SmallVector<ModelInfo> collectModels(ModuleOp module) {
                       model.getDataType().getElementType().isF64(),
                       model.getBase().getNoise(),
                       nf::getModelNoiseSize(model, /*inverse=*/false),
-                      nf::getModelNoiseSize(model, /*inverse=*/true)});
+                      nf::getModelNoiseSize(model, /*inverse=*/true),
+                      model.isExact(),
+                      static_cast<int64_t>(model.getIwaePaths())});
   }
   return models;
 }
@@ -129,9 +135,24 @@ void writeDecls(raw_ostream &os, const ModelInfo &m, bool definitions) {
   end("return " + std::to_string(m.latentDim) + ";");
   os << api << "int64_t " << f << "_context_dim(void)";
   end("return " + std::to_string(m.contextDim) + ";");
+  // Exact models: one pass. Bound models: the IWAE estimate with the
+  // model's iwae_paths and seed 0.
+  std::string iwae =
+      "return nfrt_iwae(&" + m.name + "_model, " + m.name + "_log_prob, x, n, ";
   os << api << "int " << f << "_log_prob(const " << T
      << " *x, int64_t n, const " << T << " *ctx, " << T << " *out_logp)";
-  end(run + "log_prob, NFRT_INPUT_DATA, x, n, 0, ctx, 0, 0, out_logp, 1);");
+  if (m.exact)
+    end(run + "log_prob, NFRT_INPUT_DATA, x, n, 0, ctx, 0, 0, out_logp, 1);");
+  else
+    end(iwae + std::to_string(m.iwaePaths) + ", 0, ctx, out_logp);");
+  os << api << "int " << f << "_elbo(const " << T
+     << " *x, int64_t n, uint64_t seed, const " << T << " *ctx, " << T
+     << " *out)";
+  end(iwae + "1, seed, ctx, out);");
+  os << api << "int " << f << "_log_prob_iwae(const " << T
+     << " *x, int64_t n, int64_t k, uint64_t seed, const " << T << " *ctx, "
+     << T << " *out)";
+  end(iwae + "k, seed, ctx, out);");
   os << api << "int " << f << "_forward(const " << T
      << " *x, int64_t n, uint64_t seed, const " << T << " *ctx, " << T
      << " *out_z, " << T << " *out_ldj)";

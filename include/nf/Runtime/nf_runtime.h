@@ -69,6 +69,14 @@ int nfrt_run(const nfrt_model *model, nfrt_kernel kernel, int input,
              const void *in, int64_t n, uint64_t seed, const void *ctx,
              void *out2, int64_t out2_cols, void *out1, int has_out1);
 
+/* The importance-weighted log-likelihood estimate of n rows: runs the
+ * log_prob `kernel` (a stochastic lower bound per pass) over k paths, path j
+ * drawing its layer noise from a seed derived from (seed, j), and writes
+ * log((1/k) sum_j exp(bound_j)) per row. k = 1 gives an ELBO sample. Returns
+ * nfrt_run's error codes (1 also for k < 1). */
+int nfrt_iwae(const nfrt_model *model, nfrt_kernel kernel, const void *x,
+              int64_t n, int64_t k, uint64_t seed, const void *ctx, void *out);
+
 /* Philox4x32-10: one block of four 32-bit outputs. */
 void nfrt_philox4x32_10(const uint32_t counter[4], const uint32_t key[2],
                         uint32_t out[4]);

@@ -80,7 +80,11 @@ def NF_ModelOp : NF_Op<"model", [Symbol, IsolatedFromAbove, SingleBlock]> {
     the data `x : tensor<?x...xT>` and, for conditional models, the context
     `c : tensor<?xCxT>`. The body ends with `nf.yield` of the latent.
 
-    The density is log p(x) = log p_Z(z) + sum_l V_l over the layers.
+    The density is log p(x) = log p_Z(z) + sum_l V_l over the layers. When
+    a layer's V is a stochastic bound (generative surjections, stochastic
+    layers), one pass gives an ELBO sample, and the compiled `log_prob` is
+    the importance-weighted estimate over `iwae_paths` passes (default 64):
+    log (1/k) sum_j exp(log p_Z(z_j) + sum_l V_l,j).
 
     Parameters are tensors defined in the body (`arith.constant` with `dense`
     or `dense_resource` values, so megabytes of trained weights stay compact)
@@ -100,7 +104,8 @@ def NF_ModelOp : NF_Op<"model", [Symbol, IsolatedFromAbove, SingleBlock]> {
   }];
 
   let arguments = (ins SymbolNameAttr:$sym_name,
-                       NF_BaseDistributionAttr:$base);
+                       NF_BaseDistributionAttr:$base,
+                       DefaultValuedAttr<I64Attr, "64">:$iwae_paths);
   let regions = (region SizedRegion<1>:$body);
 
   let hasCustomAssemblyFormat = 1;
