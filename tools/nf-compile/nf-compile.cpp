@@ -54,7 +54,7 @@ cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
                                cl::Required);
 cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                 cl::value_desc("path"), cl::init(""));
-enum class Emit { SharedLib, Object, LLVMIR, MLIR, Header };
+enum class Emit { SharedLib, Object, LLVMIR, MLIR, Header, Glue };
 cl::opt<Emit> emit(
     "emit", cl::desc("What to write"), cl::init(Emit::SharedLib),
     cl::values(clEnumValN(Emit::SharedLib, "so",
@@ -62,7 +62,9 @@ cl::opt<Emit> emit(
                clEnumValN(Emit::Object, "obj", "object file of the kernels"),
                clEnumValN(Emit::LLVMIR, "llvm", "optimized LLVM IR"),
                clEnumValN(Emit::MLIR, "mlir", "MLIR in the LLVM dialect"),
-               clEnumValN(Emit::Header, "header", "the C header only")));
+               clEnumValN(Emit::Header, "header", "the C header only"),
+               clEnumValN(Emit::Glue, "glue",
+                          "the C glue between the ABI and the kernels")));
 cl::opt<unsigned> optLevel("O", cl::desc("Optimization level (0-3)"),
                            cl::Prefix, cl::init(3));
 cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: host)"),
@@ -334,6 +336,7 @@ int main(int argc, char **argv) {
              : emit == Emit::Header  ? stem + ".h"
              : emit == Emit::Object  ? stem + ".o"
              : emit == Emit::LLVMIR  ? stem + ".ll"
+             : emit == Emit::Glue    ? stem + "_glue.c"
                                      : stem + ".llvm.mlir";
   std::string headerStem = sys::path::stem(output).str();
   if (StringRef(headerStem).starts_with("lib"))
@@ -353,6 +356,9 @@ int main(int argc, char **argv) {
       return 1;
   if (emit == Emit::Header)
     return 0;
+  if (emit == Emit::Glue)
+    return failed(
+        writeFile(output, [&](raw_ostream &os) { writeGlue(os, models); }));
 
   mlir::PassManager pm(&context);
   nf::CPUPipelineOptions options;

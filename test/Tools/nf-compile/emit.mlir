@@ -19,6 +19,8 @@
 // HEADER: int64_t nf_flow_latent_dim(void);
 // HEADER: int64_t nf_flow_context_dim(void);
 // HEADER: int nf_flow_log_prob(const float *x, int64_t n, const float *ctx, float *out_logp);
+// HEADER: int nf_flow_elbo(const float *x, int64_t n, uint64_t seed, const float *ctx, float *out);
+// HEADER: int nf_flow_log_prob_iwae(const float *x, int64_t n, int64_t k, uint64_t seed, const float *ctx, float *out);
 // HEADER: int nf_flow_forward(const float *x, int64_t n, uint64_t seed, const float *ctx, float *out_z, float *out_ldj);
 // HEADER: int nf_flow_inverse(const float *z, int64_t n, uint64_t seed, const float *ctx, float *out_x);
 // HEADER: int nf_flow_sample(int64_t n, uint64_t seed, const float *ctx, float *out_x);
@@ -34,6 +36,8 @@
 // SO-DAG: T nf_flow_inverse
 // SO-DAG: T nf_flow_sample
 // SO-DAG: T nf_flow_sample_with_log_prob
+// SO-DAG: T nf_flow_elbo
+// SO-DAG: T nf_flow_log_prob_iwae
 
 func.func private @net(%xa: tensor<?x1xf32>) -> tensor<?x2xf32> {
   %w0 = arith.constant dense<[[0.5, -0.3, 0.8, 0.1]]> : tensor<1x4xf32>
