@@ -107,7 +107,7 @@ SmallVector<ModelInfo> collectModels(ModuleOp module) {
                       nf::getModelNoiseSize(model, /*inverse=*/false),
                       nf::getModelNoiseSize(model, /*inverse=*/true),
                       model.isExact(),
-                      static_cast<int64_t>(model.getIwaePaths())});
+                      model.getNumIwaePaths()});
   }
   return models;
 }

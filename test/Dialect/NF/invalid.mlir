@@ -884,3 +884,10 @@ func.func @dequantize_levels(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
   %0 = nf.uniform_dequantize %x {levels = 1} : tensor<?x4xf32>
   return %0 : tensor<?x4xf32>
 }
+
+// -----
+
+// expected-error @+1 {{iwae_paths must be >= 1, but is 0}}
+nf.model @no_paths(%x: tensor<?x2xf32>) base #nf.std_normal attributes {iwae_paths = 0} {
+  nf.yield %x : tensor<?x2xf32>
+}

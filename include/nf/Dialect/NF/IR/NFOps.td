@@ -105,7 +105,7 @@ def NF_ModelOp : NF_Op<"model", [Symbol, IsolatedFromAbove, SingleBlock]> {
 
   let arguments = (ins SymbolNameAttr:$sym_name,
                        NF_BaseDistributionAttr:$base,
-                       DefaultValuedAttr<I64Attr, "64">:$iwae_paths);
+                       OptionalAttr<I64Attr>:$iwae_paths);
   let regions = (region SizedRegion<1>:$body);
 
   let hasCustomAssemblyFormat = 1;
@@ -132,6 +132,8 @@ def NF_ModelOp : NF_Op<"model", [Symbol, IsolatedFromAbove, SingleBlock]> {
     ::mlir::Value getLatent();
     /// The layers in flow order, from x to z.
     ::llvm::SmallVector<::mlir::nf::FlowLayerOpInterface> getLayers();
+    /// Paths of the IWAE estimate that is log_prob for bound models.
+    int64_t getNumIwaePaths() { return getIwaePaths().value_or(64); }
     /// Exact iff every layer is; an estimate if any layer's V is one;
     /// otherwise a lower bound.
     ::mlir::nf::Exactness getExactness();
