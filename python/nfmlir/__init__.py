@@ -12,6 +12,8 @@ nfmlir.from_torch, with the modules of nfmlir.torch_flows).
 """
 
 from .builder import (
+    VAE,
+    RandomPermutation,
     Abs,
     Augment,
     UniformDequantize,
@@ -57,6 +59,8 @@ from .importer import UnsupportedLayerError, from_torch
 from .runtime import CompiledModel, Library, NFRuntimeError, load
 
 __all__ = [
+    "VAE",
+    "RandomPermutation",
     "Abs",
     "Augment",
     "UniformDequantize",

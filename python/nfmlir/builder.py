@@ -1000,6 +1000,46 @@ class UniformDequantize(Layer):
         return out
 
 
+class VAE(Layer):
+    """VAE layer (stochastic): z ~ q(z | x) = N(mean, exp(log_std)^2) with
+    (means, log_stds) = encoder(x [, context]) (2 * latent outputs), and
+    x ~ p(x | z) likewise from decoder(z [, context]) (2 * D outputs).
+    V = log p(x | z) - log q(z | x), a lower bound; with flow layers after
+    it, the model is a VAE with a flow prior."""
+
+    def __init__(self, latent, encoder, decoder):
+        self.latent, self.encoder, self.decoder = int(latent), encoder, decoder
+
+    def emit(self, em, x, dim):
+        if len(em.event_shape) != 1:
+            raise ValueError(f"VAE: needs flat data, not event shape {em.event_shape}")
+        d = em.event_shape[0]
+        context = f" context %c : {_tensor_type([em.model.context_dim], em.t, batch=True)}" \
+            if em.model.context_dim else ""
+        enc = _conditioner_call(em, self.encoder, "%x", "x", d, 2 * self.latent, "VAE encoder",
+                                "means, then log standard deviations of z")
+        dec = _conditioner_call(em, self.decoder, "%z", "z", self.latent, 2 * d, "VAE decoder",
+                                "means, then log standard deviations of x")
+        enc = enc.replace("conditioner", "encoder", 1).replace(context, "")
+        dec = dec.replace("conditioner", "decoder", 1).replace(context, "")
+        out = em.fresh()
+        before = em.data_type
+        em.event_shape = (self.latent,)
+        em.data_type = _tensor_type(em.event_shape, em.t, batch=True)
+        em.body.append(f"  {out} = nf.vae {x} {enc} {dec}{context} : {before} -> {em.data_type}")
+        return out
+
+
+class RandomPermutation(Layer):
+    """Stochastic permutation (SurVAE): both directions order the features
+    uniformly at random; V = 0."""
+
+    def emit(self, em, x, dim):
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.random_permutation {x} : {em.data_type}")
+        return out
+
+
 class StandardNormal:
     """N(0, I) on `dim` features."""
 

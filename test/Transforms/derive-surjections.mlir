@@ -68,3 +68,30 @@ nf.model @fixed_noise(%x: tensor<?x2xf64>) base #nf.std_normal {
 // KERNEL-SAME: %{{.*}}: memref<?x1xf64>, %{{.*}}: memref<?x10xf64>, %{{.*}}: memref<?x3xf64>)
 // KERNEL-LABEL: func.func @nfk_surjective_sample(
 // KERNEL-SAME: %{{.*}}: memref<?x1xf64>, %{{.*}}: memref<?x10xf64>, %{{.*}}: memref<?x3xf64>)
+
+// Stochastic layers draw in both directions: the VAE layer 2 x 2 uniforms
+// for z going forward, 2 x 3 for x going back; the random permutation one
+// per feature each way.
+// ROUND: nf.vae %{{.*}} encoder @enc decoder @vdec : tensor<?x3xf64> -> tensor<?x2xf64>
+// ROUND: nf.random_permutation %{{.*}} : tensor<?x2xf64>
+// SUMMARY: model @stochastic: tensor<?x3xf64> -> tensor<?x2xf64>, base #nf.std_normal, lower bound
+// SUMMARY-NEXT: 0: nf.vae  stochastic, bound
+// SUMMARY-NEXT: 1: nf.random_permutation  stochastic, bound
+// FWD-LABEL: func.func @stochastic_forward(
+// FWD-SAME: %{{.*}}: tensor<?x3xf64>, %{{.*}}: tensor<?x6xf64>) -> (tensor<?x2xf64>, tensor<?xf64>)
+// FWD: math.cos
+// FWD: call @enc
+// FWD: call @vdec
+// FWD: arith.negf
+// INV-LABEL: func.func @stochastic_inverse(
+// INV-SAME: %{{.*}}: tensor<?x2xf64>, %{{.*}}: tensor<?x8xf64>) -> tensor<?x3xf64>
+// INV: call @vdec
+// INV-NOT: call @enc
+// INV: return
+func.func private @enc(%x: tensor<?x3xf64>) -> tensor<?x4xf64>
+func.func private @vdec(%z: tensor<?x2xf64>) -> tensor<?x6xf64>
+nf.model @stochastic(%x: tensor<?x3xf64>) base #nf.std_normal {
+  %0 = nf.vae %x encoder @enc decoder @vdec : tensor<?x3xf64> -> tensor<?x2xf64>
+  %1 = nf.random_permutation %0 : tensor<?x2xf64>
+  nf.yield %1 : tensor<?x2xf64>
+}

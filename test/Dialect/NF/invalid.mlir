@@ -891,3 +891,21 @@ func.func @dequantize_levels(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
 nf.model @no_paths(%x: tensor<?x2xf32>) base #nf.std_normal attributes {iwae_paths = 0} {
   nf.yield %x : tensor<?x2xf32>
 }
+
+// -----
+
+func.func private @enc(%x: tensor<?x3xf32>) -> tensor<?x4xf32>
+func.func private @dec(%z: tensor<?x2xf32>) -> tensor<?x4xf32>
+func.func @vae_decoder(%x: tensor<?x3xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{conditioner @dec has type '(tensor<?x2xf32>) -> tensor<?x4xf32>', but this layer calls it as '(tensor<?x2xf32>) -> tensor<?x6xf32>'}}
+  %0 = nf.vae %x encoder @enc decoder @dec : tensor<?x3xf32> -> tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @random_permutation_noise(%x: tensor<?x3xf32>, %u: tensor<?x2xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{noise must hold one uniform per feature ('tensor<?x3xf32>'), but has type 'tensor<?x2xf32>'}}
+  %0 = nf.random_permutation %x forward_noise %u : tensor<?x2xf32> : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}

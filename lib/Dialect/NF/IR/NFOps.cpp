@@ -179,8 +179,7 @@ bool ModelOp::isExact() { return getExactness() == Exactness::Exact; }
 
 LogicalResult ModelOp::verifyRegions() {
   if (getNumIwaePaths() < 1)
-    return emitOpError("iwae_paths must be >= 1, but is ")
-           << getNumIwaePaths();
+    return emitOpError("iwae_paths must be >= 1, but is ") << getNumIwaePaths();
   Block &block = getBodyBlock();
   if (block.getNumArguments() < 1 || block.getNumArguments() > 2)
     return emitOpError("expects the data x and an optional context as "

@@ -831,6 +831,79 @@ def NF_UniformDequantizeOp : NF_SameShapeLayerOp<"uniform_dequantize",
 }
 
 //===----------------------------------------------------------------------===//
+// Stochastic layers
+//===----------------------------------------------------------------------===//
+
+def NF_VAEOp : NF_LayerOp<"vae", "Stochastic",
+    [Pure, AttrSizedOperandSegments, DeclareOpInterfaceMethods<SymbolUserOpInterface>],
+    ["getNoiseSize"]> {
+  let summary = "VAE layer: z ~ q(z | x), x ~ p(x | z), diagonal normals";
+  let description = [{
+    A stochastic layer from `tensor<?xDxT>` to `tensor<?xLxT>`: the
+    `encoder` function maps (x [, context], encoder params...) to the means
+    and log standard deviations of q(z | x) (`tensor<?x2LxT>`), the
+    `decoder` maps (z [, context], decoder params...) to those of p(x | z)
+    (`tensor<?x2DxT>`). Both directions draw (Box-Muller from two uniforms
+    per value, or `encoder_noise` / `decoder_noise`: the standard normal eps
+    itself), and V = log p(x | z) - log q(z | x) at the drawn pair, a lower
+    bound (with a flow prior on z: the VAE-with-flow-prior ELBO).
+
+    ```mlir
+    %z = nf.vae %x encoder @enc decoder @dec : tensor<?x4xf32> -> tensor<?x2xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_BatchTensor>:$ctx,
+                       Variadic<NF_ParamTensor>:$encoder_params,
+                       Variadic<NF_ParamTensor>:$decoder_params,
+                       Optional<NF_BatchTensor>:$encoder_noise,
+                       Optional<NF_BatchTensor>:$decoder_noise,
+                       FlatSymbolRefAttr:$encoder,
+                       FlatSymbolRefAttr:$decoder);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `encoder` $encoder
+    (`(` $encoder_params^ `:` type($encoder_params) `)`)?
+    `decoder` $decoder
+    (`(` $decoder_params^ `:` type($decoder_params) `)`)?
+    (`context` $ctx^ `:` type($ctx))?
+    (`encoder_noise` $encoder_noise^ `:` type($encoder_noise))?
+    (`decoder_noise` $decoder_noise^ `:` type($decoder_noise))?
+    attr-dict `:` type($input) `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def NF_RandomPermutationOp : NF_SameShapeLayerOp<"random_permutation",
+    "Stochastic", [Pure, AttrSizedOperandSegments], ["getNoiseSize"]> {
+  let summary = "Stochastic permutation (SurVAE): a uniformly random feature order";
+  let description = [{
+    Both directions permute the D features of `tensor<?xDxT>` uniformly at
+    random (the ranks of D uniforms from the layer-noise stream, or of
+    `forward_noise` / `inverse_noise`). p(x | z) = q(z | x) = 1 / D!, so
+    V = 0: the layer makes a density invariant to the order of the
+    features.
+
+    ```mlir
+    %z = nf.random_permutation %x : tensor<?x3xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_BatchTensor>:$forward_noise,
+                       Optional<NF_BatchTensor>:$inverse_noise);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input (`forward_noise` $forward_noise^ `:` type($forward_noise))?
+    (`inverse_noise` $inverse_noise^ `:` type($inverse_noise))?
+    attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    bool isVolumePreserving() { return true; }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Elementwise bijections
 //===----------------------------------------------------------------------===//
 

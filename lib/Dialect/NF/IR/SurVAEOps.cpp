@@ -1,12 +1,18 @@
-//===- SurjectionOps.cpp - Inference surjections (SurVAE) -----------------===//
+//===- SurVAEOps.cpp - Surjective and stochastic layers (SurVAE) ----------===//
 //
-// Deterministic many-to-one maps x -> z with an exact likelihood term
-// V = log p(x | z) and a stochastic right inverse:
+// Inference surjections: deterministic many-to-one x -> z, exact
+// V = log p(x | z), stochastic right inverse:
 //   nf.abs    z = |x|,          V = sum log P(sign),     inverse: random signs
 //   nf.sort   z = sort(x),      V = -log D!,             inverse: random order
 //   nf.slice  z = x[:, :K],     V = log p(x[:, K:] | z), inverse: decoder draw
-// The generative directions take uniform noise from the kernel's layer noise
-// (appended to the operands) unless the op has an explicit `noise` operand.
+// Generative surjections: stochastic x -> z, V = -log q(z | x) (a bound):
+//   nf.augment             z = (x, e), e ~ q(e | x);     inverse drops e
+//   nf.uniform_dequantize  z = (x + u) / K;              inverse rounds
+// Stochastic layers: both directions draw, V = log p(x | z) - log q(z | x):
+//   nf.vae                  z ~ q(z | x), x ~ p(x | z) (diagonal normals)
+//   nf.random_permutation   z = x permuted uniformly at random, V = 0
+// Random directions take uniform noise from the kernel's layer noise
+// (appended to the operands) unless the op has an explicit noise operand.
 //
 //===----------------------------------------------------------------------===//
 
@@ -585,4 +591,135 @@ FailureOr<LayerValues> UniformDequantizeOp::buildInverse(OpBuilder &b, Value z,
       });
   return LayerValues{x, withLogDet ? buildDequantizeLogDet(*this, b, loc)
                                    : Value()};
+}
+
+//===----------------------------------------------------------------------===//
+// nf.vae
+//===----------------------------------------------------------------------===//
+
+LogicalResult VAEOp::verify() {
+  RankedTensorType in = getInput().getType(), out = getOutput().getType();
+  if (in.getRank() != 2 || out.getRank() != 2)
+    return emitOpError("maps tensor<?xDxT> to tensor<?xLxT>, not ")
+           << in << " to " << out;
+  if (failed(verifyContext(*this, getCtx())))
+    return failure();
+  if (failed(verifyNoiseType(*this, getEncoderNoise(), out,
+                             "standard normal draws of z")))
+    return failure();
+  return verifyNoiseType(*this, getDecoderNoise(), in,
+                         "standard normal draws of x");
+}
+
+LogicalResult VAEOp::verifySymbolUses(SymbolTableCollection &table) {
+  RankedTensorType in = getInput().getType(), out = getOutput().getType();
+  if (!getEncoderAttr() || !getDecoderAttr())
+    return emitOpError("needs an encoder and a decoder");
+  return failure(
+      failed(verifyDensityFunction(*this, table, getEncoderAttr(), in, getCtx(),
+                                   getEncoderParams(), out)) ||
+      failed(verifyDensityFunction(*this, table, getDecoderAttr(), out,
+                                   getCtx(), getDecoderParams(), in)));
+}
+
+int64_t VAEOp::getNoiseSize(bool inverse) {
+  if (inverse)
+    return getDecoderNoise() ? 0 : 2 * getEventSize(getInput().getType());
+  return getEncoderNoise() ? 0 : 2 * getEventSize(getOutput().getType());
+}
+
+/// V = log p(x | z) - log q(z | x) for a pair drawn either way.
+static Value buildVAELogDet(VAEOp op, OpBuilder &b, Location loc,
+                            VAEOp::Adaptor adaptor, Value x, Value z) {
+  RankedTensorType in = op.getInput().getType(), out = op.getOutput().getType();
+  auto [encoderMean, encoderLogStd] =
+      buildDiagonalNormal(b, loc, op.getEncoderAttr(), x, adaptor.getCtx(),
+                          adaptor.getEncoderParams(), out);
+  auto [decoderMean, decoderLogStd] =
+      buildDiagonalNormal(b, loc, op.getDecoderAttr(), z, adaptor.getCtx(),
+                          adaptor.getDecoderParams(), in);
+  Value logQ = buildGaussianLogDensity(
+      b, loc, buildStandardized(b, loc, z, encoderMean, encoderLogStd),
+      encoderLogStd);
+  Value logP = buildGaussianLogDensity(
+      b, loc, buildStandardized(b, loc, x, decoderMean, decoderLogStd),
+      decoderLogStd);
+  return addLogDets(b, loc, logP, negateLogDet(b, loc, logQ));
+}
+
+FailureOr<LayerValues> VAEOp::buildForward(OpBuilder &b, ValueRange operands,
+                                           bool withLogDet) {
+  Adaptor adaptor(operands, *this);
+  Location loc = getLoc();
+  Value x = adaptor.getInput();
+  Value eps = adaptor.getEncoderNoise();
+  if (!eps)
+    eps = buildStandardNormal(b, loc, operands.back(), getOutput().getType());
+  auto [mean, logStd] =
+      buildDiagonalNormal(b, loc, getEncoderAttr(), x, adaptor.getCtx(),
+                          adaptor.getEncoderParams(), getOutput().getType());
+  Value z = buildGaussianDraw(b, loc, eps, mean, logStd);
+  return LayerValues{
+      z, withLogDet ? buildVAELogDet(*this, b, loc, adaptor, x, z) : Value()};
+}
+
+FailureOr<LayerValues> VAEOp::buildInverse(OpBuilder &b, Value z,
+                                           ValueRange operands,
+                                           bool withLogDet) {
+  Adaptor adaptor(operands, *this);
+  Location loc = getLoc();
+  Value eps = adaptor.getDecoderNoise();
+  if (!eps)
+    eps = buildStandardNormal(b, loc, operands.back(), getInput().getType());
+  auto [mean, logStd] =
+      buildDiagonalNormal(b, loc, getDecoderAttr(), z, adaptor.getCtx(),
+                          adaptor.getDecoderParams(), getInput().getType());
+  Value x = buildGaussianDraw(b, loc, eps, mean, logStd);
+  return LayerValues{
+      x, withLogDet ? buildVAELogDet(*this, b, loc, adaptor, x, z) : Value()};
+}
+
+//===----------------------------------------------------------------------===//
+// nf.random_permutation
+//===----------------------------------------------------------------------===//
+
+LogicalResult RandomPermutationOp::verify() {
+  RankedTensorType type = getInput().getType();
+  if (type.getRank() != 2)
+    return emitOpError("expects data of type tensor<?xDxT>, but got ") << type;
+  return failure(failed(verifyNoiseType(*this, getForwardNoise(), type,
+                                        "one uniform per feature")) ||
+                 failed(verifyNoiseType(*this, getInverseNoise(), type,
+                                        "one uniform per feature")));
+}
+
+int64_t RandomPermutationOp::getNoiseSize(bool inverse) {
+  bool given = inverse ? static_cast<bool>(getInverseNoise())
+                       : static_cast<bool>(getForwardNoise());
+  return given ? 0 : getEventSize(getInput().getType());
+}
+
+/// `in` with its features in the order of the ranks of `noise`.
+static LayerValues buildRandomOrder(OpBuilder &b, Location loc, Value in,
+                                    Value noise) {
+  return LayerValues{buildPermuteByRanks(b, loc, in, buildRanks(b, loc, noise),
+                                         /*scatter=*/false),
+                     Value()};
+}
+
+FailureOr<LayerValues>
+RandomPermutationOp::buildForward(OpBuilder &b, ValueRange operands, bool) {
+  Adaptor adaptor(operands, *this);
+  return buildRandomOrder(b, getLoc(), adaptor.getInput(),
+                          getLayerNoise(b, getLoc(), adaptor.getForwardNoise(),
+                                        operands, getInput().getType()));
+}
+
+FailureOr<LayerValues> RandomPermutationOp::buildInverse(OpBuilder &b, Value z,
+                                                         ValueRange operands,
+                                                         bool) {
+  Adaptor adaptor(operands, *this);
+  return buildRandomOrder(b, getLoc(), z,
+                          getLayerNoise(b, getLoc(), adaptor.getInverseNoise(),
+                                        operands, getInput().getType()));
 }

@@ -1,0 +1,70 @@
+"""Stochastic layers: the VAE layer's V = log p(x|z) - log q(z|x) against
+a numpy reference at the drawn pair, its ELBO/IWAE estimates, and the
+stochastic permutation's uniform orders with V = 0."""
+
+from math import log, pi
+
+import numpy as np
+import pytest
+from conftest import ref_mlp
+
+import nfmlir
+
+
+def gaussian_log_density(value, mean, log_std):
+    eps = (value - mean) * np.exp(-log_std)
+    return (-0.5 * eps**2 - log_std - 0.5 * log(2 * pi)).sum(1)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_vae_layer_against_reference(dtype, compile_model):
+    rng = np.random.default_rng(4)
+    encoder = nfmlir.MLP.random([3, 16, 4], "tanh", rng, scale=0.5)
+    decoder = nfmlir.MLP.random([2, 16, 6], "tanh", rng, scale=0.5)
+    # A VAE with a flow prior: the latent goes through a coupling.
+    layers = [nfmlir.VAE(2, encoder, decoder),
+              nfmlir.AffineCoupling([0], nfmlir.MLP.random([1, 8, 2], "tanh", rng), "exp")]
+    model = nfmlir.Model(layers, nfmlir.StandardNormal(2), dtype=dtype, name="vae", event_shape=(3,))
+    lib = compile_model(model)
+    assert (lib.dim, lib.latent_dim) == (3, 2)
+    x = rng.normal(size=(300, 3)).astype(dtype)
+    z, v = lib.forward(x, seed=5)
+    # Undo the coupling to get the VAE's z; V splits into the VAE's term and
+    # the coupling's log-scale.
+    h = ref_mlp(layers[1].conditioner, z[:, :1].astype(np.float64))
+    zv = np.concatenate([z[:, :1], (z[:, 1:] - h[:, :1]) / np.exp(h[:, 1:])], 1).astype(np.float64)
+    x64 = x.astype(np.float64)
+    he, hd = ref_mlp(encoder, x64), ref_mlp(decoder, zv)
+    expected = (gaussian_log_density(x64, hd[:, :3], hd[:, 3:]) - gaussian_log_density(zv, he[:, :2], he[:, 2:])
+                + h[:, 1:].sum(1))
+    tol = 2e-5 if dtype == "float32" else 1e-9
+    assert np.allclose(v, expected, rtol=tol, atol=tol)
+    # The encoder's draws are N(mean, std^2): standardized, mean 0 and var 1.
+    rows = np.repeat(x[:1], 20000, 0)
+    zz = lib.forward(rows, seed=8)[0].astype(np.float64)
+    hh = ref_mlp(layers[1].conditioner, zz[:, :1])
+    zvv = np.concatenate([zz[:, :1], (zz[:, 1:] - hh[:, :1]) / np.exp(hh[:, 1:])], 1)
+    eps = (zvv - he[:1, :2]) / np.exp(he[:1, 2:])
+    assert np.abs(eps.mean(0)).max() < 0.03 and np.abs(eps.var(0) - 1).max() < 0.05
+    # Bound model: more importance paths, a higher estimate on average.
+    many = np.repeat(x[:2], 500, 0)
+    one = lib.log_prob_iwae(many, 1, seed=2).reshape(2, -1).mean(1)
+    more = lib.log_prob_iwae(many, 32, seed=2).reshape(2, -1).mean(1)
+    assert np.all(more > one)
+    xs, logp = lib.sample_with_log_prob(100, seed=3)
+    assert np.isfinite(xs).all() and np.isfinite(logp).all()
+
+
+def test_random_permutation(compile_model):
+    model = nfmlir.Model([nfmlir.RandomPermutation()], nfmlir.StandardNormal(3), dtype="float64", name="perm")
+    lib = compile_model(model)
+    n = 30000
+    x = np.tile([0.0, 1.0, 2.0], (n, 1))
+    z, v = lib.forward(x, seed=1)
+    assert np.array_equal(v, np.zeros(n))
+    orders, counts = np.unique(z, axis=0, return_counts=True)
+    assert len(orders) == 6
+    assert np.all(np.abs(counts / n - 1 / 6) < 4 * np.sqrt(5 / 36 / n))
+    # The generative direction draws its own order.
+    assert not np.array_equal(lib.inverse(z, seed=1), x)
+    assert np.array_equal(np.sort(lib.inverse(z, seed=1), 1), x)
