@@ -16,8 +16,8 @@ func.func private @glow_tiny_conditioner0(%xa: tensor<?x4x2x2xf32>, %w0: tensor<
   %conv0 = linalg.conv_2d_nchw_fchw ins(%pad0, %w0 : tensor<?x4x4x4xf32>, tensor<16x4x3x3xf32>) outs(%bias0 : tensor<?x16x2x2xf32>) -> tensor<?x16x2x2xf32>
   %act0 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%conv0 : tensor<?x16x2x2xf32>) outs(%empty0 : tensor<?x16x2x2xf32>) {
   ^bb0(%a: f32, %o: f32):
-    %z = arith.constant 0.0 : f32
-    %r = arith.maximumf %a, %z : f32
+    %zero_a = arith.constant 0.0 : f32
+    %r = arith.maximumf %a, %zero_a : f32
     linalg.yield %r : f32
   } -> tensor<?x16x2x2xf32>
   %pad1 = tensor.pad %act0 low[0, 0, 1, 1] high[0, 0, 1, 1] {
@@ -42,8 +42,8 @@ func.func private @glow_tiny_conditioner1(%xa: tensor<?x4x2x2xf32>, %w0: tensor<
   %conv0 = linalg.conv_2d_nchw_fchw ins(%pad0, %w0 : tensor<?x4x4x4xf32>, tensor<16x4x3x3xf32>) outs(%bias0 : tensor<?x16x2x2xf32>) -> tensor<?x16x2x2xf32>
   %act0 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%conv0 : tensor<?x16x2x2xf32>) outs(%empty0 : tensor<?x16x2x2xf32>) {
   ^bb0(%a: f32, %o: f32):
-    %z = arith.constant 0.0 : f32
-    %r = arith.maximumf %a, %z : f32
+    %zero_a = arith.constant 0.0 : f32
+    %r = arith.maximumf %a, %zero_a : f32
     linalg.yield %r : f32
   } -> tensor<?x16x2x2xf32>
   %pad1 = tensor.pad %act0 low[0, 0, 1, 1] high[0, 0, 1, 1] {

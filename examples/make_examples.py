@@ -100,9 +100,71 @@ def user_elementwise():
     return nfmlir.Model(layers, nfmlir.StandardNormal(2), name="user_elementwise")
 
 
-MAKERS = (conditional_realnvp, glow_tiny, maf, nsf_coupling, planar_radial, iresnet, user_elementwise)
+def abs_flow():
+    rng = np.random.default_rng(8)
+    # x -> |x| -> log: the positive orthant onto R^2, then couplings; the
+    # density is symmetric under sign flips of either coordinate.
+    layers = [nfmlir.Abs(), nfmlir.Log()]
+    for k in range(3):
+        layers.append(nfmlir.AffineCoupling([k % 2], nfmlir.MLP.random([1, 32, 2], "tanh", rng, 0.5), "softplus"))
+    return nfmlir.Model(layers, nfmlir.StandardNormal(2), name="abs_flow")
+
+
+def multiscale():
+    rng = np.random.default_rng(9)
+    c, h, w = 2, 4, 4
+    layers = [nfmlir.Squeeze(),
+              nfmlir.AffineCoupling(list(range(4)), nfmlir.ConvNet.random([4, 16, 8], 3, "relu", rng, 0.5),
+                                    "sigmoid"),
+              # Factor out half the channels with a learned conditional prior.
+              nfmlir.Slice(4, nfmlir.ConvNet.random([4, 16, 8], 3, "relu", rng, 0.5)),
+              nfmlir.AffineCoupling([0, 1], nfmlir.ConvNet.random([2, 16, 4], 3, "relu", rng, 0.5), "sigmoid")]
+    return nfmlir.Model(layers, nfmlir.StandardNormal(16), name="multiscale", event_shape=(c, h, w))
+
+
+def vae_flow_prior():
+    rng = np.random.default_rng(10)
+    d, latent = 6, 2
+    layers = [nfmlir.VAE(latent, nfmlir.MLP.random([d, 32, 2 * latent], "tanh", rng, 0.5),
+                         nfmlir.MLP.random([latent, 32, 2 * d], "tanh", rng, 0.5))]
+    for k in range(3):
+        layers.append(nfmlir.AffineCoupling([k % 2], nfmlir.MLP.random([1, 16, 2], "tanh", rng, 0.5), "softplus"))
+    return nfmlir.Model(layers, nfmlir.StandardNormal(latent), name="vae_flow_prior", event_shape=(d,),
+                        iwae_paths=32)
+
+
+def dequantized_augmented():
+    rng = np.random.default_rng(11)
+    d = 3
+    layers = [nfmlir.UniformDequantize(16), nfmlir.Logit(alpha=0.05),
+              nfmlir.Augment(2, nfmlir.MLP.random([d, 16, 4], "tanh", rng, 0.5))]
+    for k in range(2):
+        # Augmented-flow steps: couplings across the x / e split.
+        layers.append(nfmlir.AffineCoupling([0, 1, 2] if k == 0 else [3, 4],
+                                            nfmlir.MLP.random([3 if k == 0 else 2, 32, 4 if k == 0 else 6], "tanh",
+                                                              rng, 0.5), "softplus"))
+    return nfmlir.Model(layers, nfmlir.StandardNormal(d + 2), name="dequantized_augmented", event_shape=(d,),
+                        iwae_paths=16)
+
+
+MAKERS = (conditional_realnvp, glow_tiny, maf, nsf_coupling, planar_radial, iresnet, user_elementwise, abs_flow,
+          multiscale, vae_flow_prior, dequantized_augmented)
+# Examples with surjective or stochastic layers, and those whose log_prob is
+# a bound (IWAE estimate).
+SURJECTIVE = {"abs_flow", "multiscale", "vae_flow_prior", "dequantized_augmented"}
+BOUND = {"vae_flow_prior", "dequantized_augmented"}
 
 HEADERS = {
+    "abs_flow": "An abs-surjection flow for densities symmetric under sign flips: |x|, log,\n"
+                "then couplings; exact likelihood, random signs when sampling.",
+    "multiscale": "A multi-scale image flow: squeeze, a convolutional coupling, a slice\n"
+                  "factor-out of half the channels with a convolutional conditional prior,\n"
+                  "another coupling.",
+    "vae_flow_prior": "A VAE with a flow prior: a VAE layer (6-D data, 2-D latent) and couplings\n"
+                      "on the latent; log_prob is the IWAE estimate with 32 paths.",
+    "dequantized_augmented": "Uniform dequantization of 16-level data, logit, then an augmented flow:\n"
+                             "2 features drawn from a conditional encoder, couplings across the\n"
+                             "x / e split; log_prob is the IWAE estimate with 16 paths.",
     "conditional_realnvp": "A conditional RealNVP on 2-D data given a 1-D context: each coupling's\n"
                            "conditioner sees x_A and the context.",
     "glow_tiny": "A Glow-style flow on 2x4x4 images in [0, 1]: logit preprocessing, ActNorm,\n"

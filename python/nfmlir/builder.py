@@ -550,9 +550,9 @@ class ConvNet:
 
 
 _SCALAR_ACTIVATIONS = {
-    "relu": "%z = arith.constant 0.0 : {T}\n%r = arith.maximumf %a, %z : {T}",
+    "relu": "%zero_a = arith.constant 0.0 : {T}\n%r = arith.maximumf %a, %zero_a : {T}",
     "tanh": "%r = math.tanh %a : {T}",
-    "elu": "%z = arith.constant 0.0 : {T}\n%p = arith.cmpf ogt, %a, %z : {T}\n%e = math.expm1 %a : {T}\n"
+    "elu": "%zero_a = arith.constant 0.0 : {T}\n%p = arith.cmpf ogt, %a, %zero_a : {T}\n%e = math.expm1 %a : {T}\n"
            "%r = arith.select %p, %a, %e : {T}",
 }
 

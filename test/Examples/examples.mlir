@@ -9,7 +9,7 @@
 
 // Every generated example round-trips too, and its model summary names its
 // layer families.
-// RUN: for f in conditional_realnvp glow_tiny maf nsf_coupling planar_radial iresnet user_elementwise; do \
+// RUN: for f in conditional_realnvp glow_tiny maf nsf_coupling planar_radial iresnet user_elementwise abs_flow multiscale vae_flow_prior dequantized_augmented; do \
 // RUN:   nf-opt %nf_src_root/examples/$f.mlir > %t.$f && nf-opt %t.$f | diff %t.$f - && \
 // RUN:   nf-opt %nf_src_root/examples/$f.mlir --mlir-print-op-generic | nf-opt | diff %t.$f - ; done
 // RUN: nf-opt %nf_src_root/examples/glow_tiny.mlir --nf-model-summary -o /dev/null 2>&1 | FileCheck %s --check-prefix=GLOW
