@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: build nf-mlir, compile the example flow to a native library
 # with nf-compile, then sample it, evaluate log_prob, print throughput and
-# write a picture of its samples and density (out/realnvp2d.png). Then train
+# write a picture of its samples and density (out/realnvp2d.png). Run two
+# models with surjective and stochastic layers (abs flow, VAE with a flow
+# prior: ELBO and IWAE estimates). Then train
 # a 2-D spline flow in PyTorch, import and compile it, and draw training
 # data, compiled samples and compiled density (out/two_moons.png), with its
 # log_prob throughput against PyTorch eager.
@@ -16,5 +18,9 @@ mkdir -p build/examples
 build/bin/nf-compile examples/realnvp2d.mlir -o build/examples/librealnvp2d.so
 echo "== running it"
 /usr/bin/python3 examples/run_compiled.py build/examples/librealnvp2d.so out/realnvp2d.png
+echo "== surjective and stochastic layers: examples/abs_flow.mlir, examples/vae_flow_prior.mlir"
+build/bin/nf-compile examples/abs_flow.mlir -o build/examples/libabs_flow.so
+build/bin/nf-compile examples/vae_flow_prior.mlir -o build/examples/libvae_flow_prior.so
+/usr/bin/python3 examples/run_surjective.py build/examples
 echo "== examples/train_and_compile.py: PyTorch -> nfmlir.from_torch -> nf-compile"
 /usr/bin/python3 examples/train_and_compile.py out/two_moons.png
