@@ -107,7 +107,8 @@ def test_compiled_log_prob_matches_pytorch(trained):
     exact = log_prob(flow64, x32.astype(np.float64))
     rel_compiled = np.abs(lib.log_prob(x32) - exact) / np.abs(exact)
     rel_torch32 = np.abs(log_prob(flow, x32) - exact) / np.abs(exact)
-    report = (name, rel_compiled.max(), rel_torch32.max())
+    report = (name, rel_compiled.max(), np.quantile(rel_compiled, 0.999), rel_torch32.max())
+    print("relative error: compiled max, compiled 99.9%, torch float32 max", report)
     assert rel_torch32.max() <= 1e-5, report
     assert np.quantile(rel_compiled, 0.999) <= 1e-5, report
     assert rel_compiled.max() <= (1e-5 if name == "realnvp" else 2e-5), report

@@ -69,6 +69,21 @@ static LogicalResult verifyNoiseType(Operation *op, Value noise,
   return success();
 }
 
+/// Checks that `out` is `in` with another number of features along
+/// dimension 1: more with `grows` (checked here), fewer otherwise (the
+/// caller checks how many).
+static LogicalResult verifyFeatureChange(Operation *op, RankedTensorType in,
+                                         RankedTensorType out, bool grows) {
+  if (in.getRank() == out.getRank() &&
+      in.getShape().drop_front(2) == out.getShape().drop_front(2) &&
+      in.getElementType() == out.getElementType() &&
+      (!grows || out.getDimSize(1) > in.getDimSize(1)))
+    return success();
+  return op->emitOpError("result must be the input with ")
+         << (grows ? "more" : "fewer")
+         << " features along dimension 1, but maps " << in << " to " << out;
+}
+
 /// A rank-0 tensor holding `value`.
 static Value buildScalarTensor(OpBuilder &b, Location loc, Type elementType,
                                double value) {
@@ -387,12 +402,8 @@ static RankedTensorType getDroppedType(SliceOp op) {
 
 LogicalResult SliceOp::verify() {
   RankedTensorType in = getInput().getType(), out = getOutput().getType();
-  if (in.getRank() != out.getRank() ||
-      in.getShape().drop_front(2) != out.getShape().drop_front(2) ||
-      in.getElementType() != out.getElementType())
-    return emitOpError("result must be the input with fewer features along "
-                       "dimension 1, but maps ")
-           << in << " to " << out;
+  if (failed(verifyFeatureChange(*this, in, out, /*grows=*/false)))
+    return failure();
   int64_t keep = out.getDimSize(1), features = in.getDimSize(1);
   if (keep < 1 || keep >= features)
     return emitOpError("must keep between 1 and ")
@@ -467,13 +478,8 @@ static RankedTensorType getAugmentedType(AugmentOp op) {
 
 LogicalResult AugmentOp::verify() {
   RankedTensorType in = getInput().getType(), out = getOutput().getType();
-  if (in.getRank() != out.getRank() ||
-      in.getShape().drop_front(2) != out.getShape().drop_front(2) ||
-      in.getElementType() != out.getElementType() ||
-      out.getDimSize(1) <= in.getDimSize(1))
-    return emitOpError("result must be the input with more features along "
-                       "dimension 1, but maps ")
-           << in << " to " << out;
+  if (failed(verifyFeatureChange(*this, in, out, /*grows=*/true)))
+    return failure();
   if (!getEncoder() && !getParams().empty())
     return emitOpError("has encoder parameters but no encoder");
   if (failed(verifyContext(*this, getCtx())))
