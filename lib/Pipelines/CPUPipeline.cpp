@@ -13,7 +13,8 @@ void mlir::nf::buildCPUPipeline(OpPassManager &pm,
   std::string pipeline =
       // Models become kernels on tensors; conditioners are inlined into them
       // so that elementwise producers and consumers fuse.
-      "nf-inline-scalar-resources,nf-expand-model,convert-nf-to-linalg,"
+      "nf-inline-scalar-resources,nf-derive-energy-gradients,nf-expand-model,"
+      "convert-nf-to-linalg,"
       "inline,symbol-dce,"
       "canonicalize,cse,func.func(linalg-fuse-elementwise-ops),"
       "canonicalize,cse,"

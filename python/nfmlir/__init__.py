@@ -12,6 +12,10 @@ nfmlir.from_torch, with the modules of nfmlir.torch_flows).
 """
 
 from .builder import (
+    Energy,
+    Langevin,
+    Metropolis,
+    double_well,
     VAE,
     RandomPermutation,
     Abs,
@@ -59,6 +63,10 @@ from .importer import UnsupportedLayerError, from_torch
 from .runtime import CompiledModel, Library, NFRuntimeError, load
 
 __all__ = [
+    "Energy",
+    "Langevin",
+    "Metropolis",
+    "double_well",
     "VAE",
     "RandomPermutation",
     "Abs",

@@ -1040,6 +1040,131 @@ class RandomPermutation(Layer):
         return out
 
 
+class Energy:
+    """An energy u(y), one value per row, for SNF blocks: the MLIR text of a
+    `func.func @<name>(%y: tensor<?xDxT>) -> tensor<?xT>` written with the
+    placeholders `{t}` (element type) and `{d}` (D), using linalg, tensor,
+    arith and math ops (the compiler derives its gradient). `gradient`, if
+    given, is the text of `@<gradient_name>(%y) -> tensor<?xDxT>` instead."""
+
+    def __init__(self, name, template, gradient_name=None, gradient_template=None):
+        if not name.isidentifier():
+            raise ValueError(f"Energy: name must be an identifier, not {name!r}")
+        if (gradient_name is None) != (gradient_template is None):
+            raise ValueError("Energy: give both gradient_name and gradient_template, or neither")
+        self.name, self.template = name, template
+        self.gradient_name, self.gradient_template = gradient_name, gradient_template
+
+    def emit(self, em, d):
+        """Adds the function(s) once per model; returns the symbol names."""
+        for template in (self.template, self.gradient_template):
+            if template is None:
+                continue
+            text = template.replace("{t}", em.t).replace("{d}", str(d))
+            if text not in em.functions:
+                em.functions.append(text)
+        return self.name, self.gradient_name
+
+
+def double_well(a=-0.5, b=-6.0, c=1.0, name="double_well"):
+    """The SNF paper's double well u(y) = a y1 + b y1^2 + c y1^4 + y2^2 / 2
+    (bgtorch DoubleWellEnergy(2, a, b, c); the defaults give
+    y1^4 - 6 y1^2 - 0.5 y1 + 0.5 y2^2)."""
+    lit = _float_literal
+    template = f"""func.func @{name}(%y: tensor<?x2x{{t}}>) -> tensor<?x{{t}}> {{{{
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %y, %c0 : tensor<?x2x{{t}}>
+  %y1 = tensor.extract_slice %y[0, 0] [%n, 1] [1, 1] : tensor<?x2x{{t}}> to tensor<?x{{t}}>
+  %y2 = tensor.extract_slice %y[0, 1] [%n, 1] [1, 1] : tensor<?x2x{{t}}> to tensor<?x{{t}}>
+  %init = tensor.empty(%n) : tensor<?x{{t}}>
+  %u = linalg.generic {{{{indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>, affine_map<(i) -> (i)>],
+                       iterator_types = ["parallel"]}}}}
+      ins(%y1, %y2 : tensor<?x{{t}}>, tensor<?x{{t}}>) outs(%init : tensor<?x{{t}}>) {{{{
+  ^bb0(%p: {{t}}, %q: {{t}}, %out: {{t}}):
+    %a = arith.constant {lit(a)} : {{t}}
+    %b = arith.constant {lit(b)} : {{t}}
+    %c = arith.constant {lit(c)} : {{t}}
+    %half = arith.constant 0.5 : {{t}}
+    %p2 = arith.mulf %p, %p : {{t}}
+    %p4 = arith.mulf %p2, %p2 : {{t}}
+    %q2 = arith.mulf %q, %q : {{t}}
+    %t1 = arith.mulf %a, %p : {{t}}
+    %t2 = arith.mulf %b, %p2 : {{t}}
+    %t3 = arith.mulf %c, %p4 : {{t}}
+    %t4 = arith.mulf %half, %q2 : {{t}}
+    %s1 = arith.addf %t1, %t2 : {{t}}
+    %s2 = arith.addf %s1, %t3 : {{t}}
+    %s3 = arith.addf %s2, %t4 : {{t}}
+    linalg.yield %s3 : {{t}}
+  }}}} -> tensor<?x{{t}}>
+  return %u : tensor<?x{{t}}>
+}}}}"""
+    return Energy(name, template.replace("{{", "{").replace("}}", "}"))
+
+
+class _SNFBlock(Layer):
+    """An MCMC block of a stochastic normalizing flow on the interpolated
+    energy u_lambda = (1 - lam) |y|^2 / 2 + lam u(y); V is the path term."""
+
+    op = None
+
+    def __init__(self, energy, steps=1, lam=1.0):
+        if not isinstance(energy, Energy):
+            raise TypeError(f"{type(self).__name__}: energy must be an nfmlir.Energy")
+        self.energy, self.steps, self.lam = energy, int(steps), float(lam)
+        if self.steps < 1:
+            raise ValueError(f"{type(self).__name__}: steps must be >= 1")
+        if not 0.0 <= self.lam <= 1.0:
+            raise ValueError(f"{type(self).__name__}: lam must be in [0, 1]")
+
+    def attributes(self, gradient):
+        raise NotImplementedError
+
+    def emit(self, em, x, dim):
+        if len(em.event_shape) != 1:
+            raise ValueError(f"{type(self).__name__}: needs flat data, not event shape {em.event_shape}")
+        name, gradient = self.energy.emit(em, em.event_shape[0])
+        attrs = [f"lambda = {_float_literal(self.lam)}", f"steps = {self.steps} : i64"] + self.attributes(gradient)
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.{self.op} {x} energy @{name} {{{', '.join(attrs)}}} : {em.data_type}")
+        return out
+
+
+class Langevin(_SNFBlock):
+    """Overdamped Langevin (Brownian) SNF block: `steps` steps of
+    y' = y - step_size grad u_lambda(y) + sqrt(2 step_size) eta. The energy
+    gradient is derived by the compiler unless the Energy gives one."""
+
+    op = "langevin"
+
+    def __init__(self, energy, step_size, steps=1, lam=1.0):
+        super().__init__(energy, steps, lam)
+        self.step_size = float(step_size)
+        if not self.step_size > 0:
+            raise ValueError("Langevin: step_size must be positive")
+
+    def attributes(self, gradient):
+        attrs = [f"step_size = {_float_literal(self.step_size)}"]
+        return attrs + ([f"gradient = @{gradient}"] if gradient else [])
+
+
+class Metropolis(_SNFBlock):
+    """Random-walk Metropolis SNF block: `steps` steps proposing
+    y + proposal_scale * xi, accepted with probability
+    min(1, exp(u_lambda(y) - u_lambda(y'))); V = u_lambda(z) - u_lambda(x)."""
+
+    op = "metropolis"
+
+    def __init__(self, energy, proposal_scale, steps=1, lam=1.0):
+        super().__init__(energy, steps, lam)
+        self.proposal_scale = float(proposal_scale)
+        if not self.proposal_scale > 0:
+            raise ValueError("Metropolis: proposal_scale must be positive")
+
+    def attributes(self, gradient):
+        return [f"proposal_scale = {_float_literal(self.proposal_scale)}"]
+
+
 class StandardNormal:
     """N(0, I) on `dim` features."""
 

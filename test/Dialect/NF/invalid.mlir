@@ -909,3 +909,84 @@ func.func @random_permutation_noise(%x: tensor<?x3xf32>, %u: tensor<?x2xf32>) ->
   %0 = nf.random_permutation %x forward_noise %u : tensor<?x2xf32> : tensor<?x3xf32>
   return %0 : tensor<?x3xf32>
 }
+
+// -----
+
+func.func private @u(%y: tensor<?x2xf32>) -> tensor<?xf32>
+func.func @langevin_steps(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{needs at least one step, but has 0}}
+  %0 = nf.langevin %x energy @u {step_size = 0.1, steps = 0 : i64} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @u(%y: tensor<?x2xf32>) -> tensor<?xf32>
+func.func @langevin_step_size(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{step_size must be positive}}
+  %0 = nf.langevin %x energy @u {step_size = 0.0} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @u(%y: tensor<?x2xf32>) -> tensor<?xf32>
+func.func @metropolis_lambda(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{lambda must be in [0, 1], but is 1.5}}
+  %0 = nf.metropolis %x energy @u {lambda = 1.5, proposal_scale = 0.5} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @u(%y: tensor<?x2xf32>) -> tensor<?xf32>
+func.func @metropolis_scale(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{proposal_scale must be positive}}
+  %0 = nf.metropolis %x energy @u {proposal_scale = -0.5} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @u(%y: tensor<?x2xf32>) -> tensor<?xf32>
+func.func @metropolis_noise(%x: tensor<?x2xf32>, %n: tensor<?x6xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{noise must hold the proposals' standard normal draws, then one uniform per step ('tensor<?x9xf32>'), but has type 'tensor<?x6xf32>'}}
+  %0 = nf.metropolis %x energy @u forward_noise %n : tensor<?x6xf32> {proposal_scale = 0.5, steps = 3 : i64} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @u(%y: tensor<?x2xf32>) -> tensor<?x2xf32>
+func.func @energy_type(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{energy @u has type '(tensor<?x2xf32>) -> tensor<?x2xf32>', but this layer calls it as '(tensor<?x2xf32>) -> tensor<?xf32>'}}
+  %0 = nf.metropolis %x energy @u {proposal_scale = 0.5} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @u(%y: tensor<?x2xf32>) -> tensor<?xf32>
+func.func private @g(%y: tensor<?x2xf32>) -> tensor<?xf32>
+func.func @gradient_type(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{gradient @g has type '(tensor<?x2xf32>) -> tensor<?xf32>', but this layer calls it as '(tensor<?x2xf32>) -> tensor<?x2xf32>'}}
+  %0 = nf.langevin %x energy @u {step_size = 0.1, gradient = @g} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @missing_energy(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{energy @nowhere does not name a func.func}}
+  %0 = nf.metropolis %x energy @nowhere {proposal_scale = 0.5} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @u(%y: tensor<?x2x2xf32>) -> tensor<?xf32>
+func.func @snf_rank(%x: tensor<?x2x2xf32>) -> tensor<?x2x2xf32> {
+  // expected-error @+1 {{expects data of type tensor<?xDxT>, but got 'tensor<?x2x2xf32>'}}
+  %0 = nf.metropolis %x energy @u {proposal_scale = 0.5} : tensor<?x2x2xf32>
+  return %0 : tensor<?x2x2xf32>
+}

@@ -189,6 +189,20 @@ nf.model @radial(%x: tensor<?x2xf64>) base #nf.std_normal {
   nf.yield %0 : tensor<?x2xf64>
 }
 
+// CHECK-LABEL: nf.model @snf
+// CHECK: nf.langevin %{{.*}} energy @energy(%{{.*}} : tensor<2xf64>) forward_noise %{{.*}} : tensor<?x4xf64> {gradient = @energy_grad, lambda = 5.000000e-01 : f64, step_size = 1.000000e-02 : f64, steps = 2 : i64} : tensor<?x2xf64>
+// CHECK: nf.metropolis %{{.*}} energy @energy(%{{.*}} : tensor<2xf64>) inverse_noise %{{.*}} : tensor<?x3xf64> {proposal_scale = 5.000000e-01 : f64} : tensor<?x2xf64>
+func.func private @energy(%y: tensor<?x2xf64>, %w: tensor<2xf64>) -> tensor<?xf64>
+func.func private @energy_grad(%y: tensor<?x2xf64>, %w: tensor<2xf64>) -> tensor<?x2xf64>
+nf.model @snf(%x: tensor<?x2xf64>, %c: tensor<?x4xf64>) base #nf.std_normal {
+  %w = arith.constant dense<[1.0, 2.0]> : tensor<2xf64>
+  %0 = nf.langevin %x energy @energy(%w : tensor<2xf64>) forward_noise %c : tensor<?x4xf64> {lambda = 0.5, step_size = 0.01, steps = 2 : i64, gradient = @energy_grad} : tensor<?x2xf64>
+  %n = arith.constant dense<0.5> : tensor<1x3xf64>
+  %nd = tensor.cast %n : tensor<1x3xf64> to tensor<?x3xf64>
+  %1 = nf.metropolis %0 energy @energy(%w : tensor<2xf64>) inverse_noise %nd : tensor<?x3xf64> {proposal_scale = 0.5} : tensor<?x2xf64>
+  nf.yield %1 : tensor<?x2xf64>
+}
+
 // CHECK-LABEL: nf.model @catalogue
 // CHECK: nf.rq_spline %{{.*}} widths %{{.*}} heights %{{.*}} derivatives %{{.*}} {tail_bound = 2.000000e+00 : f64} : tensor<?x4xf64>, tensor<4x3xf64>, tensor<4x2xf64>
 // CHECK: nf.rq_spline_coupling %{{.*}} identity [0, 2] conditioner @spline_net(%{{.*}} : tensor<2x10xf64>) context %{{.*}} : tensor<?x1xf64> {bins = 2 : i64} : tensor<?x4xf64>

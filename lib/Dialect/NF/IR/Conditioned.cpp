@@ -75,16 +75,16 @@ LogicalResult
 mlir::nf::verifyConditionerType(Operation *op,
                                 SymbolTableCollection &symbolTable,
                                 FlatSymbolRefAttr conditioner, TypeRange inputs,
-                                Type result, StringRef layout) {
+                                Type result, StringRef layout, StringRef role) {
   auto function =
       symbolTable.lookupNearestSymbolFrom<func::FuncOp>(op, conditioner);
   if (!function)
-    return op->emitOpError("conditioner ")
-           << conditioner << " does not name a func.func";
+    return op->emitOpError(role)
+           << " " << conditioner << " does not name a func.func";
   auto expected = FunctionType::get(op->getContext(), inputs, {result});
   if (function.getFunctionType() != expected)
-    return op->emitOpError("conditioner ")
-           << conditioner << " has type " << function.getFunctionType()
+    return op->emitOpError(role)
+           << " " << conditioner << " has type " << function.getFunctionType()
            << ", but this layer calls it as " << expected
            << " (the layer's input, then the context if any, then the "
               "parameters; the result holds "

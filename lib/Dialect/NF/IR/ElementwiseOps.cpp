@@ -282,15 +282,6 @@ static bool isInvertibleIn(Operation *op, unsigned index) {
   return isa<math::PowFOp>(op) && index == 0;
 }
 
-/// Whether the derivative rules below cover `op`.
-static bool isDifferentiable(Operation *op) {
-  return isa<arith::ConstantOp, arith::AddFOp, arith::SubFOp, arith::MulFOp,
-             arith::DivFOp, arith::NegFOp, arith::MaximumFOp, arith::MinimumFOp,
-             math::ExpOp, math::LogOp, math::Log1pOp, math::ExpM1Op,
-             math::TanhOp, math::AtanhOp, math::SinhOp, math::AsinhOp,
-             math::SqrtOp, math::PowFOp, math::AbsFOp>(op);
-}
-
 FailureOr<SmallVector<OpOperand *>>
 ElementwiseOp::getInversionChain(std::string &why) {
   Block &body = getBody().front();
@@ -342,7 +333,7 @@ LogicalResult ElementwiseOp::verifyRegions() {
         op.getNumResults() != 1 || !op.getResult(0).getType().isFloat())
       return op.emitOpError("is not allowed in an nf.elementwise body (only "
                             "side-effect-free scalar float arith/math ops)");
-    if (onX && !isDifferentiable(&op))
+    if (onX && !hasScalarDerivativeRule(&op))
       return op.emitOpError("cannot be differentiated in x, so nf.elementwise "
                             "cannot derive log|f'(x)|");
   }
@@ -364,80 +355,15 @@ static Value cloneBody(ElementwiseOp op, OpBuilder &b, Location loc, Value x,
                        IRMapping &mapping,
                        DenseMap<Value, Value> *derivatives = nullptr) {
   Block &body = op.getBody().front();
-  ScalarBuilder s = scalarFor(b, loc, x);
   mapping.map(body.getArgument(0), x);
-  if (derivatives)
-    (*derivatives)[body.getArgument(0)] = s.c(1.0);
-  // Null derivative = 0 (the value does not depend on x).
-  auto d = [&](Value v) { return derivatives->lookup(v); };
-  auto sum = [&](Value u, Value v) -> Value {
-    return !u ? v : !v ? u : s.add(u, v);
-  };
-  auto times = [&](Value u, Value factor) -> Value {
-    return u ? s.mul(u, factor) : Value();
-  };
-  for (Operation &original : body.without_terminator()) {
-    Operation *clone = b.clone(original, mapping);
-    if (!derivatives)
-      continue;
-    auto operand = [&](unsigned i) {
-      return mapping.lookup(original.getOperand(i));
-    };
-    Value da =
-        original.getNumOperands() > 0 ? d(original.getOperand(0)) : Value();
-    Value db =
-        original.getNumOperands() > 1 ? d(original.getOperand(1)) : Value();
-    if (!da && !db)
-      continue;
-    Value r = clone->getResult(0), derivative;
-    if (isa<arith::AddFOp>(original)) {
-      derivative = sum(da, db);
-    } else if (isa<arith::SubFOp>(original)) {
-      derivative = sum(da, db ? s.neg(db) : Value());
-    } else if (isa<arith::MulFOp>(original)) {
-      derivative = sum(times(da, operand(1)), times(db, operand(0)));
-    } else if (isa<arith::DivFOp>(original)) {
-      // (da b - a db) / b^2 = da / b - r db / b
-      Value bv = operand(1);
-      derivative = sum(da ? s.div(da, bv) : Value(),
-                       db ? s.neg(s.div(s.mul(r, db), bv)) : Value());
-    } else if (isa<arith::NegFOp>(original)) {
-      derivative = s.neg(da);
-    } else if (isa<arith::MaximumFOp, arith::MinimumFOp>(original)) {
-      Value pickFirst = s.cmp(arith::CmpFPredicate::OEQ, r, operand(0));
-      derivative = s.select(pickFirst, da ? da : s.c(0.0), db ? db : s.c(0.0));
-    } else if (isa<math::ExpOp>(original)) {
-      derivative = s.mul(r, da);
-    } else if (isa<math::LogOp>(original)) {
-      derivative = s.div(da, operand(0));
-    } else if (isa<math::Log1pOp>(original)) {
-      derivative = s.div(da, s.add(s.c(1.0), operand(0)));
-    } else if (isa<math::ExpM1Op>(original)) {
-      derivative = s.mul(s.add(r, s.c(1.0)), da);
-    } else if (isa<math::TanhOp>(original)) {
-      derivative = s.mul(s.sub(s.c(1.0), s.mul(r, r)), da);
-    } else if (isa<math::AtanhOp>(original)) {
-      Value a = operand(0);
-      derivative = s.div(da, s.sub(s.c(1.0), s.mul(a, a)));
-    } else if (isa<math::SinhOp>(original)) {
-      derivative = s.mul(math::CoshOp::create(b, loc, operand(0)), da);
-    } else if (isa<math::AsinhOp>(original)) {
-      Value a = operand(0);
-      derivative =
-          s.div(da, math::SqrtOp::create(b, loc, s.add(s.c(1.0), s.mul(a, a))));
-    } else if (isa<math::SqrtOp>(original)) {
-      derivative = s.div(da, s.mul(s.c(2.0), r));
-    } else if (isa<math::AbsFOp>(original)) {
-      derivative =
-          s.mul(math::CopySignOp::create(b, loc, s.c(1.0), operand(0)), da);
-    } else if (isa<math::PowFOp>(original)) {
-      // d(a^c) = c a^(c-1) da + a^c log(a) dc
-      Value a = operand(0), c = operand(1);
-      Value lower = math::PowFOp::create(b, loc, a, s.sub(c, s.c(1.0)));
-      derivative = sum(da ? s.mul(s.mul(c, lower), da) : Value(),
-                       db ? s.mul(s.mul(r, s.log(a)), db) : Value());
-    }
-    (*derivatives)[original.getResult(0)] = derivative;
+  if (!derivatives) {
+    for (Operation &original : body.without_terminator())
+      b.clone(original, mapping);
+  } else {
+    (*derivatives)[body.getArgument(0)] =
+        createFloatConstant(b, loc, x.getType(), 1.0);
+    cloneWithDerivatives(b, loc, body.without_terminator(), mapping,
+                         *derivatives);
   }
   Value yielded = cast<ScalarYieldOp>(body.getTerminator()).getValue();
   return mapping.lookup(yielded);

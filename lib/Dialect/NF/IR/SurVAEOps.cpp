@@ -28,47 +28,6 @@
 using namespace mlir;
 using namespace mlir::nf;
 
-/// Values per sample of a batch type.
-static int64_t getEventSize(Type type) {
-  int64_t size = 1;
-  for (int64_t d : cast<RankedTensorType>(type).getShape().drop_front())
-    size *= d;
-  return size;
-}
-
-/// The layer's noise: its explicit operand, else the layer-noise slice
-/// (`tensor<?xNxT>`) appended after its operands, reshaped to `type`'s event
-/// shape.
-static Value getLayerNoise(OpBuilder &b, Location loc, Value explicitNoise,
-                           ValueRange operands, RankedTensorType type) {
-  if (explicitNoise)
-    return explicitNoise;
-  Value flat = operands.back();
-  if (type.getRank() == 2)
-    return flat;
-  SmallVector<int64_t> shape(type.getShape());
-  shape[0] = ShapedType::kDynamic;
-  SmallVector<ReassociationIndices> reassociation = {
-      {0}, llvm::to_vector(llvm::seq<int64_t>(1, type.getRank()))};
-  return tensor::ExpandShapeOp::create(
-      b, loc, RankedTensorType::get(shape, type.getElementType()), flat,
-      reassociation);
-}
-
-/// Checks an explicit noise operand's type.
-static LogicalResult verifyNoiseType(Operation *op, Value noise,
-                                     RankedTensorType expected,
-                                     StringRef what) {
-  if (!noise)
-    return success();
-  auto type = cast<RankedTensorType>(noise.getType());
-  if (type.getShape().drop_front() != expected.getShape().drop_front() ||
-      type.getElementType() != expected.getElementType())
-    return op->emitOpError("noise must hold ")
-           << what << " (" << expected << "), but has type " << type;
-  return success();
-}
-
 /// Checks that `out` is `in` with another number of features along
 /// dimension 1: more with `grows` (checked here), fewer otherwise (the
 /// caller checks how many).
@@ -82,33 +41,6 @@ static LogicalResult verifyFeatureChange(Operation *op, RankedTensorType in,
   return op->emitOpError("result must be the input with ")
          << (grows ? "more" : "fewer")
          << " features along dimension 1, but maps " << in << " to " << out;
-}
-
-/// A rank-0 tensor holding `value`.
-static Value buildScalarTensor(OpBuilder &b, Location loc, Type elementType,
-                               double value) {
-  auto type = RankedTensorType::get({}, elementType);
-  return arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(type, FloatAttr::get(elementType, value)));
-}
-
-/// Standard normal draws of `type`'s event shape from 2 uniforms each
-/// (`tensor<?x2NxT>`): sqrt(-2 log(1 - u1)) cos(2 pi u2) (Box-Muller).
-static Value buildStandardNormal(OpBuilder &b, Location loc, Value uniforms,
-                                 RankedTensorType type) {
-  int64_t count = getEventSize(type);
-  Value flat = mapSingleResult(
-      b, loc,
-      {sliceFeatures(b, loc, uniforms, 0, count),
-       sliceFeatures(b, loc, uniforms, count, count)},
-      [](OpBuilder &nb, Location nloc, ValueRange args) {
-        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
-        Value radius =
-            s.sqrt(s.mul(s.c(-2.0), s.log(s.sub(s.c(1.0), args[0]))));
-        Value angle = s.mul(s.c(2 * llvm::numbers::pi), args[1]);
-        return s.mul(radius, math::CosOp::create(nb, nloc, angle));
-      });
-  return getLayerNoise(b, loc, Value(), ValueRange{flat}, type);
 }
 
 /// mean + exp(logStd) eps, or eps for the standard normal (null mean).

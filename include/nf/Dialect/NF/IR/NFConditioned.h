@@ -81,12 +81,13 @@ Value callConditioner(OpBuilder &b, Location loc, FlatSymbolRefAttr conditioner,
                       Type resultType);
 
 /// Checks that `conditioner` names a func.func of type (inputs) -> (result);
-/// `layout` describes its result in the error.
+/// `layout` describes its result and `role` the function in the error.
 LogicalResult verifyConditionerType(Operation *op,
                                     SymbolTableCollection &symbolTable,
                                     FlatSymbolRefAttr conditioner,
                                     TypeRange inputs, Type result,
-                                    StringRef layout);
+                                    StringRef layout,
+                                    StringRef role = "conditioner");
 
 /// Checks that a conditioned layer's context, if any, is a `tensor<?xCxT>`.
 LogicalResult verifyContext(Operation *op, Value context);

@@ -904,6 +904,78 @@ def NF_RandomPermutationOp : NF_SameShapeLayerOp<"random_permutation",
 }
 
 //===----------------------------------------------------------------------===//
+// Stochastic normalizing flow (SNF) blocks
+//===----------------------------------------------------------------------===//
+
+/// An MCMC block of a stochastic normalizing flow (Wu, Koehler and Noe 2020)
+/// on the interpolated energy u_lambda(y) = (1 - lambda) |y|^2 / 2 +
+/// lambda u(y), u the `energy` function (tensor<?xDxT>, params...) ->
+/// tensor<?xT>. Both directions run the same dynamics (it is reversible).
+class NF_SNFBlockOp<string mnemonic, dag extraArguments>
+    : NF_SameShapeLayerOp<mnemonic, "Stochastic", [Pure,
+        AttrSizedOperandSegments,
+        DeclareOpInterfaceMethods<SymbolUserOpInterface>], ["getNoiseSize"]> {
+  let arguments = !con((ins NF_BatchTensor:$input,
+                            Variadic<NF_ParamTensor>:$params,
+                            Optional<NF_BatchTensor>:$forward_noise,
+                            Optional<NF_BatchTensor>:$inverse_noise,
+                            FlatSymbolRefAttr:$energy,
+                            DefaultValuedAttr<F64Attr, "1.0">:$lambda,
+                            DefaultValuedAttr<I64Attr, "1">:$steps),
+                       extraArguments);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `energy` $energy (`(` $params^ `:` type($params) `)`)?
+    (`forward_noise` $forward_noise^ `:` type($forward_noise))?
+    (`inverse_noise` $inverse_noise^ `:` type($inverse_noise))?
+    attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
+def NF_LangevinOp : NF_SNFBlockOp<"langevin", (ins F64Attr:$step_size,
+    OptionalAttr<FlatSymbolRefAttr>:$gradient)> {
+  let summary = "Overdamped Langevin (Brownian) block of a stochastic normalizing flow";
+  let description = [{
+    `steps` steps of y' = y - eps grad u_lambda(y) + sqrt(2 eps) eta,
+    eta ~ N(0, I) (eps = `step_size`), from x to z and, sampling, from z to
+    x. V is the path term, not a density: per step
+    V = |eta|^2 / 2 - |eta~|^2 / 2 with eta~ = (y - y' + eps grad
+    u_lambda(y')) / sqrt(2 eps), the noise of the reverse step (the negative
+    of the SNF paper's Delta S in the direction of travel, so that
+    log p_Z(z) + sum V is the model part of the path's importance weight).
+    The gradient of u is `gradient` (same arguments as the energy, result
+    of the data's type), or derived from the energy by
+    `nf-derive-energy-gradients` (reverse-mode AD). The noise is eta, from
+    the layer-noise stream (Box-Muller) or given as `forward_noise` /
+    `inverse_noise` (`tensor<?x(steps*D)xT>`, step-major).
+
+    ```mlir
+    %z = nf.langevin %x energy @double_well {lambda = 0.5, step_size = 0.01, steps = 10 : i64} : tensor<?x2xf64>
+    ```
+  }];
+}
+
+def NF_MetropolisOp : NF_SNFBlockOp<"metropolis", (ins F64Attr:$proposal_scale)> {
+  let summary = "Random-walk Metropolis block of a stochastic normalizing flow";
+  let description = [{
+    `steps` Metropolis steps on exp(-u_lambda): propose y' = y + sigma xi,
+    xi ~ N(0, I) (sigma = `proposal_scale`), accept with probability
+    min(1, exp(u_lambda(y) - u_lambda(y'))). The kernel satisfies detailed
+    balance, so the path term is V = u_lambda(z) - u_lambda(x) in both
+    directions (the SNF paper's Delta S = u(end) - u(start), negated as for
+    nf.langevin). The noise per step is D normals and one uniform: from the
+    layer-noise stream, or given as `forward_noise` / `inverse_noise`
+    (`tensor<?x(steps*(D+1))xT>`: the steps*D normals step-major, then the
+    steps uniforms).
+
+    ```mlir
+    %z = nf.metropolis %x energy @double_well {proposal_scale = 0.25, steps = 20 : i64} : tensor<?x2xf64>
+    ```
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Elementwise bijections
 //===----------------------------------------------------------------------===//
 

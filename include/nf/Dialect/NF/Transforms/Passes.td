@@ -25,6 +25,29 @@ def NFModelSummaryPass : Pass<"nf-model-summary", "ModuleOp"> {
   ];
 }
 
+def NFDeriveEnergyGradientsPass : Pass<"nf-derive-energy-gradients", "ModuleOp"> {
+  let summary = "Derive the energy gradients of Langevin blocks by reverse-mode AD";
+  let description = [{
+    For every `nf.langevin` without a `gradient`, adds `@<energy>_grad`, the
+    gradient of its energy function with respect to the state, and sets the
+    op's `gradient` to it (one function per energy, shared by the blocks
+    that use it). The energy `(tensor<?xDxT>, params...) -> tensor<?xT>` is
+    differentiated in reverse mode over its linalg ops (generic and named;
+    each payload by the forward-mode scalar rules of arith/math), tensor
+    slices, reshapes and casts, and `nf.mlp`; an op outside these gets a
+    located error. A hand-written `gradient` is kept as given.
+
+    ```
+    nf-opt --nf-derive-energy-gradients model.mlir
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def NFDeriveLogDetPass : Pass<"nf-derive-logdet", "ModuleOp"> {
   let summary = "Derive each model's normalizing map x -> (z, V)";
   let description = [{
