@@ -3,7 +3,9 @@
 # with nf-compile, then sample it, evaluate log_prob, print throughput and
 # write a picture of its samples and density (out/realnvp2d.png). Run two
 # models with surjective and stochastic layers (abs flow, VAE with a flow
-# prior: ELBO and IWAE estimates). Then train
+# prior: ELBO and IWAE estimates) and a stochastic normalizing flow on the
+# double well (RealNVP trained in PyTorch + Metropolis steps: free-energy
+# errors unweighted and reweighted). Then train
 # a 2-D spline flow in PyTorch, import and compile it, and draw training
 # data, compiled samples and compiled density (out/two_moons.png), with its
 # log_prob throughput against PyTorch eager.
@@ -22,5 +24,7 @@ echo "== surjective and stochastic layers: examples/abs_flow.mlir, examples/vae_
 build/bin/nf-compile examples/abs_flow.mlir -o build/examples/libabs_flow.so
 build/bin/nf-compile examples/vae_flow_prior.mlir -o build/examples/libvae_flow_prior.so
 /usr/bin/python3 examples/run_surjective.py build/examples
+echo "== examples/run_snf.py: a stochastic normalizing flow on the double well"
+/usr/bin/python3 examples/run_snf.py
 echo "== examples/train_and_compile.py: PyTorch -> nfmlir.from_torch -> nf-compile"
 /usr/bin/python3 examples/train_and_compile.py out/two_moons.png

@@ -10,8 +10,8 @@ from conftest import ROOT
 import nfmlir
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.mlir"))
-SURJECTIVE = {"abs_flow", "multiscale", "vae_flow_prior", "dequantized_augmented"}
-BOUND = {"vae_flow_prior", "dequantized_augmented"}
+SURJECTIVE = {"abs_flow", "multiscale", "vae_flow_prior", "dequantized_augmented", "snf_double_well"}
+BOUND = {"vae_flow_prior", "dequantized_augmented", "snf_double_well"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
