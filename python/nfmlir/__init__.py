@@ -14,6 +14,7 @@ nfmlir.from_torch, with the modules of nfmlir.torch_flows).
 from .builder import (
     Energy,
     Langevin,
+    MaxPool2d,
     Metropolis,
     double_well,
     VAE,
@@ -65,6 +66,7 @@ from .runtime import CompiledModel, Library, NFRuntimeError, load
 __all__ = [
     "Energy",
     "Langevin",
+    "MaxPool2d",
     "Metropolis",
     "double_well",
     "VAE",

@@ -957,6 +957,32 @@ class Slice(Layer):
         return out
 
 
+class MaxPool2d(Layer):
+    """2x2 max-pooling surjection (SurVAE) on images (C, H, W): z = the
+    maximum of each window; the position of the maximum has probability
+    1/4 and the three gaps to it a half-normal density, scale 1 or
+    exp(log_scale) from `decoder` (a ConvNet from C to 3C channels on z).
+    Exact likelihood; sampling draws positions and gaps."""
+
+    def __init__(self, decoder=None):
+        self.decoder = decoder
+
+    def emit(self, em, x, dim):
+        if len(em.event_shape) != 3 or em.event_shape[1] % 2 or em.event_shape[2] % 2:
+            raise ValueError(f"MaxPool2d: needs images (C, H, W) with even H and W, not {em.event_shape}")
+        c, h, w = em.event_shape
+        before = em.data_type
+        em.event_shape = (c, h // 2, w // 2)
+        em.data_type = _tensor_type(em.event_shape, em.t, batch=True)
+        call = ""
+        if self.decoder is not None:
+            call = " " + _conditioner_call(em, self.decoder, "%z", "z", c, 3 * c, "MaxPool2d",
+                                           "log scales of the gaps").replace("conditioner", "decoder", 1)
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.max_pool {x}{call} : {before} -> {em.data_type}")
+        return out
+
+
 class Augment(Layer):
     """Augment surjection (generative; ANF/VFlow): z = concat(x, e) with
     `features` drawn values e ~ q(e | x): N(0, I) without an encoder, else

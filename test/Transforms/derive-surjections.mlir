@@ -95,3 +95,16 @@ nf.model @stochastic(%x: tensor<?x3xf64>) base #nf.std_normal {
   %1 = nf.random_permutation %0 : tensor<?x2xf64>
   nf.yield %1 : tensor<?x2xf64>
 }
+
+// Max-pooling: the four window positions are stride-2 slices; the gaps are
+// interleaved to 3C channels for V, and sampling writes the windows back.
+// FWD-LABEL: func.func @pool_forward(
+// FWD-COUNT-4: tensor.extract_slice %{{.*}} [1, 1, 2, 2] : tensor<?x1x4x4xf64> to tensor<?x1x2x2xf64>
+// FWD: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2], [3], [4]] : tensor<?x1x3x2x2xf64> into tensor<?x3x2x2xf64>
+// INV-LABEL: func.func @pool_inverse(
+// INV-SAME: %{{.*}}: tensor<?x1x2x2xf64>, %{{.*}}: tensor<?x28xf64>) -> tensor<?x1x4x4xf64>
+// INV-COUNT-4: tensor.insert_slice %{{.*}} [1, 1, 2, 2] : tensor<?x1x2x2xf64> into tensor<?x1x4x4xf64>
+nf.model @pool(%x: tensor<?x1x4x4xf64>) base #nf.std_normal {
+  %0 = nf.max_pool %x : tensor<?x1x4x4xf64> -> tensor<?x1x2x2xf64>
+  nf.yield %0 : tensor<?x1x2x2xf64>
+}

@@ -132,3 +132,74 @@ def test_abs_density_integrates_to_one(compile_model):
             jac = np.exp(uu.ravel() + vv.ravel()) / (1.5 * 0.7)
             total += (np.exp(lib.log_prob(x)) * jac).sum() * h * h
     assert abs(total - 1) < 1e-3
+
+
+def ref_max_pool(x, log_scale=None):
+    """(z, V) of the 2x2 max-pooling surjection on float64 images."""
+    n, c, h, w = x.shape
+    windows = np.stack([x[:, :, a::2, b::2] for a in (0, 1) for b in (0, 1)], 2)  # n, c, 4, h/2, w/2
+    z = windows.max(2)
+    k = windows.argmax(2)  # the first maximum
+    others = np.stack([np.where(m < k, windows[:, :, m], windows[:, :, m + 1]) for m in range(3)], 2)
+    gaps = (z[:, :, None] - others).reshape(n, 3 * c, h // 2, w // 2)
+    log_scale = np.zeros_like(gaps) if log_scale is None else log_scale
+    eps = gaps * np.exp(-log_scale)
+    v = (np.log(2) - 0.5 * log(2 * pi) - log_scale - 0.5 * eps**2).reshape(n, -1).sum(1) - z[0].size * log(4)
+    return z, v
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_pool_against_reference(dtype, compile_model):
+    rng = np.random.default_rng(6)
+    decoder = nfmlir.ConvNet.random([2, 8, 6], 3, "tanh", rng, 0.5)
+    for name, layer in (("pool", nfmlir.MaxPool2d()), ("pool_decoder", nfmlir.MaxPool2d(decoder))):
+        model = nfmlir.Model([layer], nfmlir.StandardNormal(8), dtype=dtype, name=name, event_shape=(2, 4, 4))
+        lib = compile_model(model)
+        x = rng.normal(size=(300, 2, 4, 4))
+        x[0, 0, :2, :2] = 0.5  # a tie: the first maximum wins
+        x = x.astype(dtype)
+        z, v = lib.forward(x.reshape(300, -1))
+        log_scale = None
+        if layer.decoder is not None:
+            from conftest import ref_convnet
+            log_scale = ref_convnet(decoder, ref_max_pool(x.astype(np.float64))[0])
+        z_ref, v_ref = ref_max_pool(x.astype(np.float64), log_scale)
+        assert np.allclose(z, z_ref.reshape(300, -1), rtol=TOL[dtype], atol=TOL[dtype])
+        assert np.allclose(v, v_ref, rtol=TOL[dtype], atol=TOL[dtype] * 10)
+        # Sampling draws positions and gaps whose maximum is z again.
+        x_s = lib.inverse(z, seed=3)
+        assert np.array_equal(lib.forward(x_s)[0], z)
+        windows = x_s.reshape(300, 2, 4, 4)
+        assert np.allclose(ref_max_pool(windows.astype(np.float64))[0].reshape(300, -1), z, rtol=0, atol=0)
+        xs, logp = lib.sample_with_log_prob(2000, seed=4)
+        assert np.allclose(lib.log_prob(xs), logp, rtol=TOL[dtype], atol=TOL[dtype] * 10)
+
+
+def test_max_pool_positions_are_uniform(compile_model):
+    lib = compile_model(nfmlir.Model([nfmlir.MaxPool2d()], nfmlir.StandardNormal(1), dtype="float64",
+                                     name="pool1", event_shape=(1, 2, 2)))
+    x = lib.inverse(np.zeros((40000, 1)), seed=9)
+    counts = np.bincount(x.argmax(1), minlength=4) / len(x)
+    assert np.abs(counts - 0.25).max() < 0.01
+    assert np.all(x <= 0) and np.isclose((x == 0).sum(1), 1).all()
+    # The three gaps are half-normal: E|eps| = sqrt(2 / pi), E eps^2 = 1.
+    gaps = -x[x < 0]
+    assert abs(gaps.mean() - np.sqrt(2 / pi)) < 0.01 and abs((gaps**2).mean() - 1) < 0.02
+
+
+def test_max_pool_density_integrates_to_one(compile_model):
+    """A 1x2x2 image under one max-pool: a 4-D density summed on two grids.
+    The density has kinks where window values tie, so the grid sums
+    converge as h^2 (1.021 and 1.0097 here); Richardson extrapolation of the
+    two removes that term."""
+    lib = compile_model(nfmlir.Model([nfmlir.MaxPool2d()], nfmlir.StandardNormal(1), dtype="float64",
+                                     name="pool4", event_shape=(1, 2, 2)))
+    sums = []
+    for n in (31, 45):
+        g = np.linspace(-5.5, 5.5, n)
+        h = g[1] - g[0]
+        grid = np.stack(np.meshgrid(g, g, g, g, indexing="ij"), -1).reshape(-1, 4)
+        sums.append((h, np.exp(lib.log_prob(grid)).sum() * h**4))
+    (h1, s1), (h2, s2) = sums
+    total = (s2 * h1**2 - s1 * h2**2) / (h1**2 - h2**2)
+    assert abs(s2 - 1) < 0.02 and abs(total - 1) < 1e-3, (sums, total)

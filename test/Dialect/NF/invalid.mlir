@@ -990,3 +990,36 @@ func.func @snf_rank(%x: tensor<?x2x2xf32>) -> tensor<?x2x2xf32> {
   %0 = nf.metropolis %x energy @u {proposal_scale = 0.5} : tensor<?x2x2xf32>
   return %0 : tensor<?x2x2xf32>
 }
+
+// -----
+
+func.func @max_pool_odd(%x: tensor<?x2x3x4xf32>) -> tensor<?x2x1x2xf32> {
+  // expected-error @+1 {{expects images tensor<?xCxHxWxT> with even H and W, but got 'tensor<?x2x3x4xf32>'}}
+  %0 = nf.max_pool %x : tensor<?x2x3x4xf32> -> tensor<?x2x1x2xf32>
+  return %0 : tensor<?x2x1x2xf32>
+}
+
+// -----
+
+func.func @max_pool_result(%x: tensor<?x2x4x4xf32>) -> tensor<?x2x4x2xf32> {
+  // expected-error @+1 {{result must be the input with H and W halved, but maps 'tensor<?x2x4x4xf32>' to 'tensor<?x2x4x2xf32>'}}
+  %0 = nf.max_pool %x : tensor<?x2x4x4xf32> -> tensor<?x2x4x2xf32>
+  return %0 : tensor<?x2x4x2xf32>
+}
+
+// -----
+
+func.func @max_pool_noise(%x: tensor<?x2x4x4xf32>, %n: tensor<?x6x2x2xf32>) -> tensor<?x2x2x2xf32> {
+  // expected-error @+1 {{noise must hold C channels of uniforms for the maxima's positions, then 3C of standard normal draws for the gaps ('tensor<?x8x2x2xf32>'), but has type 'tensor<?x6x2x2xf32>'}}
+  %0 = nf.max_pool %x noise %n : tensor<?x6x2x2xf32> : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
+  return %0 : tensor<?x2x2x2xf32>
+}
+
+// -----
+
+func.func private @dec(%z: tensor<?x2x2x2xf32>) -> tensor<?x4x2x2xf32>
+func.func @max_pool_decoder(%x: tensor<?x2x4x4xf32>) -> tensor<?x2x2x2xf32> {
+  // expected-error @+1 {{conditioner @dec has type '(tensor<?x2x2x2xf32>) -> tensor<?x4x2x2xf32>', but this layer calls it as '(tensor<?x2x2x2xf32>) -> tensor<?x6x2x2xf32>'}}
+  %0 = nf.max_pool %x decoder @dec : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
+  return %0 : tensor<?x2x2x2xf32>
+}

@@ -189,6 +189,18 @@ nf.model @radial(%x: tensor<?x2xf64>) base #nf.std_normal {
   nf.yield %0 : tensor<?x2xf64>
 }
 
+// CHECK-LABEL: nf.model @max_pool
+// CHECK: nf.max_pool %{{.*}} : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
+// CHECK: nf.max_pool %{{.*}} decoder @pool_decoder noise %{{.*}} : tensor<?x8x1x1xf32> : tensor<?x2x2x2xf32> -> tensor<?x2x1x1xf32>
+func.func private @pool_decoder(%z: tensor<?x2x1x1xf32>) -> tensor<?x6x1x1xf32>
+nf.model @max_pool(%x: tensor<?x2x4x4xf32>) base #nf.std_normal {
+  %0 = nf.max_pool %x : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
+  %n = arith.constant dense<0.5> : tensor<1x8x1x1xf32>
+  %nd = tensor.cast %n : tensor<1x8x1x1xf32> to tensor<?x8x1x1xf32>
+  %1 = nf.max_pool %0 decoder @pool_decoder noise %nd : tensor<?x8x1x1xf32> : tensor<?x2x2x2xf32> -> tensor<?x2x1x1xf32>
+  nf.yield %1 : tensor<?x2x1x1xf32>
+}
+
 // CHECK-LABEL: nf.model @snf
 // CHECK: nf.langevin %{{.*}} energy @energy(%{{.*}} : tensor<2xf64>) forward_noise %{{.*}} : tensor<?x4xf64> {gradient = @energy_grad, lambda = 5.000000e-01 : f64, step_size = 1.000000e-02 : f64, steps = 2 : i64} : tensor<?x2xf64>
 // CHECK: nf.metropolis %{{.*}} energy @energy(%{{.*}} : tensor<2xf64>) inverse_noise %{{.*}} : tensor<?x3xf64> {proposal_scale = 5.000000e-01 : f64} : tensor<?x2xf64>

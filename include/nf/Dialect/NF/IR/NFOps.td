@@ -771,6 +771,42 @@ def NF_SliceOp : NF_LayerOp<"slice", "InferenceSurjection",
   let hasVerifier = 1;
 }
 
+def NF_MaxPoolOp : NF_LayerOp<"max_pool", "InferenceSurjection",
+    [Pure, AttrSizedOperandSegments, DeclareOpInterfaceMethods<SymbolUserOpInterface>],
+    ["getNoiseSize"]> {
+  let summary = "2x2 max-pooling surjection (SurVAE): z = the maximum of each 2x2 window";
+  let description = [{
+    Images `tensor<?xCxHxWxT>` (H, W even) to `tensor<?xCx(H/2)x(W/2)xT>`.
+    Each window's four values (row-major index k = 2a + b) become their
+    maximum z, the index k of the first maximum, and the three gaps
+    d = z - x_other >= 0 of the others in index order (as survae's
+    SimpleMaxPoolSurjection2d, channel c * 3 + m of a `tensor<?x3Cx..>`).
+    p(k) = 1/4 and the gaps have a half-normal density with scale 1, or
+    exp(log_scale) where the `decoder` function computes the log scales
+    (`tensor<?x3Cx(H/2)x(W/2)xT>`) from (z [, context], params...).
+    V = sum log p(d | z) - log 4 per window, exact. The generative
+    direction draws k uniformly and d = scale |eps| (eps standard normal):
+    from the layer-noise stream, or from `noise`, `tensor<?x4Cx(H/2)x(W/2)xT>`
+    holding C channels of uniforms for k, then 3C of eps.
+
+    ```mlir
+    %z = nf.max_pool %x : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_BatchTensor>:$ctx,
+                       Variadic<NF_ParamTensor>:$params,
+                       Optional<NF_BatchTensor>:$noise,
+                       OptionalAttr<FlatSymbolRefAttr>:$decoder);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input (`decoder` $decoder^)? (`(` $params^ `:` type($params) `)`)?
+    (`context` $ctx^ `:` type($ctx))? (`noise` $noise^ `:` type($noise))?
+    attr-dict `:` type($input) `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Generative surjections
 //===----------------------------------------------------------------------===//
