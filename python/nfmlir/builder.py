@@ -920,12 +920,22 @@ class Abs(Layer):
 
 
 class Sort(Layer):
-    """Sort surjection (SurVAE): z = the features in increasing order;
-    sampling applies a uniformly random permutation. V = -log D!."""
+    """Sort surjection (SurVAE): z = the features in increasing order, or,
+    with `key`, the points of point clouds (event shape (N, K)) ordered by
+    their coordinate `key`; sampling applies a uniformly random permutation.
+    V = -log D! (-log N!)."""
+
+    def __init__(self, key=None):
+        self.key = None if key is None else int(key)
 
     def emit(self, em, x, dim):
+        if self.key is None and len(em.event_shape) != 1:
+            raise ValueError(f"Sort: needs flat data, or point clouds (N, K) with a key, not {em.event_shape}")
+        if self.key is not None and not (len(em.event_shape) == 2 and 0 <= self.key < em.event_shape[1]):
+            raise ValueError(f"Sort: key {self.key} needs point clouds (N, K) with K > key, not {em.event_shape}")
+        attrs = "" if self.key is None else f" {{key = {self.key} : i64}}"
         out = em.fresh()
-        em.body.append(f"  {out} = nf.sort {x} : {em.data_type}")
+        em.body.append(f"  {out} = nf.sort {x}{attrs} : {em.data_type}")
         return out
 
 

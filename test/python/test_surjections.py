@@ -203,3 +203,24 @@ def test_max_pool_density_integrates_to_one(compile_model):
     (h1, s1), (h2, s2) = sums
     total = (s2 * h1**2 - s1 * h2**2) / (h1**2 - h2**2)
     assert abs(s2 - 1) < 0.02 and abs(total - 1) < 1e-3, (sums, total)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sort_points_by_key(dtype, compile_model):
+    """Point clouds of 5 points in 2-D, sorted by their second coordinate."""
+    rng = np.random.default_rng(7)
+    model = nfmlir.Model([nfmlir.Sort(key=1)], nfmlir.StandardNormal(10), dtype=dtype, name="points",
+                         event_shape=(5, 2))
+    lib = compile_model(model)
+    x = rng.normal(size=(400, 5, 2)).astype(dtype)
+    z, v = lib.forward(x.reshape(400, -1))
+    order = np.argsort(x[:, :, 1], axis=1, kind="stable")
+    assert np.array_equal(z.reshape(400, 5, 2), np.take_along_axis(x, order[:, :, None], 1))
+    assert np.allclose(v, -lgamma(6), rtol=TOL[dtype])
+    # Sampling shuffles whole points uniformly; sorting undoes it.
+    rows = np.repeat(z[:1], 12000, 0)
+    xs = lib.inverse(rows, seed=5)
+    assert np.array_equal(lib.forward(xs)[0], rows)
+    first = xs.reshape(-1, 5, 2)[:, 0, 1]  # the key of the first point
+    counts = np.array([(first == key).mean() for key in z[0].reshape(5, 2)[:, 1]])
+    assert np.abs(counts - 0.2).max() < 0.015

@@ -831,7 +831,7 @@ func.func @abs_noise_shape(%x: tensor<?x2xf32>, %u: tensor<?x3xf32>) -> tensor<?
 // -----
 
 func.func @sort_rank(%x: tensor<?x2x2x2xf32>) -> tensor<?x2x2x2xf32> {
-  // expected-error @+1 {{expects data of type tensor<?xDxT>, but got 'tensor<?x2x2x2xf32>'}}
+  // expected-error @+1 {{expects data of type tensor<?xDxT> (or point clouds tensor<?xNxKxT> with a key), but got 'tensor<?x2x2x2xf32>'}}
   %0 = nf.sort %x : tensor<?x2x2x2xf32>
   return %0 : tensor<?x2x2x2xf32>
 }
@@ -1022,4 +1022,20 @@ func.func @max_pool_decoder(%x: tensor<?x2x4x4xf32>) -> tensor<?x2x2x2xf32> {
   // expected-error @+1 {{conditioner @dec has type '(tensor<?x2x2x2xf32>) -> tensor<?x4x2x2xf32>', but this layer calls it as '(tensor<?x2x2x2xf32>) -> tensor<?x6x2x2xf32>'}}
   %0 = nf.max_pool %x decoder @dec : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
   return %0 : tensor<?x2x2x2xf32>
+}
+
+// -----
+
+func.func @sort_key(%x: tensor<?x5x2xf32>) -> tensor<?x5x2xf32> {
+  // expected-error @+1 {{with key 2 expects point clouds tensor<?xNxKxT> with K > key, but got 'tensor<?x5x2xf32>'}}
+  %0 = nf.sort %x {key = 2 : i64} : tensor<?x5x2xf32>
+  return %0 : tensor<?x5x2xf32>
+}
+
+// -----
+
+func.func @sort_points_without_key(%x: tensor<?x5x2xf32>) -> tensor<?x5x2xf32> {
+  // expected-error @+1 {{expects data of type tensor<?xDxT> (or point clouds tensor<?xNxKxT> with a key), but got 'tensor<?x5x2xf32>'}}
+  %0 = nf.sort %x : tensor<?x5x2xf32>
+  return %0 : tensor<?x5x2xf32>
 }

@@ -201,6 +201,13 @@ nf.model @max_pool(%x: tensor<?x2x4x4xf32>) base #nf.std_normal {
   nf.yield %1 : tensor<?x2x1x1xf32>
 }
 
+// CHECK-LABEL: nf.model @points
+// CHECK: nf.sort %{{.*}} {key = 1 : i64} : tensor<?x5x2xf32>
+nf.model @points(%x: tensor<?x5x2xf32>) base #nf.std_normal {
+  %0 = nf.sort %x {key = 1 : i64} : tensor<?x5x2xf32>
+  nf.yield %0 : tensor<?x5x2xf32>
+}
+
 // CHECK-LABEL: nf.model @snf
 // CHECK: nf.langevin %{{.*}} energy @energy(%{{.*}} : tensor<2xf64>) forward_noise %{{.*}} : tensor<?x4xf64> {gradient = @energy_grad, lambda = 5.000000e-01 : f64, step_size = 1.000000e-02 : f64, steps = 2 : i64} : tensor<?x2xf64>
 // CHECK: nf.metropolis %{{.*}} energy @energy(%{{.*}} : tensor<2xf64>) inverse_noise %{{.*}} : tensor<?x3xf64> {proposal_scale = 5.000000e-01 : f64} : tensor<?x2xf64>

@@ -205,15 +205,39 @@ FailureOr<LayerValues> AbsOp::buildInverse(OpBuilder &b, Value z,
 // nf.sort
 //===----------------------------------------------------------------------===//
 
+/// The items a sort orders: the points (dimension 1) of point clouds
+/// sorted by a key, else the features.
+static int64_t getSortedCount(SortOp op) {
+  return op.getInput().getType().getDimSize(1);
+}
+
+/// The ranks' type: one value per sorted item.
+static RankedTensorType getItemType(SortOp op) {
+  RankedTensorType type = op.getInput().getType();
+  return RankedTensorType::get({ShapedType::kDynamic, getSortedCount(op)},
+                               type.getElementType());
+}
+
 LogicalResult SortOp::verify() {
   RankedTensorType type = getInput().getType();
-  if (type.getRank() != 2)
-    return emitOpError("expects data of type tensor<?xDxT>, but got ") << type;
-  return verifyNoiseType(*this, getNoise(), type, "one uniform per feature");
+  std::optional<uint64_t> key = getKey();
+  if (!key && type.getRank() != 2)
+    return emitOpError("expects data of type tensor<?xDxT> (or point clouds "
+                       "tensor<?xNxKxT> with a key), but got ")
+           << type;
+  if (key &&
+      (type.getRank() != 3 || static_cast<int64_t>(*key) >= type.getDimSize(2)))
+    return emitOpError("with key ")
+           << static_cast<int64_t>(*key)
+           << " expects point clouds tensor<?xNxKxT> with K > key, but got "
+           << type;
+  return verifyNoiseType(*this, getNoise(), getItemType(*this),
+                         key ? "one uniform per point"
+                             : "one uniform per feature");
 }
 
 int64_t SortOp::getNoiseSize(bool inverse) {
-  return inverse && !getNoise() ? getEventSize(getInput().getType()) : 0;
+  return inverse && !getNoise() ? getSortedCount(*this) : 0;
 }
 
 /// Per sample, the rank of each feature among the D: the number of features
@@ -256,24 +280,34 @@ static Value buildRanks(OpBuilder &b, Location loc, Value values) {
 }
 
 /// out[:, i] = values[:, j] where ranks[:, j] = i (`scatter`: sorting), or
-/// out[:, i] = values[:, ranks[:, i]] (gathering: a random order).
+/// out[:, i] = values[:, ranks[:, i]] (gathering: a random order); `values`
+/// of rank 3 move whole rows (points) along dimension 1.
 static Value buildPermuteByRanks(OpBuilder &b, Location loc, Value values,
                                  Value ranks, bool scatter) {
   MLIRContext *ctx = b.getContext();
   auto d = [&](unsigned i) { return b.getAffineDimExpr(i); };
   Type elementType = getElementTypeOrSelf(values.getType());
+  bool points = cast<RankedTensorType>(values.getType()).getRank() == 3;
   Value init = linalg::FillOp::create(
                    b, loc, createFloatConstant(b, loc, elementType, 0.0),
                    createEmptyLike(b, loc, values))
                    .getResult(0);
-  // Loops (b, i, j): out[b, i] += values[b, j] if the ranks match.
+  // Loops (b, i, j[, k]): out[b, i, k] += values[b, j, k] if the ranks match.
+  unsigned numLoops = points ? 4 : 3;
+  auto withCoordinate = [&](SmallVector<AffineExpr> exprs) {
+    if (points)
+      exprs.push_back(d(3));
+    return AffineMap::get(numLoops, 0, exprs, ctx);
+  };
   SmallVector<AffineMap> maps = {
-      AffineMap::get(3, 0, {d(0), d(2)}, ctx),
-      AffineMap::get(3, 0, {d(0), scatter ? d(2) : d(1)}, ctx),
-      AffineMap::get(3, 0, {d(0), d(1)}, ctx)};
+      withCoordinate({d(0), d(2)}),
+      AffineMap::get(numLoops, 0, {d(0), scatter ? d(2) : d(1)}, ctx),
+      withCoordinate({d(0), d(1)})};
   SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
                                                 utils::IteratorType::parallel,
                                                 utils::IteratorType::reduction};
+  if (points)
+    iterators.push_back(utils::IteratorType::parallel);
   return linalg::GenericOp::create(
              b, loc, TypeRange{init.getType()}, ValueRange{values, ranks},
              ValueRange{init}, maps, iterators,
@@ -292,19 +326,35 @@ static Value buildPermuteByRanks(OpBuilder &b, Location loc, Value values,
       .getResult(0);
 }
 
-/// V = -log D!, once per call.
+/// V = -log D! (-log N! for points), once per call.
 static Value buildSortLogDet(SortOp op, OpBuilder &b, Location loc) {
-  RankedTensorType type = op.getInput().getType();
-  return buildScalarTensor(b, loc, type.getElementType(),
-                           -std::lgamma(getEventSize(type) + 1.0));
+  return buildScalarTensor(b, loc, op.getInput().getType().getElementType(),
+                           -std::lgamma(getSortedCount(op) + 1.0));
+}
+
+/// The values that order the items: the features, or each point's key
+/// coordinate.
+static Value buildSortKeys(SortOp op, OpBuilder &b, Location loc, Value x) {
+  std::optional<uint64_t> key = op.getKey();
+  if (!key)
+    return x;
+  int64_t points = getSortedCount(op);
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                       b.getIndexAttr(*key)};
+  SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, x, 0),
+                                     b.getIndexAttr(points), b.getIndexAttr(1)};
+  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(b, loc, getItemType(op), x, offsets,
+                                        sizes, strides);
 }
 
 FailureOr<LayerValues> SortOp::buildForward(OpBuilder &b, ValueRange operands,
                                             bool withLogDet) {
   Location loc = getLoc();
   Value x = operands.front();
-  Value z = buildPermuteByRanks(b, loc, x, buildRanks(b, loc, x),
-                                /*scatter=*/true);
+  Value z = buildPermuteByRanks(
+      b, loc, x, buildRanks(b, loc, buildSortKeys(*this, b, loc, x)),
+      /*scatter=*/true);
   return LayerValues{z, withLogDet ? buildSortLogDet(*this, b, loc) : Value()};
 }
 
@@ -313,9 +363,9 @@ FailureOr<LayerValues> SortOp::buildInverse(OpBuilder &b, Value z,
                                             bool withLogDet) {
   Adaptor adaptor(operands, *this);
   Location loc = getLoc();
-  // The ranks of D uniforms are a uniformly random permutation.
+  // The ranks of D (N) uniforms are a uniformly random permutation.
   Value noise =
-      getLayerNoise(b, loc, adaptor.getNoise(), operands, getInput().getType());
+      getLayerNoise(b, loc, adaptor.getNoise(), operands, getItemType(*this));
   Value x = buildPermuteByRanks(b, loc, z, buildRanks(b, loc, noise),
                                 /*scatter=*/false);
   return LayerValues{x, withLogDet ? buildSortLogDet(*this, b, loc) : Value()};

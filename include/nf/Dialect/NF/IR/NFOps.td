@@ -716,20 +716,24 @@ def NF_AbsOp : NF_SameShapeLayerOp<"abs", "InferenceSurjection",
 
 def NF_SortOp : NF_SameShapeLayerOp<"sort", "InferenceSurjection", [Pure],
     ["getNoiseSize"]> {
-  let summary = "Sort surjection (SurVAE): z = the features of x in increasing order";
+  let summary = "Sort surjection (SurVAE): z = x's features (or points) in increasing order";
   let description = [{
-    Forgets the order of the D features (rank-2 data). The generative
-    direction applies a uniformly random permutation, so V = -log D!, once
-    per call (exact for data without ties). The permutation ranks D
-    uniforms from the layer-noise stream, or from `noise`
-    (`tensor<?xDxT>`) when given.
+    Forgets an order: the D features of `tensor<?xDxT>`, or, with `key`,
+    the N points of `tensor<?xNxKxT>` (point clouds), sorted by their
+    coordinate `key` (survae's SimpleSortSurjection with a key function).
+    The generative direction applies a uniformly random permutation, so
+    V = -log D! (or -log N!), once per call (exact for data without ties).
+    The permutation ranks D (or N) uniforms from the layer-noise stream, or
+    from `noise` (`tensor<?xDxT>` / `tensor<?xNxT>`) when given.
 
     ```mlir
     %z = nf.sort %x : tensor<?x3xf64>
+    %p = nf.sort %points {key = 0 : i64} : tensor<?x16x2xf32>
     ```
   }];
   let arguments = (ins NF_BatchTensor:$input,
-                       Optional<NF_BatchTensor>:$noise);
+                       Optional<NF_BatchTensor>:$noise,
+                       OptionalAttr<I64Attr>:$key);
   let results = (outs NF_BatchTensor:$output);
   let assemblyFormat = [{
     $input (`noise` $noise^ `:` type($noise))? attr-dict `:` type($input)
