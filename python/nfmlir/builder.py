@@ -1036,6 +1036,31 @@ class UniformDequantize(Layer):
         return out
 
 
+class VariationalDequantize(Layer):
+    """Variational dequantization (Flow++) of data on the levels
+    0..levels-1: z = (x + u) / levels with u = sigmoid(mean + exp(log_std)
+    eps), (means, log_stds) = encoder(x [, context]) (an MLP with 2 D
+    outputs): a conditional flow q(u | x). V = -D log(levels) - log q(u | x),
+    a lower bound; sampling rounds back down."""
+
+    def __init__(self, levels, encoder):
+        self.levels = int(levels)
+        self.encoder = encoder
+        if self.levels < 2:
+            raise ValueError("VariationalDequantize: levels must be >= 2")
+
+    def emit(self, em, x, dim):
+        if len(em.event_shape) != 1:
+            raise ValueError(f"VariationalDequantize: needs flat data, not event shape {em.event_shape}")
+        d = em.event_shape[0]
+        call = _conditioner_call(em, self.encoder, "%x", "x", d, 2 * d, "VariationalDequantize",
+                                 "means, then log standard deviations").replace("conditioner", "encoder", 1)
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.variational_dequantize {x} {call} {{levels = {self.levels} : i64}} : "
+                       f"{em.data_type}")
+        return out
+
+
 class VAE(Layer):
     """VAE layer (stochastic): z ~ q(z | x) = N(mean, exp(log_std)^2) with
     (means, log_stds) = encoder(x [, context]) (2 * latent outputs), and

@@ -1039,3 +1039,21 @@ func.func @sort_points_without_key(%x: tensor<?x5x2xf32>) -> tensor<?x5x2xf32> {
   %0 = nf.sort %x : tensor<?x5x2xf32>
   return %0 : tensor<?x5x2xf32>
 }
+
+// -----
+
+func.func private @q(%x: tensor<?x3xf32>) -> tensor<?x3xf32>
+func.func @variational_dequantize_encoder(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{conditioner @q has type '(tensor<?x3xf32>) -> tensor<?x3xf32>', but this layer calls it as '(tensor<?x3xf32>) -> tensor<?x6xf32>'}}
+  %0 = nf.variational_dequantize %x encoder @q {levels = 4 : i64} : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+func.func private @q(%x: tensor<?x3xf32>) -> tensor<?x6xf32>
+func.func @variational_dequantize_levels(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{needs at least 2 levels, but has 1}}
+  %0 = nf.variational_dequantize %x encoder @q {levels = 1 : i64} : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}

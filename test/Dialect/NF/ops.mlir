@@ -208,6 +208,15 @@ nf.model @points(%x: tensor<?x5x2xf32>) base #nf.std_normal {
   nf.yield %0 : tensor<?x5x2xf32>
 }
 
+// CHECK-LABEL: nf.model @variational_dequantize
+// CHECK: nf.variational_dequantize %{{.*}} encoder @vdq_encoder(%{{.*}} : tensor<3xf32>) {levels = 16 : i64} : tensor<?x3xf32>
+func.func private @vdq_encoder(%x: tensor<?x3xf32>, %w: tensor<3xf32>) -> tensor<?x6xf32>
+nf.model @variational_dequantize(%x: tensor<?x3xf32>) base #nf.std_normal {
+  %w = arith.constant dense<1.0> : tensor<3xf32>
+  %0 = nf.variational_dequantize %x encoder @vdq_encoder(%w : tensor<3xf32>) {levels = 16 : i64} : tensor<?x3xf32>
+  nf.yield %0 : tensor<?x3xf32>
+}
+
 // CHECK-LABEL: nf.model @snf
 // CHECK: nf.langevin %{{.*}} energy @energy(%{{.*}} : tensor<2xf64>) forward_noise %{{.*}} : tensor<?x4xf64> {gradient = @energy_grad, lambda = 5.000000e-01 : f64, step_size = 1.000000e-02 : f64, steps = 2 : i64} : tensor<?x2xf64>
 // CHECK: nf.metropolis %{{.*}} energy @energy(%{{.*}} : tensor<2xf64>) inverse_noise %{{.*}} : tensor<?x3xf64> {proposal_scale = 5.000000e-01 : f64} : tensor<?x2xf64>

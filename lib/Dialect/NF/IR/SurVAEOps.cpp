@@ -777,13 +777,30 @@ int64_t UniformDequantizeOp::getNoiseSize(bool inverse) {
   return !inverse && !getNoise() ? getEventSize(getInput().getType()) : 0;
 }
 
-/// V = -D log K, once per call (q(u | x) = 1 on the unit cube).
-static Value buildDequantizeLogDet(UniformDequantizeOp op, OpBuilder &b,
-                                   Location loc) {
-  RankedTensorType type = op.getInput().getType();
+/// -D log K for data of `type` on K levels, once per call (the uniform
+/// dequantizer's V: q(u | x) = 1 on the unit cube).
+static Value buildLevelsLogDet(OpBuilder &b, Location loc,
+                               RankedTensorType type, int64_t levels) {
   return buildScalarTensor(b, loc, type.getElementType(),
                            -getEventSize(type) *
-                               std::log(static_cast<double>(op.getLevels())));
+                               std::log(static_cast<double>(levels)));
+}
+
+/// x = clamp(floor(K z), 0, K - 1): the generative map of dequantizers.
+static Value buildRounding(OpBuilder &b, Location loc, Value z,
+                           int64_t levels) {
+  double k = static_cast<double>(levels);
+  return mapSingleResult(
+      b, loc, {z}, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+        Value level = math::FloorOp::create(nb, nloc, s.mul(args[0], s.c(k)));
+        return s.min(s.max(level, s.c(0.0)), s.c(k - 1));
+      });
+}
+
+static Value buildDequantizeLogDet(UniformDequantizeOp op, OpBuilder &b,
+                                   Location loc) {
+  return buildLevelsLogDet(b, loc, op.getInput().getType(), op.getLevels());
 }
 
 FailureOr<LayerValues> UniformDequantizeOp::buildForward(OpBuilder &b,
@@ -808,16 +825,105 @@ FailureOr<LayerValues> UniformDequantizeOp::buildInverse(OpBuilder &b, Value z,
                                                          ValueRange,
                                                          bool withLogDet) {
   Location loc = getLoc();
-  double levels = getLevels();
-  Value x = mapSingleResult(
-      b, loc, {z}, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+  return LayerValues{buildRounding(b, loc, z, getLevels()),
+                     withLogDet ? buildDequantizeLogDet(*this, b, loc)
+                                : Value()};
+}
+
+//===----------------------------------------------------------------------===//
+// nf.variational_dequantize
+//===----------------------------------------------------------------------===//
+
+LogicalResult VariationalDequantizeOp::verify() {
+  if (getLevels() < 2)
+    return emitOpError("needs at least 2 levels, but has ") << getLevels();
+  if (failed(verifyContext(*this, getCtx())))
+    return failure();
+  return verifyNoiseType(*this, getNoise(), getInput().getType(),
+                         "standard normal draws of the data's shape");
+}
+
+LogicalResult
+VariationalDequantizeOp::verifySymbolUses(SymbolTableCollection &table) {
+  RankedTensorType type = getInput().getType();
+  return verifyDensityFunction(*this, table, getEncoderAttr(), type, getCtx(),
+                               getParams(), type);
+}
+
+int64_t VariationalDequantizeOp::getNoiseSize(bool inverse) {
+  return !inverse && !getNoise() ? 2 * getEventSize(getInput().getType()) : 0;
+}
+
+/// V = -D log K - log q(u | x) with u = sigmoid(mean + exp(logStd) eps):
+/// log q = log N(eps) - sum [logStd + log sigmoid'(v)].
+static Value buildVariationalDequantizeLogDet(VariationalDequantizeOp op,
+                                              OpBuilder &b, Location loc,
+                                              Value eps, Value v,
+                                              Value logStd) {
+  Value logDensity = buildGaussianLogDensity(b, loc, eps, logStd);
+  // log sigmoid'(v) = -softplus(-v) - softplus(v).
+  Value logSlopes = mapSingleResult(
+      b, loc, {v}, [](OpBuilder &nb, Location nloc, ValueRange args) {
         ScalarBuilder s = scalarFor(nb, nloc, args[0]);
-        Value level =
-            math::FloorOp::create(nb, nloc, s.mul(args[0], s.c(levels)));
-        return s.min(s.max(level, s.c(0.0)), s.c(levels - 1));
+        return s.neg(s.add(s.softplus(s.neg(args[0])), s.softplus(args[0])));
       });
-  return LayerValues{x, withLogDet ? buildDequantizeLogDet(*this, b, loc)
+  Value logQ =
+      mapSingleResult(b, loc, {logDensity, sumEventDims(b, loc, logSlopes)},
+                      [](OpBuilder &nb, Location nloc, ValueRange args) {
+                        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+                        return s.sub(args[0], args[1]);
+                      });
+  return addLogDets(
+      b, loc, negateLogDet(b, loc, logQ),
+      buildLevelsLogDet(b, loc, op.getInput().getType(), op.getLevels()));
+}
+
+FailureOr<LayerValues>
+VariationalDequantizeOp::buildForward(OpBuilder &b, ValueRange operands,
+                                      bool withLogDet) {
+  Adaptor adaptor(operands, *this);
+  Location loc = getLoc();
+  RankedTensorType type = getInput().getType();
+  Value x = adaptor.getInput();
+  Value eps = adaptor.getNoise();
+  if (!eps)
+    eps = buildStandardNormal(b, loc, operands.back(), type);
+  auto [mean, logStd] = buildDiagonalNormal(
+      b, loc, getEncoderAttr(), x, adaptor.getCtx(), adaptor.getParams(), type);
+  Value v = buildGaussianDraw(b, loc, eps, mean, logStd);
+  double levels = static_cast<double>(getLevels());
+  Value z = mapSingleResult(
+      b, loc, {x, v}, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+        return s.div(s.add(args[0], s.sigmoid(args[1])), s.c(levels));
+      });
+  return LayerValues{z, withLogDet ? buildVariationalDequantizeLogDet(
+                                         *this, b, loc, eps, v, logStd)
                                    : Value()};
+}
+
+FailureOr<LayerValues>
+VariationalDequantizeOp::buildInverse(OpBuilder &b, Value z,
+                                      ValueRange operands, bool withLogDet) {
+  Adaptor adaptor(operands, *this);
+  Location loc = getLoc();
+  Value x = buildRounding(b, loc, z, getLevels());
+  if (!withLogDet)
+    return LayerValues{x, Value()};
+  // The pair's u = K z - x, v = logit(u), eps = (v - mean) / std.
+  double levels = static_cast<double>(getLevels());
+  Value v = mapSingleResult(
+      b, loc, {z, x}, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+        Value u = s.sub(s.mul(args[0], s.c(levels)), args[1]);
+        return s.sub(s.log(u), s.log1p(s.neg(u)));
+      });
+  auto [mean, logStd] =
+      buildDiagonalNormal(b, loc, getEncoderAttr(), x, adaptor.getCtx(),
+                          adaptor.getParams(), getInput().getType());
+  Value eps = buildStandardized(b, loc, v, mean, logStd);
+  return LayerValues{
+      x, buildVariationalDequantizeLogDet(*this, b, loc, eps, v, logStd)};
 }
 
 //===----------------------------------------------------------------------===//

@@ -870,6 +870,42 @@ def NF_UniformDequantizeOp : NF_SameShapeLayerOp<"uniform_dequantize",
   let hasVerifier = 1;
 }
 
+def NF_VariationalDequantizeOp : NF_SameShapeLayerOp<"variational_dequantize",
+    "GenerativeSurjection", [Pure, AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>], ["getNoiseSize"]> {
+  let summary = "Variational dequantization (Flow++): a learned conditional q(u | x)";
+  let description = [{
+    Data on the integer levels 0..K-1 (K = `levels`) becomes continuous:
+    z = (x + u) / K with u ~ q(u | x) on (0, 1)^D, a conditional flow: an
+    affine step v = mean(x) + exp(log_std(x)) eps on standard normal eps,
+    then u = sigmoid(v) (the `encoder` function maps (x [, context],
+    params...) to the means, then the log standard deviations,
+    `tensor<?x2Dx...xT>`). log q(u | x) = log N(eps) - sum [log_std +
+    log sigmoid'(v)], and V = -D log K - log q(u | x), a lower bound on the
+    discrete log-probability (tighter than uniform dequantization's when q
+    fits). The generative direction rounds: x = clamp(floor(K z), 0, K - 1).
+    eps comes from the layer-noise stream (Box-Muller) or `noise` (eps
+    itself, of the data's shape).
+
+    ```mlir
+    %z = nf.variational_dequantize %x encoder @q(%w : tensor<3x6xf32>) {levels = 256 : i64} : tensor<?x3xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_BatchTensor>:$ctx,
+                       Variadic<NF_ParamTensor>:$params,
+                       Optional<NF_BatchTensor>:$noise,
+                       FlatSymbolRefAttr:$encoder,
+                       I64Attr:$levels);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `encoder` $encoder (`(` $params^ `:` type($params) `)`)?
+    (`context` $ctx^ `:` type($ctx))? (`noise` $noise^ `:` type($noise))?
+    attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Stochastic layers
 //===----------------------------------------------------------------------===//
