@@ -1091,6 +1091,39 @@ class VAE(Layer):
         return out
 
 
+class CIF(Layer):
+    """Continuously indexed flow step (Cornish et al. 2020): an index u of
+    `index_features` values, u ~ q(u | x) from `encoder` (MLP D -> 2U:
+    means, log stds), z = (x + shift(u)) * exp(log_scale(u)) with
+    (shifts, log scales) = transform(u) (MLP U -> 2D), and p(u | z) from
+    `decoder` (MLP D -> 2U). V = sum log_scale + log p(u | z) - log q(u | x),
+    a lower bound; put it after any bijection for that bijection's CIF."""
+
+    def __init__(self, index_features, encoder, decoder, transform):
+        self.index_features = int(index_features)
+        self.encoder, self.decoder, self.transform = encoder, decoder, transform
+        if self.index_features < 1:
+            raise ValueError("CIF: index_features must be >= 1")
+
+    def emit(self, em, x, dim):
+        if len(em.event_shape) != 1:
+            raise ValueError(f"CIF: needs flat data, not event shape {em.event_shape}")
+        d, u = em.event_shape[0], self.index_features
+        context = f" context %c : {_tensor_type([em.model.context_dim], em.t, batch=True)}" \
+            if em.model.context_dim else ""
+        parts = []
+        for role, net, arg, width, outputs, layout in (
+                ("encoder", self.encoder, "%x", d, 2 * u, "means, then log standard deviations of u"),
+                ("decoder", self.decoder, "%z", d, 2 * u, "means, then log standard deviations of u"),
+                ("transform", self.transform, "%u", u, 2 * d, "shifts, then log scales of x")):
+            call = _conditioner_call(em, net, arg, arg[1:], width, outputs, f"CIF {role}", layout)
+            parts.append(call.replace("conditioner", role, 1).replace(context, ""))
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.cif {x} {' '.join(parts)}{context} {{index_features = {u} : i64}} : "
+                       f"{em.data_type}")
+        return out
+
+
 class RandomPermutation(Layer):
     """Stochastic permutation (SurVAE): both directions order the features
     uniformly at random; V = 0."""

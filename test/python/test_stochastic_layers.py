@@ -68,3 +68,65 @@ def test_random_permutation(compile_model):
     # The generative direction draws its own order.
     assert not np.array_equal(lib.inverse(z, seed=1), x)
     assert np.array_equal(np.sort(lib.inverse(z, seed=1), 1), x)
+
+
+def cif_layer(rng, d=2, u=1):
+    return nfmlir.CIF(u, nfmlir.MLP.random([d, 16, 2 * u], "tanh", rng, scale=0.5),
+                      nfmlir.MLP.random([d, 16, 2 * u], "tanh", rng, scale=0.5),
+                      nfmlir.MLP.random([u, 16, 2 * d], "tanh", rng, scale=0.5))
+
+
+def with_noise_from_context(text, direction, u, t):
+    """The model's context becomes the CIF layer's noise (so the test can fix it)."""
+    text = text.replace(f"(%x: tensor<?x2x{t}>)", f"(%x: tensor<?x2x{t}>, %c: tensor<?x{u}x{t}>)")
+    return text.replace(" {index_features", f" {direction}_noise %c : tensor<?x{u}x{t}> {{index_features")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cif_against_reference(dtype, tmp_path):
+    rng = np.random.default_rng(6)
+    layer = cif_layer(rng)
+    model = nfmlir.Model([layer], nfmlir.StandardNormal(2), dtype=dtype, name="cif")
+    t = "f32" if dtype == "float32" else "f64"
+    n = 400
+    x = rng.normal(size=(n, 2)).astype(dtype)
+    eps = rng.normal(size=(n, 1)).astype(dtype)
+    x64, eps64 = x.astype(np.float64), eps.astype(np.float64)
+
+    def load(direction):
+        text = with_noise_from_context(model.to_mlir(), direction, 1, t)
+        return nfmlir.load(nfmlir.compile_mlir(text, "cif", out_dir=tmp_path / direction))["cif"]
+
+    def reference_v(xx, zz, uu, log_scale):
+        he, hd = ref_mlp(layer.encoder, xx), ref_mlp(layer.decoder, zz)
+        return (log_scale.sum(1) + gaussian_log_density(uu, hd[:, :1], hd[:, 1:])
+                - gaussian_log_density(uu, he[:, :1], he[:, 1:]))
+
+    z, v = load("forward").forward(x, context=eps)
+    he = ref_mlp(layer.encoder, x64)
+    u = he[:, :1] + np.exp(he[:, 1:]) * eps64
+    ht = ref_mlp(layer.transform, u)
+    z_ref = (x64 + ht[:, :2]) * np.exp(ht[:, 2:])
+    tol = 2e-5 if dtype == "float32" else 1e-10
+    assert np.allclose(z, z_ref, rtol=tol, atol=tol)
+    assert np.allclose(v, reference_v(x64, z_ref, u, ht[:, 2:]), rtol=tol, atol=tol)
+    # Sampling: u ~ p(u | z), x = z exp(-log_scale) - shift.
+    zs = rng.normal(size=(n, 2)).astype(dtype)
+    xs = load("inverse").inverse(zs, context=eps)
+    hd = ref_mlp(layer.decoder, zs.astype(np.float64))
+    u = hd[:, :1] + np.exp(hd[:, 1:]) * eps64
+    ht = ref_mlp(layer.transform, u)
+    assert np.allclose(xs, zs * np.exp(-ht[:, 2:]) - ht[:, :2], rtol=tol, atol=tol)
+
+
+def test_cif_bound_rises_with_k(compile_model):
+    rng = np.random.default_rng(7)
+    layers = [cif_layer(rng), nfmlir.AffineCoupling([0], nfmlir.MLP.random([1, 8, 2], "tanh", rng), "exp"),
+              cif_layer(rng)]
+    lib = compile_model(nfmlir.Model(layers, nfmlir.StandardNormal(2), dtype="float64", name="cif2"))
+    x = np.repeat(rng.normal(size=(2, 2)), 2000, 0)
+    one = lib.log_prob_iwae(x, 1, seed=2).reshape(2, -1).mean(1)
+    many = lib.log_prob_iwae(x, 32, seed=2).reshape(2, -1).mean(1)
+    assert np.all(many > one)
+    xs, logp = lib.sample_with_log_prob(500, seed=3)
+    assert np.isfinite(xs).all() and np.isfinite(logp).all()

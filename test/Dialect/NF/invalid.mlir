@@ -1057,3 +1057,23 @@ func.func @variational_dequantize_levels(%x: tensor<?x3xf32>) -> tensor<?x3xf32>
   %0 = nf.variational_dequantize %x encoder @q {levels = 1 : i64} : tensor<?x3xf32>
   return %0 : tensor<?x3xf32>
 }
+
+// -----
+
+func.func private @q(%x: tensor<?x2xf32>) -> tensor<?x2xf32>
+func.func private @t(%u: tensor<?x1xf32>) -> tensor<?x2xf32>
+func.func @cif_transform(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{conditioner @t has type '(tensor<?x1xf32>) -> tensor<?x2xf32>', but this layer calls it as '(tensor<?x1xf32>) -> tensor<?x4xf32>'}}
+  %0 = nf.cif %x encoder @q decoder @q transform @t {index_features = 1 : i64} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @q(%x: tensor<?x2xf32>) -> tensor<?x2xf32>
+func.func private @t(%u: tensor<?x1xf32>) -> tensor<?x4xf32>
+func.func @cif_noise(%x: tensor<?x2xf32>, %n: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{noise must hold standard normal draws of u ('tensor<?x1xf32>'), but has type 'tensor<?x2xf32>'}}
+  %0 = nf.cif %x encoder @q decoder @q transform @t forward_noise %n : tensor<?x2xf32> {index_features = 1 : i64} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}

@@ -217,6 +217,17 @@ nf.model @variational_dequantize(%x: tensor<?x3xf32>) base #nf.std_normal {
   nf.yield %0 : tensor<?x3xf32>
 }
 
+// CHECK-LABEL: nf.model @cif
+// CHECK: nf.cif %{{.*}} encoder @cif_q decoder @cif_p(%{{.*}} : tensor<2xf32>) transform @cif_t {index_features = 1 : i64} : tensor<?x2xf32>
+func.func private @cif_q(%x: tensor<?x2xf32>) -> tensor<?x2xf32>
+func.func private @cif_p(%z: tensor<?x2xf32>, %w: tensor<2xf32>) -> tensor<?x2xf32>
+func.func private @cif_t(%u: tensor<?x1xf32>) -> tensor<?x4xf32>
+nf.model @cif(%x: tensor<?x2xf32>) base #nf.std_normal {
+  %w = arith.constant dense<1.0> : tensor<2xf32>
+  %0 = nf.cif %x encoder @cif_q decoder @cif_p(%w : tensor<2xf32>) transform @cif_t {index_features = 1 : i64} : tensor<?x2xf32>
+  nf.yield %0 : tensor<?x2xf32>
+}
+
 // CHECK-LABEL: nf.model @snf
 // CHECK: nf.langevin %{{.*}} energy @energy(%{{.*}} : tensor<2xf64>) forward_noise %{{.*}} : tensor<?x4xf64> {gradient = @energy_grad, lambda = 5.000000e-01 : f64, step_size = 1.000000e-02 : f64, steps = 2 : i64} : tensor<?x2xf64>
 // CHECK: nf.metropolis %{{.*}} energy @energy(%{{.*}} : tensor<2xf64>) inverse_noise %{{.*}} : tensor<?x3xf64> {proposal_scale = 5.000000e-01 : f64} : tensor<?x2xf64>

@@ -1013,6 +1013,148 @@ FailureOr<LayerValues> VAEOp::buildInverse(OpBuilder &b, Value z,
 }
 
 //===----------------------------------------------------------------------===//
+// nf.cif
+//===----------------------------------------------------------------------===//
+
+/// The index u's type: `tensor<?xUxT>`.
+static RankedTensorType getIndexType(CIFOp op) {
+  RankedTensorType type = op.getInput().getType();
+  return RankedTensorType::get(
+      {ShapedType::kDynamic, static_cast<int64_t>(op.getIndexFeatures())},
+      type.getElementType());
+}
+
+LogicalResult CIFOp::verify() {
+  RankedTensorType type = getInput().getType();
+  if (type.getRank() != 2)
+    return emitOpError("expects data of type tensor<?xDxT>, but got ") << type;
+  if (static_cast<int64_t>(getIndexFeatures()) < 1)
+    return emitOpError("needs index_features >= 1");
+  if (failed(verifyContext(*this, getCtx())))
+    return failure();
+  RankedTensorType index = getIndexType(*this);
+  if (failed(verifyNoiseType(*this, getForwardNoise(), index,
+                             "standard normal draws of u")))
+    return failure();
+  return verifyNoiseType(*this, getInverseNoise(), index,
+                         "standard normal draws of u");
+}
+
+LogicalResult CIFOp::verifySymbolUses(SymbolTableCollection &table) {
+  RankedTensorType type = getInput().getType(), index = getIndexType(*this);
+  if (failed(verifyDensityFunction(*this, table, getEncoderAttr(), type,
+                                   getCtx(), getEncoderParams(), index)) ||
+      failed(verifyDensityFunction(*this, table, getDecoderAttr(), type,
+                                   getCtx(), getDecoderParams(), index)))
+    return failure();
+  SmallVector<Type> inputs = {index};
+  if (Value context = getCtx())
+    inputs.push_back(context.getType());
+  llvm::append_range(inputs, getTransformParams().getTypes());
+  return verifyConditionerType(
+      *this, table, getTransformAttr(), inputs,
+      getBatchType(2 * type.getDimSize(1), {}, type.getElementType()),
+      "the shifts, then the log scales of x");
+}
+
+int64_t CIFOp::getNoiseSize(bool inverse) {
+  Value given = inverse ? getInverseNoise() : getForwardNoise();
+  return given ? 0 : 2 * getIndexFeatures();
+}
+
+namespace {
+/// The shift and log scale that index u gives the affine map of x.
+struct CIFTransform {
+  Value shift, logScale;
+};
+} // namespace
+
+static CIFTransform buildCIFTransform(CIFOp op, OpBuilder &b, Location loc,
+                                      CIFOp::Adaptor adaptor, Value u) {
+  int64_t features = op.getInput().getType().getDimSize(1);
+  Value h = callConditioner(
+      b, loc, op.getTransformAttr(), u, adaptor.getCtx(),
+      adaptor.getTransformParams(),
+      getBatchType(2 * features, {}, op.getInput().getType().getElementType()));
+  return {sliceFeatures(b, loc, h, 0, features),
+          sliceFeatures(b, loc, h, features, features)};
+}
+
+/// V = sum log_scale(u) + log p(u | z) - log q(u | x).
+static Value buildCIFLogDet(CIFOp op, OpBuilder &b, Location loc,
+                            CIFOp::Adaptor adaptor, Value x, Value z, Value u,
+                            Value logScale) {
+  RankedTensorType index = getIndexType(op);
+  auto logDensity = [&](FlatSymbolRefAttr density, Value given,
+                        ValueRange params) {
+    auto [mean, logStd] = buildDiagonalNormal(b, loc, density, given,
+                                              adaptor.getCtx(), params, index);
+    return buildGaussianLogDensity(
+        b, loc, buildStandardized(b, loc, u, mean, logStd), logStd);
+  };
+  Value logP = logDensity(op.getDecoderAttr(), z, adaptor.getDecoderParams());
+  Value logQ = logDensity(op.getEncoderAttr(), x, adaptor.getEncoderParams());
+  return mapSingleResult(b, loc, {sumEventDims(b, loc, logScale), logP, logQ},
+                         [](OpBuilder &nb, Location nloc, ValueRange args) {
+                           ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+                           return s.sub(s.add(args[0], args[1]), args[2]);
+                         });
+}
+
+/// u ~ N(mean, std^2) of `density` at `given`, from `eps` (or the layer noise).
+static Value buildIndexDraw(CIFOp op, OpBuilder &b, Location loc,
+                            CIFOp::Adaptor adaptor, ValueRange operands,
+                            Value eps, FlatSymbolRefAttr density, Value given,
+                            ValueRange params) {
+  RankedTensorType index = getIndexType(op);
+  if (!eps)
+    eps = buildStandardNormal(b, loc, operands.back(), index);
+  auto [mean, logStd] = buildDiagonalNormal(b, loc, density, given,
+                                            adaptor.getCtx(), params, index);
+  return buildGaussianDraw(b, loc, eps, mean, logStd);
+}
+
+FailureOr<LayerValues> CIFOp::buildForward(OpBuilder &b, ValueRange operands,
+                                           bool withLogDet) {
+  Adaptor adaptor(operands, *this);
+  Location loc = getLoc();
+  Value x = adaptor.getInput();
+  Value u = buildIndexDraw(*this, b, loc, adaptor, operands,
+                           adaptor.getForwardNoise(), getEncoderAttr(), x,
+                           adaptor.getEncoderParams());
+  CIFTransform t = buildCIFTransform(*this, b, loc, adaptor, u);
+  Value z =
+      mapSingleResult(b, loc, {x, t.shift, t.logScale},
+                      [](OpBuilder &nb, Location nloc, ValueRange args) {
+                        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+                        return s.mul(s.add(args[0], args[1]), s.exp(args[2]));
+                      });
+  return LayerValues{z, withLogDet ? buildCIFLogDet(*this, b, loc, adaptor, x,
+                                                    z, u, t.logScale)
+                                   : Value()};
+}
+
+FailureOr<LayerValues> CIFOp::buildInverse(OpBuilder &b, Value z,
+                                           ValueRange operands,
+                                           bool withLogDet) {
+  Adaptor adaptor(operands, *this);
+  Location loc = getLoc();
+  Value u = buildIndexDraw(*this, b, loc, adaptor, operands,
+                           adaptor.getInverseNoise(), getDecoderAttr(), z,
+                           adaptor.getDecoderParams());
+  CIFTransform t = buildCIFTransform(*this, b, loc, adaptor, u);
+  Value x = mapSingleResult(
+      b, loc, {z, t.shift, t.logScale},
+      [](OpBuilder &nb, Location nloc, ValueRange args) {
+        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+        return s.sub(s.mul(args[0], s.exp(s.neg(args[2]))), args[1]);
+      });
+  return LayerValues{x, withLogDet ? buildCIFLogDet(*this, b, loc, adaptor, x,
+                                                    z, u, t.logScale)
+                                   : Value()};
+}
+
+//===----------------------------------------------------------------------===//
 // nf.random_permutation
 //===----------------------------------------------------------------------===//
 

@@ -950,6 +950,55 @@ def NF_VAEOp : NF_LayerOp<"vae", "Stochastic",
   let hasVerifier = 1;
 }
 
+def NF_CIFOp : NF_SameShapeLayerOp<"cif", "Stochastic", [Pure,
+    AttrSizedOperandSegments, DeclareOpInterfaceMethods<SymbolUserOpInterface>],
+    ["getNoiseSize"]> {
+  let summary = "Continuously indexed flow layer (CIF): a u-indexed affine bijection";
+  let description = [{
+    Cornish et al.'s CIF step on `tensor<?xDxT>` with an index u of U =
+    `index_features` values: u ~ q(u | x), z = (x + shift(u)) exp(log_scale(u)),
+    and V = sum log_scale(u) + log p(u | z) - log q(u | x), a lower bound
+    (IWAE over u). q and p are diagonal normals whose means, then log
+    standard deviations (`tensor<?x2UxT>`) the `encoder` and `decoder`
+    functions compute from (x [, context], params...) and (z [, context],
+    params...); `transform` maps (u [, context], params...) to the shifts,
+    then the log scales (`tensor<?x2DxT>`). Sampling draws u ~ p(u | z) and
+    returns x = z exp(-log_scale(u)) - shift(u). Each direction draws U
+    standard normals (Box-Muller from the layer-noise stream, or
+    `forward_noise` / `inverse_noise`: eps itself). Place it after any
+    bijection f to get the CIF version of f.
+
+    ```mlir
+    %z = nf.cif %x encoder @q decoder @p transform @t {index_features = 1 : i64} : tensor<?x2xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_BatchTensor>:$ctx,
+                       Variadic<NF_ParamTensor>:$encoder_params,
+                       Variadic<NF_ParamTensor>:$decoder_params,
+                       Variadic<NF_ParamTensor>:$transform_params,
+                       Optional<NF_BatchTensor>:$forward_noise,
+                       Optional<NF_BatchTensor>:$inverse_noise,
+                       FlatSymbolRefAttr:$encoder,
+                       FlatSymbolRefAttr:$decoder,
+                       FlatSymbolRefAttr:$transform,
+                       I64Attr:$index_features);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `encoder` $encoder
+    (`(` $encoder_params^ `:` type($encoder_params) `)`)?
+    `decoder` $decoder
+    (`(` $decoder_params^ `:` type($decoder_params) `)`)?
+    `transform` $transform
+    (`(` $transform_params^ `:` type($transform_params) `)`)?
+    (`context` $ctx^ `:` type($ctx))?
+    (`forward_noise` $forward_noise^ `:` type($forward_noise))?
+    (`inverse_noise` $inverse_noise^ `:` type($inverse_noise))?
+    attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
 def NF_RandomPermutationOp : NF_SameShapeLayerOp<"random_permutation",
     "Stochastic", [Pure, AttrSizedOperandSegments], ["getNoiseSize"]> {
   let summary = "Stochastic permutation (SurVAE): a uniformly random feature order";
