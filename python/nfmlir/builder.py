@@ -1124,6 +1124,64 @@ class CIF(Layer):
         return out
 
 
+class DiffusionStep(Layer):
+    """One DiffFlow step (Zhang and Chen 2021) from time t0 (data side) to
+    t1: z = x + f(x, t0) dt + g0 sqrt(dt) eps; sampling runs the backward
+    SDE with drift f - g1^2 s. `drift` f and `score` s are MLPs from
+    (y, t) (D + 1 inputs, t appended) to D outputs. V is the exact Gaussian
+    kernel ratio log p_B(x | z) - log p_F(z | x), a lower bound."""
+
+    def __init__(self, drift, score, t0, t1, g0, g1):
+        self.drift, self.score = drift, score
+        self.t0, self.t1, self.g0, self.g1 = float(t0), float(t1), float(g0), float(g1)
+        if not self.t1 > self.t0:
+            raise ValueError("DiffusionStep: needs t1 > t0")
+        if not (self.g0 > 0 and self.g1 > 0):
+            raise ValueError("DiffusionStep: g0 and g1 must be positive")
+
+    def _field(self, em, net, role, d):
+        """A func (y, t, weights...) -> tensor<?xDxT> running `net` on [y, t]."""
+        if net.in_features != d + 1 or net.out_features != d:
+            raise ValueError(f"DiffusionStep: the {role} must map {d + 1} inputs (y and t) to {d} outputs, not "
+                             f"{net.in_features} -> {net.out_features}")
+        t = em.t
+        params, types = [], []
+        for w, bias in net.layers:
+            for p in (w, bias):
+                name, ttype = em.constant(p)
+                params.append(name)
+                types.append(ttype)
+        fname = f"{em.model.name}_{role}{len(em.functions)}"
+        y_t = _tensor_type([d], t, batch=True)
+        col_t = _tensor_type([1], t, batch=True)
+        in_t = _tensor_type([d + 1], t, batch=True)
+        ws = ", ".join(f"%w{i}" for i in range(len(types)))
+        args = ", ".join([f"%y: {y_t}", f"%t: {t}"] + [f"%w{i}: {ty}" for i, ty in enumerate(types)])
+        em.functions.append("\n".join([
+            f"func.func private @{fname}({args}) -> {y_t} {{",
+            "  %c0 = arith.constant 0 : index",
+            f"  %n = tensor.dim %y, %c0 : {y_t}",
+            f"  %e = tensor.empty(%n) : {col_t}",
+            f"  %tc = linalg.fill ins(%t : {t}) outs(%e : {col_t}) -> {col_t}",
+            f"  %in = tensor.concat dim(1) %y, %tc : ({y_t}, {col_t}) -> {in_t}",
+            f"  %h = nf.mlp %in ({ws} : {', '.join(types)}) activation {net.activation} : {in_t} -> {y_t}",
+            f"  return %h : {y_t}",
+            "}"]))
+        return f"@{fname}({', '.join(params)} : {', '.join(types)})"
+
+    def emit(self, em, x, dim):
+        if len(em.event_shape) != 1 or em.model.context_dim:
+            raise ValueError("DiffusionStep: needs flat data and no context")
+        d = em.event_shape[0]
+        drift = self._field(em, self.drift, "drift", d)
+        score = self._field(em, self.score, "score", d)
+        attrs = ", ".join(f"{k} = {_float_literal(v)}" for k, v in
+                          (("t0", self.t0), ("t1", self.t1), ("g0", self.g0), ("g1", self.g1)))
+        out = em.fresh()
+        em.body.append(f"  {out} = nf.diffusion_step {x} drift {drift} score {score} {{{attrs}}} : {em.data_type}")
+        return out
+
+
 class RandomPermutation(Layer):
     """Stochastic permutation (SurVAE): both directions order the features
     uniformly at random; V = 0."""

@@ -1077,3 +1077,31 @@ func.func @cif_noise(%x: tensor<?x2xf32>, %n: tensor<?x2xf32>) -> tensor<?x2xf32
   %0 = nf.cif %x encoder @q decoder @q transform @t forward_noise %n : tensor<?x2xf32> {index_features = 1 : i64} : tensor<?x2xf32>
   return %0 : tensor<?x2xf32>
 }
+
+// -----
+
+func.func private @f(%y: tensor<?x2xf32>, %t: f32) -> tensor<?x2xf32>
+func.func @diffusion_times(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{needs t1 > t0, but has t0 = 5.000000e-02 and t1 = 5.000000e-02}}
+  %0 = nf.diffusion_step %x drift @f score @f {t0 = 0.05, t1 = 0.05, g0 = 0.2, g1 = 0.2} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @f(%y: tensor<?x2xf32>, %t: f32) -> tensor<?x2xf32>
+func.func @diffusion_g(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{needs positive diffusion coefficients g0 and g1}}
+  %0 = nf.diffusion_step %x drift @f score @f {t0 = 0.0, t1 = 0.05, g0 = 0.2, g1 = 0.0} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func private @f(%y: tensor<?x2xf32>, %t: f32) -> tensor<?x2xf32>
+func.func private @s(%y: tensor<?x2xf32>) -> tensor<?x2xf32>
+func.func @diffusion_score(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{score @s has type '(tensor<?x2xf32>) -> tensor<?x2xf32>', but this layer calls it as '(tensor<?x2xf32>, f32) -> tensor<?x2xf32>'}}
+  %0 = nf.diffusion_step %x drift @f score @s {t0 = 0.0, t1 = 0.05, g0 = 0.2, g1 = 0.2} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}

@@ -228,6 +228,16 @@ nf.model @cif(%x: tensor<?x2xf32>) base #nf.std_normal {
   nf.yield %0 : tensor<?x2xf32>
 }
 
+// CHECK-LABEL: nf.model @diffusion
+// CHECK: nf.diffusion_step %{{.*}} drift @diffusion_f(%{{.*}} : tensor<2xf32>) score @diffusion_s {g0 = 2.000000e-01 : f64, g1 = 1.000000e-01 : f64, t0 = 0.000000e+00 : f64, t1 = 5.000000e-02 : f64} : tensor<?x2xf32>
+func.func private @diffusion_f(%y: tensor<?x2xf32>, %t: f32, %w: tensor<2xf32>) -> tensor<?x2xf32>
+func.func private @diffusion_s(%y: tensor<?x2xf32>, %t: f32) -> tensor<?x2xf32>
+nf.model @diffusion(%x: tensor<?x2xf32>) base #nf.std_normal {
+  %w = arith.constant dense<1.0> : tensor<2xf32>
+  %0 = nf.diffusion_step %x drift @diffusion_f(%w : tensor<2xf32>) score @diffusion_s {t0 = 0.0, t1 = 0.05, g0 = 0.2, g1 = 0.1} : tensor<?x2xf32>
+  nf.yield %0 : tensor<?x2xf32>
+}
+
 // CHECK-LABEL: nf.model @snf
 // CHECK: nf.langevin %{{.*}} energy @energy(%{{.*}} : tensor<2xf64>) forward_noise %{{.*}} : tensor<?x4xf64> {gradient = @energy_grad, lambda = 5.000000e-01 : f64, step_size = 1.000000e-02 : f64, steps = 2 : i64} : tensor<?x2xf64>
 // CHECK: nf.metropolis %{{.*}} energy @energy(%{{.*}} : tensor<2xf64>) inverse_noise %{{.*}} : tensor<?x3xf64> {proposal_scale = 5.000000e-01 : f64} : tensor<?x2xf64>

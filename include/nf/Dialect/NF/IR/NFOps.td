@@ -999,6 +999,50 @@ def NF_CIFOp : NF_SameShapeLayerOp<"cif", "Stochastic", [Pure,
   let hasVerifier = 1;
 }
 
+def NF_DiffusionStepOp : NF_SameShapeLayerOp<"diffusion_step", "Stochastic",
+    [Pure, AttrSizedOperandSegments,
+     DeclareOpInterfaceMethods<SymbolUserOpInterface>], ["getNoiseSize"]> {
+  let summary = "One step of a diffusion normalizing flow (DiffFlow): an SDE step with learned drift and score";
+  let description = [{
+    Zhang and Chen's discretized forward SDE dx = f(x, t) dt + g(t) dw from
+    time `t0` (x) to `t1` (z), dt = t1 - t0, g0 = g(t0), g1 = g(t1):
+    z = x + f(x, t0) dt + g0 sqrt(dt) eps_F. Sampling runs the backward SDE:
+    x = z - [f(z, t1) - g1^2 s(z, t1)] dt + g1 sqrt(dt) eps_B. The `drift`
+    f and `score` s are functions (y, t [, context], params...) ->
+    `tensor<?xDxT>` with the time t a scalar of the element type. V is the
+    step's exact Gaussian-kernel term log p_B(x | z) - log p_F(z | x) =
+    -(|eps_B|^2 - |eps_F|^2) / 2 + D log(g0 / g1) (DiffFlow's delta_s plus
+    the parameter-free term its code omits, so that the sum is a true
+    bound), with eps_B = (x - z + [f(z, t1) - g1^2 s(z, t1)] dt) / (g1
+    sqrt(dt)) and eps_F = (z - x - f(x, t0) dt) / (g0 sqrt(dt)). Each
+    direction draws D standard normals (Box-Muller from the layer-noise
+    stream, or `forward_noise` / `inverse_noise`).
+
+    ```mlir
+    %z = nf.diffusion_step %x drift @f score @s {t0 = 0.0, t1 = 0.05, g0 = 0.2, g1 = 0.2} : tensor<?x2xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input,
+                       Optional<NF_BatchTensor>:$ctx,
+                       Variadic<NF_ParamTensor>:$drift_params,
+                       Variadic<NF_ParamTensor>:$score_params,
+                       Optional<NF_BatchTensor>:$forward_noise,
+                       Optional<NF_BatchTensor>:$inverse_noise,
+                       FlatSymbolRefAttr:$drift,
+                       FlatSymbolRefAttr:$score,
+                       F64Attr:$t0, F64Attr:$t1, F64Attr:$g0, F64Attr:$g1);
+  let results = (outs NF_BatchTensor:$output);
+  let assemblyFormat = [{
+    $input `drift` $drift (`(` $drift_params^ `:` type($drift_params) `)`)?
+    `score` $score (`(` $score_params^ `:` type($score_params) `)`)?
+    (`context` $ctx^ `:` type($ctx))?
+    (`forward_noise` $forward_noise^ `:` type($forward_noise))?
+    (`inverse_noise` $inverse_noise^ `:` type($inverse_noise))?
+    attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
 def NF_RandomPermutationOp : NF_SameShapeLayerOp<"random_permutation",
     "Stochastic", [Pure, AttrSizedOperandSegments], ["getNoiseSize"]> {
   let summary = "Stochastic permutation (SurVAE): a uniformly random feature order";
