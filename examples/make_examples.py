@@ -138,11 +138,10 @@ def dequantized_augmented():
     d = 3
     layers = [nfmlir.UniformDequantize(16), nfmlir.Logit(alpha=0.05),
               nfmlir.Augment(2, nfmlir.MLP.random([d, 16, 4], "tanh", rng, 0.5))]
-    for k in range(2):
-        # Augmented-flow steps: couplings across the x / e split.
-        layers.append(nfmlir.AffineCoupling([0, 1, 2] if k == 0 else [3, 4],
-                                            nfmlir.MLP.random([3 if k == 0 else 2, 32, 4 if k == 0 else 6], "tanh",
-                                                              rng, 0.5), "softplus"))
+    # An augmented-flow step: couplings across the x / e split.
+    encode = nfmlir.MLP.random([d, 32, 4], "tanh", rng, 0.5)
+    decode = nfmlir.MLP.random([2, 32, 2 * d], "tanh", rng, 0.5)
+    layers.append(nfmlir.AugmentedFlowStep(d, encode, decode, "softplus"))
     return nfmlir.Model(layers, nfmlir.StandardNormal(d + 2), name="dequantized_augmented", event_shape=(d,),
                         iwae_paths=16)
 

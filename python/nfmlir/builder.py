@@ -730,6 +730,28 @@ class AffineCoupling(_Coupling):
         return f" scale_fn {self.scale_fn}" + (" shift_first" if self.shift_first else "")
 
 
+class AugmentedFlowStep(Layer):
+    """One step of an augmented normalizing flow (ANF, Huang et al. 2020;
+    VFlow): after an Augment that appended E features e to the D data
+    features x, an "encode" coupling e <- e * scale(x) + shift(x) (`encode`:
+    MLP D -> 2E) and a "decode" coupling x <- x * scale(e) + shift(e)
+    (`decode`: MLP E -> 2D). Two affine couplings across the x / e split:
+    the pattern, not a new op."""
+
+    def __init__(self, features, encode, decode, scale_fn="exp"):
+        self.features = int(features)
+        self.encode, self.decode, self.scale_fn = encode, decode, scale_fn
+
+    def emit(self, em, x, dim):
+        total = em.event_shape[0]
+        if len(em.event_shape) != 1 or not 1 <= self.features < total:
+            raise ValueError(f"AugmentedFlowStep: needs {self.features} data features followed by augmented ones "
+                             f"(after an Augment), not event shape {em.event_shape}")
+        data, augmented = list(range(self.features)), list(range(self.features, total))
+        x = AffineCoupling(data, self.encode, self.scale_fn).emit(em, x, dim)
+        return AffineCoupling(augmented, self.decode, self.scale_fn).emit(em, x, dim)
+
+
 class AdditiveCoupling(_Coupling):
     """NICE additive coupling: z_B = x_B + m(x_A); volume preserving."""
 

@@ -149,3 +149,22 @@ def test_variational_dequantization_iwae_approaches_the_exact_value(compile_mode
     gaps = {k: exact - lib.log_prob_iwae(rows, k, seed=2).reshape(3, -1).mean(1) for k in (1, 32, 256)}
     assert np.all(gaps[1] > gaps[32]) and np.all(gaps[32] > gaps[256])
     assert np.all(gaps[256] > -2e-3) and gaps[256].max() < 0.03
+
+
+def test_augmented_flow_step_is_two_couplings_across_the_split(compile_model):
+    rng = np.random.default_rng(4)
+    encode = nfmlir.MLP.random([2, 8, 4], "tanh", rng, 0.5)
+    decode = nfmlir.MLP.random([2, 8, 4], "tanh", rng, 0.5)
+    step = nfmlir.Model([nfmlir.Augment(2), nfmlir.AugmentedFlowStep(2, encode, decode)],
+                        nfmlir.StandardNormal(4), dtype="float64", name="anf", event_shape=(2,))
+    explicit = nfmlir.Model([nfmlir.Augment(2), nfmlir.AffineCoupling([0, 1], encode, "exp"),
+                             nfmlir.AffineCoupling([2, 3], decode, "exp")],
+                            nfmlir.StandardNormal(4), dtype="float64", name="anf", event_shape=(2,))
+    assert step.to_mlir() == explicit.to_mlir()
+    lib = compile_model(step)
+    x = rng.normal(size=(100, 2))
+    z, v = lib.forward(x, seed=1)
+    assert np.allclose(lib.inverse(z), x, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="AugmentedFlowStep"):
+        nfmlir.Model([nfmlir.AugmentedFlowStep(2, encode, decode)], nfmlir.StandardNormal(2),
+                     name="bad").to_mlir()
