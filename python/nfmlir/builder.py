@@ -628,6 +628,17 @@ def parity_mask(dim, even=True):
     return list(range(0 if even else 1, dim, 2))
 
 
+def _weight_constants(em, net):
+    """The weights and biases of `net` as constants: (SSA names, types)."""
+    params, types = [], []
+    for w, bias in net.layers:
+        for p in (w, bias):
+            name, ttype = em.constant(p)
+            params.append(name)
+            types.append(ttype)
+    return params, types
+
+
 def _conditioner_call(em, net, arg, label, width, outputs, owner, layout):
     """Emits the conditioner `net` as a private function taking `arg` (the
     layer's `width` conditioning features, named `label` in messages), the
@@ -647,12 +658,7 @@ def _conditioner_call(em, net, arg, label, width, outputs, owner, layout):
                          f"{' and context' if c else ''}) to {outputs} outputs ({layout}), not "
                          f"{net.in_features} -> {net.out_features}")
     t = em.t
-    params, types = [], []
-    for w, bias in net.layers:
-        for p in (w, bias):
-            name, ttype = em.constant(p)
-            params.append(name)
-            types.append(ttype)
+    params, types = _weight_constants(em, net)
     fname = f"{model.name}_conditioner{len(em.functions)}"
     arg_t = _tensor_type([width, *spatial], t, batch=True)
     c_t = _tensor_type([c], t, batch=True)
@@ -1167,12 +1173,7 @@ class DiffusionStep(Layer):
             raise ValueError(f"DiffusionStep: the {role} must map {d + 1} inputs (y and t) to {d} outputs, not "
                              f"{net.in_features} -> {net.out_features}")
         t = em.t
-        params, types = [], []
-        for w, bias in net.layers:
-            for p in (w, bias):
-                name, ttype = em.constant(p)
-                params.append(name)
-                types.append(ttype)
+        params, types = _weight_constants(em, net)
         fname = f"{em.model.name}_{role}{len(em.functions)}"
         y_t = _tensor_type([d], t, batch=True)
         col_t = _tensor_type([1], t, batch=True)

@@ -70,6 +70,17 @@ def test_random_permutation(compile_model):
     assert np.array_equal(np.sort(lib.inverse(z, seed=1), 1), x)
 
 
+def assert_bound_model_runs(lib, rng):
+    """More importance paths, a higher estimate; sampling gives finite
+    values and log-probabilities."""
+    x = np.repeat(rng.normal(size=(2, 2)), 2000, 0)
+    one = lib.log_prob_iwae(x, 1, seed=2).reshape(2, -1).mean(1)
+    many = lib.log_prob_iwae(x, 32, seed=2).reshape(2, -1).mean(1)
+    assert np.all(many > one)
+    xs, logp = lib.sample_with_log_prob(500, seed=3)
+    assert np.isfinite(xs).all() and np.isfinite(logp).all()
+
+
 def cif_layer(rng, d=2, u=1):
     return nfmlir.CIF(u, nfmlir.MLP.random([d, 16, 2 * u], "tanh", rng, scale=0.5),
                       nfmlir.MLP.random([d, 16, 2 * u], "tanh", rng, scale=0.5),
@@ -123,13 +134,8 @@ def test_cif_bound_rises_with_k(compile_model):
     rng = np.random.default_rng(7)
     layers = [cif_layer(rng), nfmlir.AffineCoupling([0], nfmlir.MLP.random([1, 8, 2], "tanh", rng), "exp"),
               cif_layer(rng)]
-    lib = compile_model(nfmlir.Model(layers, nfmlir.StandardNormal(2), dtype="float64", name="cif2"))
-    x = np.repeat(rng.normal(size=(2, 2)), 2000, 0)
-    one = lib.log_prob_iwae(x, 1, seed=2).reshape(2, -1).mean(1)
-    many = lib.log_prob_iwae(x, 32, seed=2).reshape(2, -1).mean(1)
-    assert np.all(many > one)
-    xs, logp = lib.sample_with_log_prob(500, seed=3)
-    assert np.isfinite(xs).all() and np.isfinite(logp).all()
+    assert_bound_model_runs(compile_model(nfmlir.Model(layers, nfmlir.StandardNormal(2), dtype="float64",
+                                                       name="cif2")), rng)
 
 
 def time_mlp(net, y, t):
@@ -184,10 +190,5 @@ def test_diffusion_chain_is_a_bound(compile_model):
     layers = [nfmlir.DiffusionStep(nfmlir.MLP.random([3, 8, 2], "tanh", rng, 0.3),
                                    nfmlir.MLP.random([3, 8, 2], "tanh", rng, 0.3), a, b, 0.5, 0.5)
               for a, b in zip(times[:-1], times[1:])]
-    lib = compile_model(nfmlir.Model(layers, nfmlir.StandardNormal(2), dtype="float64", name="chain"))
-    x = np.repeat(rng.normal(size=(2, 2)), 2000, 0)
-    one = lib.log_prob_iwae(x, 1, seed=2).reshape(2, -1).mean(1)
-    many = lib.log_prob_iwae(x, 32, seed=2).reshape(2, -1).mean(1)
-    assert np.all(many > one)
-    xs, logp = lib.sample_with_log_prob(500, seed=3)
-    assert np.isfinite(xs).all() and np.isfinite(logp).all()
+    assert_bound_model_runs(compile_model(nfmlir.Model(layers, nfmlir.StandardNormal(2), dtype="float64",
+                                                       name="chain")), rng)
