@@ -1066,10 +1066,12 @@ class UniformDequantize(Layer):
 
 class VariationalDequantize(Layer):
     """Variational dequantization (Flow++) of data on the levels
-    0..levels-1: z = (x + u) / levels with u = sigmoid(mean + exp(log_std)
-    eps), (means, log_stds) = encoder(x [, context]) (an MLP with 2 D
-    outputs): a conditional flow q(u | x). V = -D log(levels) - log q(u | x),
-    a lower bound; sampling rounds back down."""
+    0..levels-1: z = (x + u) / levels with u = sigmoid(v), v ~ q(v | x):
+    `encoder` is an MLP giving (means, log_stds) of a diagonal normal from
+    x [and context] (2 D outputs: one conditional affine step), or a Model:
+    any exact conditional flow on D features with a D-feature context (it
+    gets x) and a normal base. V = -D log(levels) - log q(u | x), a lower
+    bound; sampling rounds back down."""
 
     def __init__(self, levels, encoder):
         self.levels = int(levels)
@@ -1081,8 +1083,23 @@ class VariationalDequantize(Layer):
         if len(em.event_shape) != 1:
             raise ValueError(f"VariationalDequantize: needs flat data, not event shape {em.event_shape}")
         d = em.event_shape[0]
-        call = _conditioner_call(em, self.encoder, "%x", "x", d, 2 * d, "VariationalDequantize",
-                                 "means, then log standard deviations").replace("conditioner", "encoder", 1)
+        if isinstance(self.encoder, Model):
+            flow = self.encoder
+            if (flow.dim, flow.context_dim, flow.dtype) != (d, d, em.model.dtype):
+                raise ValueError(f"VariationalDequantize: the encoder flow must have {d} features, a {d}-feature "
+                                 f"context and dtype {em.model.dtype}, not {flow.dim}, {flow.context_dim}, "
+                                 f"{flow.dtype}")
+            if flow.name == em.model.name:
+                raise ValueError("VariationalDequantize: the encoder flow needs a name of its own")
+            lines, blobs = flow.emit_parts()
+            text = "\n".join(lines)
+            if text not in em.functions:
+                em.functions.append(text)
+            em.blobs.update(blobs)
+            call = f"encoder @{flow.name}"
+        else:
+            call = _conditioner_call(em, self.encoder, "%x", "x", d, 2 * d, "VariationalDequantize",
+                                     "means, then log standard deviations").replace("conditioner", "encoder", 1)
         out = em.fresh()
         em.body.append(f"  {out} = nf.variational_dequantize {x} {call} {{levels = {self.levels} : i64}} : "
                        f"{em.data_type}")
@@ -1401,8 +1418,8 @@ class Model:
         # Importance samples of log_prob when a layer's V is a bound.
         self.iwae_paths = None if iwae_paths is None else int(iwae_paths)
 
-    def to_mlir(self):
-        """The model as nf dialect text."""
+    def emit_parts(self):
+        """(module-level text: its functions and the nf.model, blobs)."""
         em = _Emitter(self)
         x = "%x"
         data_type = em.data_type
@@ -1413,9 +1430,14 @@ class Model:
         attrs = f" attributes {{iwae_paths = {self.iwae_paths}}}" if self.iwae_paths else ""
         lines = em.functions + [f"nf.model @{self.name}({args}) base {self.base.attribute(t)}{attrs} {{"]
         lines += em.body + [f"  nf.yield {x} : {em.data_type}", "}"]
-        if em.blobs:
+        return lines, em.blobs
+
+    def to_mlir(self):
+        """The model as nf dialect text."""
+        lines, blobs = self.emit_parts()
+        if blobs:
             lines.append("{-#\n  dialect_resources: {\n    builtin: {")
-            lines.append(",\n".join(f'      {k}: "{v}"' for k, v in em.blobs.items()))
+            lines.append(",\n".join(f'      {k}: "{v}"' for k, v in blobs.items()))
             lines.append("    }\n  }\n#-}")
         return "\n".join(lines) + "\n"
 

@@ -48,3 +48,20 @@ nf.model @mixed(%x: tensor<?x2xf64>) base #nf.std_normal {
   %2 = nf.diffusion_step %1 drift @drift score @score {t0 = 0.0, t1 = 0.04, g0 = 0.2, g1 = 0.1} : tensor<?x2xf64>
   nf.yield %2 : tensor<?x2xf64>
 }
+
+// An encoder flow: the conditional model runs in its generative direction
+// on eps, given x as its context, inside the dequantizer.
+// FWD-LABEL: func.func @flow_dequantized_forward(
+// FWD-SAME: %[[X:.*]]: tensor<?x2xf64>, %{{.*}}: tensor<?x4xf64>)
+// FWD: call @flow_net(%{{.*}}, %[[X]])
+// FWD: math.log1p
+// FWD: return
+func.func private @flow_net(%v: tensor<?x1xf64>, %c: tensor<?x2xf64>) -> tensor<?x2xf64>
+nf.model @encoder_flow(%v: tensor<?x2xf64>, %c: tensor<?x2xf64>) base #nf.std_normal {
+  %0 = nf.affine_coupling %v identity [0] conditioner @flow_net context %c : tensor<?x2xf64> : tensor<?x2xf64>
+  nf.yield %0 : tensor<?x2xf64>
+}
+nf.model @flow_dequantized(%x: tensor<?x2xf64>) base #nf.std_normal {
+  %0 = nf.variational_dequantize %x encoder @encoder_flow {levels = 8 : i64} : tensor<?x2xf64>
+  nf.yield %0 : tensor<?x2xf64>
+}

@@ -1105,3 +1105,27 @@ func.func @diffusion_score(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
   %0 = nf.diffusion_step %x drift @f score @s {t0 = 0.0, t1 = 0.05, g0 = 0.2, g1 = 0.2} : tensor<?x2xf32>
   return %0 : tensor<?x2xf32>
 }
+
+// -----
+
+nf.model @flow(%v: tensor<?x3xf32>, %c: tensor<?x2xf32>) base #nf.std_normal {
+  nf.yield %v : tensor<?x3xf32>
+}
+func.func @variational_dequantize_flow_types(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  // expected-error @+1 {{encoder flow @flow must map 'tensor<?x3xf32>' to 'tensor<?x3xf32>' given the data ('tensor<?x3xf32>') as its context}}
+  %0 = nf.variational_dequantize %x encoder @flow {levels = 4 : i64} : tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// -----
+
+nf.model @flow(%v: tensor<?x2xf32>, %c: tensor<?x2xf32>) base #nf.std_normal {
+  %0 = nf.augment %v : tensor<?x2xf32> -> tensor<?x3xf32>
+  %1 = nf.slice %0 : tensor<?x3xf32> -> tensor<?x2xf32>
+  nf.yield %1 : tensor<?x2xf32>
+}
+func.func @variational_dequantize_flow_exact(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{encoder flow @flow must be exact (bijective layers only)}}
+  %0 = nf.variational_dequantize %x encoder @flow {levels = 4 : i64} : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}

@@ -320,7 +320,8 @@ static LayerValues buildMetropolis(MetropolisOp op, OpBuilder &b,
   int64_t features = op.getInput().getType().getDimSize(1);
   double scale = op.getProposalScale().convertToDouble();
   Type element = op.getInput().getType().getElementType();
-  auto [normals, uniforms] = getStepNoise(
+  Value normals, uniforms;
+  std::tie(normals, uniforms) = getStepNoise(
       b, loc, inverse ? adaptor.getInverseNoise() : adaptor.getForwardNoise(),
       operands, element, getStepCount(op), features, /*uniformPerStep=*/true);
   Value start = castToDynamicBatch(b, loc, y0);

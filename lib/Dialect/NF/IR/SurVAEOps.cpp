@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "nf/Dialect/NF/IR/FlowBuilders.h"
 #include "nf/Dialect/NF/IR/NFBuilders.h"
 #include "nf/Dialect/NF/IR/NFConditioned.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
@@ -843,39 +844,94 @@ LogicalResult VariationalDequantizeOp::verify() {
                          "standard normal draws of the data's shape");
 }
 
+/// The encoder when it is a conditional flow (an nf.model), else null.
+static ModelOp getEncoderFlow(VariationalDequantizeOp op) {
+  return SymbolTable::lookupNearestSymbolFrom<ModelOp>(op, op.getEncoderAttr());
+}
+
 LogicalResult
 VariationalDequantizeOp::verifySymbolUses(SymbolTableCollection &table) {
   RankedTensorType type = getInput().getType();
-  return verifyDensityFunction(*this, table, getEncoderAttr(), type, getCtx(),
-                               getParams(), type);
+  auto flow = table.lookupNearestSymbolFrom<ModelOp>(*this, getEncoderAttr());
+  if (!flow)
+    return verifyDensityFunction(*this, table, getEncoderAttr(), type, getCtx(),
+                                 getParams(), type);
+  if (!getParams().empty() || getCtx())
+    return emitOpError("encoder flow ")
+           << getEncoderAttr()
+           << " takes no parameters or context here: it holds its "
+              "parameters and gets the data as its context";
+  if (type.getRank() != 2)
+    return emitOpError("with an encoder flow expects data of type "
+                       "tensor<?xDxT>, but got ")
+           << type;
+  Type data = getBatchType(type.getDimSize(1), {}, type.getElementType());
+  BlockArgument context = flow.getConditioningContext();
+  if (flow.getDataType() != data || flow.getLatent().getType() != data ||
+      !context || context.getType() != data)
+    return emitOpError("encoder flow ")
+           << getEncoderAttr() << " must map " << data << " to " << data
+           << " given the data (" << data << ") as its context";
+  if (flow.getExactness() != Exactness::Exact)
+    return emitOpError("encoder flow ")
+           << getEncoderAttr() << " must be exact (bijective layers only)";
+  if (flow.getBase().getNoise() != BaseNoise::StandardNormal)
+    return emitOpError("encoder flow ")
+           << getEncoderAttr() << " needs a normal base distribution";
+  return success();
 }
 
 int64_t VariationalDequantizeOp::getNoiseSize(bool inverse) {
   return !inverse && !getNoise() ? 2 * getEventSize(getInput().getType()) : 0;
 }
 
-/// V = -D log K - log q(u | x) with u = sigmoid(mean + exp(logStd) eps):
-/// log q = log N(eps) - sum [logStd + log sigmoid'(v)].
+/// V = -D log K - log q(u | x) with u = sigmoid(v):
+/// log q(u | x) = log q(v | x) - sum log sigmoid'(v).
 static Value buildVariationalDequantizeLogDet(VariationalDequantizeOp op,
                                               OpBuilder &b, Location loc,
-                                              Value eps, Value v,
-                                              Value logStd) {
-  Value logDensity = buildGaussianLogDensity(b, loc, eps, logStd);
+                                              Value v, Value logQv) {
   // log sigmoid'(v) = -softplus(-v) - softplus(v).
   Value logSlopes = mapSingleResult(
       b, loc, {v}, [](OpBuilder &nb, Location nloc, ValueRange args) {
         ScalarBuilder s = scalarFor(nb, nloc, args[0]);
         return s.neg(s.add(s.softplus(s.neg(args[0])), s.softplus(args[0])));
       });
-  Value logQ =
-      mapSingleResult(b, loc, {logDensity, sumEventDims(b, loc, logSlopes)},
+  // -log q(u | x) = sum log sigmoid'(v) - log q(v | x).
+  Value negLogQ =
+      mapSingleResult(b, loc, {sumEventDims(b, loc, logSlopes), logQv},
                       [](OpBuilder &nb, Location nloc, ValueRange args) {
                         ScalarBuilder s = scalarFor(nb, nloc, args[0]);
                         return s.sub(args[0], args[1]);
                       });
   return addLogDets(
-      b, loc, negateLogDet(b, loc, logQ),
+      b, loc, negLogQ,
       buildLevelsLogDet(b, loc, op.getInput().getType(), op.getLevels()));
+}
+
+/// The encoder flow's map between eps and v given x, and log q(v | x):
+/// sampling (eps -> v, its generative map) or evaluating (v -> eps).
+static FailureOr<std::pair<Value, Value>>
+buildEncoderFlow(VariationalDequantizeOp op, ModelOp flow, OpBuilder &b,
+                 Location loc, Value x, Value from, bool sample) {
+  IRMapping mapping;
+  cloneModelParameters(b, flow, castToDynamicBatch(b, loc, x), mapping);
+  Value start = castToDynamicBatch(b, loc, from);
+  FailureOr<LayerValues> built =
+      sample ? buildModelInverse(b, flow, start, mapping, /*withLogDet=*/true)
+             : buildModelForward(b, flow, start, mapping, /*withLogDet=*/true);
+  if (failed(built))
+    return op.emitOpError("cannot build its encoder flow ")
+           << op.getEncoderAttr();
+  Value eps = sample ? start : built->value;
+  Value v = sample ? built->value : start;
+  // log q(v | x) = log p(eps) + V(v).
+  Value logQ = mapSingleResult(
+      b, loc, {flow.getBase().buildLogProb(b, loc, eps), built->logDet},
+      [](OpBuilder &nb, Location nloc, ValueRange args) {
+        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+        return s.add(args[0], args[1]);
+      });
+  return std::make_pair(v, logQ);
 }
 
 FailureOr<LayerValues>
@@ -888,18 +944,29 @@ VariationalDequantizeOp::buildForward(OpBuilder &b, ValueRange operands,
   Value eps = adaptor.getNoise();
   if (!eps)
     eps = buildStandardNormal(b, loc, operands.back(), type);
-  auto [mean, logStd] = buildDiagonalNormal(
-      b, loc, getEncoderAttr(), x, adaptor.getCtx(), adaptor.getParams(), type);
-  Value v = buildGaussianDraw(b, loc, eps, mean, logStd);
+  Value v, logQv;
+  if (ModelOp flow = getEncoderFlow(*this)) {
+    FailureOr<std::pair<Value, Value>> drawn =
+        buildEncoderFlow(*this, flow, b, loc, x, eps, /*sample=*/true);
+    if (failed(drawn))
+      return failure();
+    std::tie(v, logQv) = *drawn;
+  } else {
+    auto [mean, logStd] =
+        buildDiagonalNormal(b, loc, getEncoderAttr(), x, adaptor.getCtx(),
+                            adaptor.getParams(), type);
+    v = buildGaussianDraw(b, loc, eps, mean, logStd);
+    logQv = buildGaussianLogDensity(b, loc, eps, logStd);
+  }
   double levels = static_cast<double>(getLevels());
   Value z = mapSingleResult(
       b, loc, {x, v}, [&](OpBuilder &nb, Location nloc, ValueRange args) {
         ScalarBuilder s = scalarFor(nb, nloc, args[0]);
         return s.div(s.add(args[0], s.sigmoid(args[1])), s.c(levels));
       });
-  return LayerValues{z, withLogDet ? buildVariationalDequantizeLogDet(
-                                         *this, b, loc, eps, v, logStd)
-                                   : Value()};
+  return LayerValues{
+      z, withLogDet ? buildVariationalDequantizeLogDet(*this, b, loc, v, logQv)
+                    : Value()};
 }
 
 FailureOr<LayerValues>
@@ -910,7 +977,7 @@ VariationalDequantizeOp::buildInverse(OpBuilder &b, Value z,
   Value x = buildRounding(b, loc, z, getLevels());
   if (!withLogDet)
     return LayerValues{x, Value()};
-  // The pair's u = K z - x, v = logit(u), eps = (v - mean) / std.
+  // The pair's u = K z - x and v = logit(u).
   double levels = static_cast<double>(getLevels());
   Value v = mapSingleResult(
       b, loc, {z, x}, [&](OpBuilder &nb, Location nloc, ValueRange args) {
@@ -918,12 +985,22 @@ VariationalDequantizeOp::buildInverse(OpBuilder &b, Value z,
         Value u = s.sub(s.mul(args[0], s.c(levels)), args[1]);
         return s.sub(s.log(u), s.log1p(s.neg(u)));
       });
-  auto [mean, logStd] =
-      buildDiagonalNormal(b, loc, getEncoderAttr(), x, adaptor.getCtx(),
-                          adaptor.getParams(), getInput().getType());
-  Value eps = buildStandardized(b, loc, v, mean, logStd);
-  return LayerValues{
-      x, buildVariationalDequantizeLogDet(*this, b, loc, eps, v, logStd)};
+  Value logQv;
+  if (ModelOp flow = getEncoderFlow(*this)) {
+    FailureOr<std::pair<Value, Value>> evaluated =
+        buildEncoderFlow(*this, flow, b, loc, x, v, /*sample=*/false);
+    if (failed(evaluated))
+      return failure();
+    logQv = evaluated->second;
+  } else {
+    auto [mean, logStd] =
+        buildDiagonalNormal(b, loc, getEncoderAttr(), x, adaptor.getCtx(),
+                            adaptor.getParams(), getInput().getType());
+    logQv = buildGaussianLogDensity(
+        b, loc, buildStandardized(b, loc, v, mean, logStd), logStd);
+  }
+  return LayerValues{x,
+                     buildVariationalDequantizeLogDet(*this, b, loc, v, logQv)};
 }
 
 //===----------------------------------------------------------------------===//

@@ -6,7 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "nf/Dialect/NF/IR/NFOps.h"
-#include "nf/Dialect/NF/Transforms/FlowBuilders.h"
+#include "nf/Dialect/NF/IR/FlowBuilders.h"
 #include "nf/Dialect/NF/Transforms/Passes.h"
 
 namespace mlir::nf {

@@ -2,7 +2,7 @@
 
 #include "nf/Dialect/NF/IR/NFBuilders.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
-#include "nf/Dialect/NF/Transforms/FlowBuilders.h"
+#include "nf/Dialect/NF/IR/FlowBuilders.h"
 #include "nf/Dialect/NF/Transforms/Passes.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -225,11 +225,15 @@ private:
 struct NFExpandModelPass
     : public nf::impl::NFExpandModelPassBase<NFExpandModelPass> {
   void runOnOperation() override {
-    for (ModelOp model : llvm::to_vector(getOperation().getOps<ModelOp>())) {
+    // Models are erased only once every kernel is built: a layer may use
+    // another model (an encoder flow).
+    SmallVector<ModelOp> models =
+        llvm::to_vector(getOperation().getOps<ModelOp>());
+    for (ModelOp model : models)
       if (failed(KernelBuilder(model).buildAll()))
         return signalPassFailure();
+    for (ModelOp model : models)
       model.erase();
-    }
   }
 };
 

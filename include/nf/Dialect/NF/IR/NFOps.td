@@ -873,19 +873,25 @@ def NF_UniformDequantizeOp : NF_SameShapeLayerOp<"uniform_dequantize",
 def NF_VariationalDequantizeOp : NF_SameShapeLayerOp<"variational_dequantize",
     "GenerativeSurjection", [Pure, AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<SymbolUserOpInterface>], ["getNoiseSize"]> {
-  let summary = "Variational dequantization (Flow++): a learned conditional q(u | x)";
+  let summary = "Variational dequantization (Flow++): a learned conditional flow q(u | x)";
   let description = [{
     Data on the integer levels 0..K-1 (K = `levels`) becomes continuous:
-    z = (x + u) / K with u ~ q(u | x) on (0, 1)^D, a conditional flow: an
-    affine step v = mean(x) + exp(log_std(x)) eps on standard normal eps,
-    then u = sigmoid(v) (the `encoder` function maps (x [, context],
-    params...) to the means, then the log standard deviations,
-    `tensor<?x2Dx...xT>`). log q(u | x) = log N(eps) - sum [log_std +
-    log sigmoid'(v)], and V = -D log K - log q(u | x), a lower bound on the
-    discrete log-probability (tighter than uniform dequantization's when q
-    fits). The generative direction rounds: x = clamp(floor(K z), 0, K - 1).
-    eps comes from the layer-noise stream (Box-Muller) or `noise` (eps
-    itself, of the data's shape).
+    z = (x + u) / K with u ~ q(u | x) on (0, 1)^D, a conditional flow: v is
+    drawn from a conditional density on R^D, then u = sigmoid(v), so
+    log q(u | x) = log q(v | x) - sum log sigmoid'(v). The `encoder` is
+    either
+    - a `func.func` mapping (x [, context], params...) to the means, then
+      the log standard deviations (`tensor<?x2Dx...xT>`) of a diagonal
+      normal: one conditional affine step v = mean + exp(log_std) eps; or
+    - an `nf.model` with data and context of the data's type and a normal
+      base: any exact conditional flow, given x as its context, sampled by
+      its generative map (v = its inverse at eps, log q(v | x) = log p(eps)
+      + its V at v), as in Flow++ and survae's dequantization flows.
+    V = -D log K - log q(u | x), a lower bound on the discrete
+    log-probability (tighter than uniform dequantization's when q fits).
+    The generative direction rounds: x = clamp(floor(K z), 0, K - 1). eps
+    comes from the layer-noise stream (Box-Muller) or `noise` (eps itself,
+    of the data's shape).
 
     ```mlir
     %z = nf.variational_dequantize %x encoder @q(%w : tensor<3x6xf32>) {levels = 256 : i64} : tensor<?x3xf32>

@@ -116,7 +116,7 @@ def NFExpandModelPass : Pass<"nf-expand-model", "ModuleOp"> {
     uniform, as the base distribution asks) into z through the base
     distribution, then runs the inverse; the log-probability of the sample is
     log p_Z(z) + V(x), with V(x) built during the inverse. The models are erased
-    afterwards (their conditioner functions stay).
+    once all kernels are built (their conditioner functions stay).
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

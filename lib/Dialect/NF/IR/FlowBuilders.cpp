@@ -1,6 +1,6 @@
 //===- FlowBuilders.cpp - Build a whole model's maps into IR --------------===//
 
-#include "nf/Dialect/NF/Transforms/FlowBuilders.h"
+#include "nf/Dialect/NF/IR/FlowBuilders.h"
 #include "nf/Dialect/NF/IR/NFBuilders.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"

@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef NF_DIALECT_NF_TRANSFORMS_FLOWBUILDERS_H
-#define NF_DIALECT_NF_TRANSFORMS_FLOWBUILDERS_H
+#ifndef NF_DIALECT_NF_IR_FLOWBUILDERS_H
+#define NF_DIALECT_NF_IR_FLOWBUILDERS_H
 
 #include "nf/Dialect/NF/IR/NFOps.h"
 
@@ -44,4 +44,4 @@ FailureOr<LayerValues> buildModelInverse(OpBuilder &b, ModelOp model, Value z,
 
 } // namespace mlir::nf
 
-#endif // NF_DIALECT_NF_TRANSFORMS_FLOWBUILDERS_H
+#endif // NF_DIALECT_NF_IR_FLOWBUILDERS_H
