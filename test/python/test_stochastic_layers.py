@@ -118,7 +118,7 @@ def test_cif_against_reference(dtype, tmp_path):
     u = he[:, :1] + np.exp(he[:, 1:]) * eps64
     ht = ref_mlp(layer.transform, u)
     z_ref = (x64 + ht[:, :2]) * np.exp(ht[:, 2:])
-    tol = 2e-5 if dtype == "float32" else 1e-10
+    tol = 1e-5 if dtype == "float32" else 1e-10
     assert np.allclose(z, z_ref, rtol=tol, atol=tol)
     assert np.allclose(v, reference_v(x64, z_ref, u, ht[:, 2:]), rtol=tol, atol=tol)
     # Sampling: u ~ p(u | z), x = z exp(-log_scale) - shift.
@@ -173,9 +173,9 @@ def test_diffusion_step_against_reference(dtype, tmp_path):
 
     z, v = load("forward").forward(x, context=eps)
     z_ref = x64 + time_mlp(drift, x64, t0) * dt + g0 * np.sqrt(dt) * eps64
-    tol = 2e-5 if dtype == "float32" else 1e-10
+    tol = 1e-5 if dtype == "float32" else 1e-10
     assert np.allclose(z, z_ref, rtol=tol, atol=tol)
-    assert np.allclose(v, v_ref(x64, z_ref), rtol=tol, atol=10 * tol)
+    assert np.allclose(v, v_ref(x64, z_ref), rtol=tol, atol=tol)
     zs = rng.normal(size=(n, 2)).astype(dtype)
     zs64 = zs.astype(np.float64)
     xs = load("inverse").inverse(zs, context=eps)
