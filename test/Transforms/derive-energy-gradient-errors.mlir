@@ -73,3 +73,47 @@ nf.model @m(%x: tensor<?x2xf64>) base #nf.std_normal {
   %0 = nf.langevin %x energy @external {step_size = 0.1} : tensor<?x2xf64>
   nf.yield %0 : tensor<?x2xf64>
 }
+
+// -----
+
+// An x-dependent value captured by a payload instead of passed as an operand.
+func.func @captured_energy(%y: tensor<?x2xf64>) -> tensor<?xf64> {
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %y, %c0 : tensor<?x2xf64>
+  %first = tensor.extract %y[%c0, %c0] : tensor<?x2xf64>
+  %init = tensor.empty(%n) : tensor<?xf64>
+  // expected-error @+1 {{'linalg.generic' op cannot be differentiated: its region uses an x-dependent value defined outside it (pass it as an operand)}}
+  %u = linalg.generic {indexing_maps = [affine_map<(i) -> (i)>], iterator_types = ["parallel"]}
+      outs(%init : tensor<?xf64>) {
+  ^bb0(%out: f64):
+    linalg.yield %first : f64
+  } -> tensor<?xf64>
+  return %u : tensor<?xf64>
+}
+nf.model @m(%x: tensor<?x2xf64>) base #nf.std_normal {
+  // expected-error @+1 {{cannot derive the gradient of energy @captured_energy}}
+  %0 = nf.langevin %x energy @captured_energy {step_size = 0.1} : tensor<?x2xf64>
+  nf.yield %0 : tensor<?x2xf64>
+}
+
+// -----
+
+// A reduction that overwrites its accumulator keeps one term only.
+func.func @last_energy(%y: tensor<?x2xf64>) -> tensor<?xf64> {
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %y, %c0 : tensor<?x2xf64>
+  %init = tensor.empty(%n) : tensor<?xf64>
+  // expected-error @+1 {{'linalg.generic' op cannot be differentiated: it reduces without reading its accumulator}}
+  %u = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
+                       iterator_types = ["parallel", "reduction"]}
+      ins(%y : tensor<?x2xf64>) outs(%init : tensor<?xf64>) {
+  ^bb0(%v: f64, %acc: f64):
+    linalg.yield %v : f64
+  } -> tensor<?xf64>
+  return %u : tensor<?xf64>
+}
+nf.model @m(%x: tensor<?x2xf64>) base #nf.std_normal {
+  // expected-error @+1 {{cannot derive the gradient of energy @last_energy}}
+  %0 = nf.langevin %x energy @last_energy {step_size = 0.1} : tensor<?x2xf64>
+  nf.yield %0 : tensor<?x2xf64>
+}

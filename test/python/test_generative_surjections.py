@@ -201,3 +201,15 @@ def test_variational_dequantization_with_a_flow_encoder(dtype, compile_model):
     gaps = {k: exact_log_prob(rows[::10000]) - lib.log_prob_iwae(rows, k, seed=2).reshape(2, -1).mean(1)
             for k in (1, 32)}
     assert np.all(gaps[1] > gaps[32]) and np.all(gaps[32] > -2e-3)
+
+
+def test_variational_dequantization_outside_the_cells_is_impossible(compile_model):
+    """Sampled latents whose dequantized value leaves [0, 1) round to a
+    clamped level that cannot produce them: log p = -inf, never NaN."""
+    lib = compile_model(variational_gaussian(np.random.default_rng(8))[0])
+    xs, logp = lib.sample_with_log_prob(4000, seed=6)
+    assert not np.isnan(logp).any()
+    lib_u = compile_model(dequantized_gaussian())
+    outside = np.isneginf(logp)
+    assert 0 < outside.mean() < 0.05  # N(0.45, 0.2^2) beyond [0, 1): about 1.4 %
+    assert np.isfinite(logp[~outside]).all() and np.isfinite(lib_u.log_prob(xs)).all()

@@ -1027,7 +1027,7 @@ func.func @max_pool_decoder(%x: tensor<?x2x4x4xf32>) -> tensor<?x2x2x2xf32> {
 // -----
 
 func.func @sort_key(%x: tensor<?x5x2xf32>) -> tensor<?x5x2xf32> {
-  // expected-error @+1 {{with key 2 expects point clouds tensor<?xNxKxT> with K > key, but got 'tensor<?x5x2xf32>'}}
+  // expected-error @+1 {{with key 2 expects point clouds tensor<?xNxKxT> with 0 <= key < K, but got 'tensor<?x5x2xf32>'}}
   %0 = nf.sort %x {key = 2 : i64} : tensor<?x5x2xf32>
   return %0 : tensor<?x5x2xf32>
 }
@@ -1128,4 +1128,28 @@ func.func @variational_dequantize_flow_exact(%x: tensor<?x2xf32>) -> tensor<?x2x
   // expected-error @+1 {{encoder flow @flow must be exact (bijective layers only)}}
   %0 = nf.variational_dequantize %x encoder @flow {levels = 4 : i64} : tensor<?x2xf32>
   return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @sort_negative_key(%x: tensor<?x5x2xf32>) -> tensor<?x5x2xf32> {
+  // expected-error @+1 {{with key -1 expects point clouds tensor<?xNxKxT> with 0 <= key < K, but got 'tensor<?x5x2xf32>'}}
+  %0 = nf.sort %x {key = -1 : i64} : tensor<?x5x2xf32>
+  return %0 : tensor<?x5x2xf32>
+}
+
+// -----
+
+func.func @dequantize_negative_levels(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{needs at least 2 levels, but has -3}}
+  %0 = nf.uniform_dequantize %x {levels = -3} : tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @max_pool_context(%x: tensor<?x2x4x4xf32>, %c: tensor<?x3xf32>) -> tensor<?x2x2x2xf32> {
+  // expected-error @+1 {{has decoder parameters or a context but no decoder}}
+  %0 = nf.max_pool %x context %c : tensor<?x3xf32> : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
+  return %0 : tensor<?x2x2x2xf32>
 }

@@ -3,8 +3,8 @@
 // nf.langevin and nf.metropolis run `steps` MCMC steps on the interpolated
 // energy u_lambda(y) = (1 - lambda) |y|^2 / 2 + lambda u(y) in either
 // direction (the dynamics are reversible). V is the path term
-// log p(x | z) - log q(z | x) of the pair, the negative of the SNF paper's
-// Delta S in the direction of travel:
+// log p(x | z) - log q(z | x) of the pair: the SNF paper's Delta S of the
+// path x -> z, the negative of the Delta S of the sampling path z -> x:
 //   langevin    per step |eta|^2 / 2 - |eta~|^2 / 2 (eta~ the reverse noise)
 //   metropolis  u_lambda(z) - u_lambda(x) (detailed balance)
 // Steps are an scf.for over the state; the energy (and for Langevin its
@@ -103,9 +103,11 @@ getStepNoise(OpBuilder &b, Location loc, Value explicitNoise,
           uniforms};
 }
 
-/// Columns [step * size, (step + 1) * size) of `noise` (a dynamic step).
+/// Columns [step * size, (step + 1) * size) of `noise` (a dynamic step):
+/// `tensor<?xsizexT>`, or with `perSample` (size 1) one value per sample,
+/// `tensor<?xT>`.
 static Value sliceStep(OpBuilder &b, Location loc, Value noise, Value step,
-                       int64_t size) {
+                       int64_t size, bool perSample = false) {
   auto type = cast<RankedTensorType>(noise.getType());
   Value offset = arith::MulIOp::create(
       b, loc, step, arith::ConstantIndexOp::create(b, loc, size));
@@ -113,8 +115,9 @@ static Value sliceStep(OpBuilder &b, Location loc, Value noise, Value step,
   SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, noise, 0),
                                      b.getIndexAttr(size)};
   SmallVector<OpFoldResult> strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
+  assert((!perSample || size == 1) && "one value per sample");
   auto resultType = RankedTensorType::get(
-      size == 1 ? ArrayRef<int64_t>{ShapedType::kDynamic}
+      perSample ? ArrayRef<int64_t>{ShapedType::kDynamic}
                 : ArrayRef<int64_t>{ShapedType::kDynamic, size},
       type.getElementType());
   return tensor::ExtractSliceOp::create(b, loc, resultType, noise, offsets,
@@ -331,7 +334,7 @@ static LayerValues buildMetropolis(MetropolisOp op, OpBuilder &b,
       [&](OpBuilder &nb, Location nloc, Value index, ValueRange state) {
         Value y = state[0], energy = state[1];
         Value xi = sliceStep(nb, nloc, normals, index, features);
-        Value u = sliceStep(nb, nloc, uniforms, index, 1);
+        Value u = sliceStep(nb, nloc, uniforms, index, 1, /*perSample=*/true);
         Value proposal =
             mapSingleResult(nb, nloc, {y, xi},
                             [&](OpBuilder &sb, Location sloc, ValueRange args) {

@@ -226,11 +226,12 @@ LogicalResult SortOp::verify() {
     return emitOpError("expects data of type tensor<?xDxT> (or point clouds "
                        "tensor<?xNxKxT> with a key), but got ")
            << type;
-  if (key &&
-      (type.getRank() != 3 || static_cast<int64_t>(*key) >= type.getDimSize(2)))
+  if (key && (type.getRank() != 3 || static_cast<int64_t>(*key) < 0 ||
+              static_cast<int64_t>(*key) >= type.getDimSize(2)))
     return emitOpError("with key ")
            << static_cast<int64_t>(*key)
-           << " expects point clouds tensor<?xNxKxT> with K > key, but got "
+           << " expects point clouds tensor<?xNxKxT> with 0 <= key < K, but "
+              "got "
            << type;
   return verifyNoiseType(*this, getNoise(), getItemType(*this),
                          key ? "one uniform per point"
@@ -473,8 +474,8 @@ LogicalResult MaxPoolOp::verify() {
     return emitOpError("result must be the input with H and W halved, but "
                        "maps ")
            << in << " to " << out;
-  if (!getDecoder() && !getParams().empty())
-    return emitOpError("has decoder parameters but no decoder");
+  if (!getDecoder() && (!getParams().empty() || getCtx()))
+    return emitOpError("has decoder parameters or a context but no decoder");
   if (failed(verifyContext(*this, getCtx())))
     return failure();
   SmallVector<int64_t> noiseShape(out.getShape());
@@ -768,8 +769,9 @@ FailureOr<LayerValues> AugmentOp::buildInverse(OpBuilder &b, Value z,
 //===----------------------------------------------------------------------===//
 
 LogicalResult UniformDequantizeOp::verify() {
-  if (getLevels() < 2)
-    return emitOpError("needs at least 2 levels, but has ") << getLevels();
+  if (static_cast<int64_t>(getLevels()) < 2)
+    return emitOpError("needs at least 2 levels, but has ")
+           << static_cast<int64_t>(getLevels());
   return verifyNoiseType(*this, getNoise(), getInput().getType(),
                          "one uniform per element of the data");
 }
@@ -836,8 +838,9 @@ FailureOr<LayerValues> UniformDequantizeOp::buildInverse(OpBuilder &b, Value z,
 //===----------------------------------------------------------------------===//
 
 LogicalResult VariationalDequantizeOp::verify() {
-  if (getLevels() < 2)
-    return emitOpError("needs at least 2 levels, but has ") << getLevels();
+  if (static_cast<int64_t>(getLevels()) < 2)
+    return emitOpError("needs at least 2 levels, but has ")
+           << static_cast<int64_t>(getLevels());
   if (failed(verifyContext(*this, getCtx())))
     return failure();
   return verifyNoiseType(*this, getNoise(), getInput().getType(),
@@ -977,14 +980,23 @@ VariationalDequantizeOp::buildInverse(OpBuilder &b, Value z,
   Value x = buildRounding(b, loc, z, getLevels());
   if (!withLogDet)
     return LayerValues{x, Value()};
-  // The pair's u = K z - x and v = logit(u).
+  // The pair's u = K z - x and v = logit(u); z outside the cells of the
+  // levels (u not in (0, 1)) has V = -inf.
   double levels = static_cast<double>(getLevels());
-  Value v = mapSingleResult(
-      b, loc, {z, x}, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+  SmallVector<Value> logitAndSupport = mapElementwise(
+      b, loc, z, {z, x}, 2, [&](OpBuilder &nb, Location nloc, ValueRange args) {
         ScalarBuilder s = scalarFor(nb, nloc, args[0]);
         Value u = s.sub(s.mul(args[0], s.c(levels)), args[1]);
-        return s.sub(s.log(u), s.log1p(s.neg(u)));
+        Value inside = arith::AndIOp::create(
+            nb, nloc, s.cmp(arith::CmpFPredicate::OGT, u, s.c(0.0)),
+            s.cmp(arith::CmpFPredicate::OLT, u, s.c(1.0)));
+        // Outside, any finite v keeps the other terms finite.
+        Value safe = s.select(inside, u, s.c(0.5));
+        return SmallVector<Value>{
+            s.sub(s.log(safe), s.log1p(s.neg(safe))),
+            s.select(inside, s.c(0.0), s.minusInfinity())};
       });
+  Value v = logitAndSupport[0];
   Value logQv;
   if (ModelOp flow = getEncoderFlow(*this)) {
     FailureOr<std::pair<Value, Value>> evaluated =
@@ -999,8 +1011,10 @@ VariationalDequantizeOp::buildInverse(OpBuilder &b, Value z,
     logQv = buildGaussianLogDensity(
         b, loc, buildStandardized(b, loc, v, mean, logStd), logStd);
   }
-  return LayerValues{x,
-                     buildVariationalDequantizeLogDet(*this, b, loc, v, logQv)};
+  return LayerValues{
+      x, addLogDets(b, loc,
+                    buildVariationalDequantizeLogDet(*this, b, loc, v, logQv),
+                    sumEventDims(b, loc, logitAndSupport[1]))};
 }
 
 //===----------------------------------------------------------------------===//

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 using namespace mlir;
 using namespace mlir::nf;
@@ -40,6 +41,14 @@ static Value getYielded(linalg::LinalgOp op) {
   return op.getBlock()->getTerminator()->getOperand(0);
 }
 
+/// Whether a region of `op` uses an active value defined outside it.
+static bool usesActiveValueInRegions(Operation *op,
+                                     const DenseSet<Value> &active) {
+  SetVector<Value> captured;
+  getUsedValuesDefinedAbove(op->getRegions(), captured);
+  return llvm::any_of(captured, [&](Value v) { return active.contains(v); });
+}
+
 /// Checks that `op` (with active operands) can be differentiated.
 static FailureOr<Accumulation> checkLinalgOp(linalg::LinalgOp op,
                                              const DenseSet<Value> &active) {
@@ -59,9 +68,13 @@ static FailureOr<Accumulation> checkLinalgOp(linalg::LinalgOp op,
              "projected permutations";
       return failure();
     }
+  // Payload ops that depend on an x-dependent operand need a derivative.
   Block *body = op.getBlock();
-  DenseSet<Value> dependent =
-      getDependents(*body, ValueRange(body->getArguments()));
+  SmallVector<Value> activeArguments;
+  for (OpOperand &operand : op->getOpOperands())
+    if (active.contains(operand.get()))
+      activeArguments.push_back(op.getMatchingBlockArgument(&operand));
+  DenseSet<Value> dependent = getDependents(*body, activeArguments);
   for (Operation &inner : body->without_terminator()) {
     bool onArgs = llvm::any_of(inner.getOperands(),
                                [&](Value v) { return dependent.contains(v); });
@@ -78,10 +91,15 @@ static FailureOr<Accumulation> checkLinalgOp(linalg::LinalgOp op,
   Value acc = body->getArguments().back();
   DenseSet<Value> onAcc = getDependents(*body, ValueRange{acc});
   Value yielded = getYielded(op);
-  if (!onAcc.contains(yielded))
-    return Accumulation::None;
   if (op.getNumReductionLoops() == 0)
-    return Accumulation::Elementwise;
+    return onAcc.contains(yielded) ? Accumulation::Elementwise
+                                   : Accumulation::None;
+  if (!onAcc.contains(yielded)) {
+    // Each reduction step overwrites the last: only one term survives.
+    op->emitOpError("cannot be differentiated: it reduces without reading "
+                    "its accumulator");
+    return failure();
+  }
   if (auto add = yielded.getDefiningOp<arith::AddFOp>()) {
     Value other = add.getLhs() == acc   ? add.getRhs()
                   : add.getRhs() == acc ? add.getLhs()
@@ -138,6 +156,10 @@ public:
   /// Propagates the adjoint `dy` of `op`'s result to its active operands.
   LogicalResult backpropagate(Operation *op, Value dy) {
     Location loc = op->getLoc();
+    if (usesActiveValueInRegions(op, active))
+      return op->emitOpError(
+          "cannot be differentiated: its region uses an x-dependent value "
+          "defined outside it (pass it as an operand)");
     if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
       return backpropagateLinalg(linalgOp, dy);
     if (auto slice = dyn_cast<tensor::ExtractSliceOp>(op)) {
@@ -167,11 +189,12 @@ public:
       return success();
     }
     if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op)) {
-      accumulate(
-          collapse.getSrc(),
-          tensor::ExpandShapeOp::create(b, loc, collapse.getSrcType(), dy,
-                                        collapse.getReassociationIndices()),
-          loc);
+      accumulate(collapse.getSrc(),
+                 tensor::ExpandShapeOp::create(
+                     b, loc, collapse.getSrcType(), dy,
+                     collapse.getReassociationIndices(),
+                     tensor::getMixedSizes(b, loc, collapse.getSrc())),
+                 loc);
       return success();
     }
     if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op)) {
@@ -277,12 +300,14 @@ private:
 };
 } // namespace
 
-/// Values of `body` that depend on its first argument and carry floats.
+/// Values of `body` that depend on its first argument (through operands or
+/// values used inside regions) and carry floats.
 static DenseSet<Value> getActiveValues(Block &body) {
   DenseSet<Value> active = {body.getArgument(0)};
   for (Operation &op : body)
     if (llvm::any_of(op.getOperands(),
-                     [&](Value v) { return active.contains(v); }))
+                     [&](Value v) { return active.contains(v); }) ||
+        usesActiveValueInRegions(&op, active))
       for (Value result : op.getResults())
         if (isa<FloatType>(getElementTypeOrSelf(result.getType())))
           active.insert(result);

@@ -1114,11 +1114,12 @@ def NF_LangevinOp : NF_SNFBlockOp<"langevin", (ins F64Attr:$step_size,
   let description = [{
     `steps` steps of y' = y - eps grad u_lambda(y) + sqrt(2 eps) eta,
     eta ~ N(0, I) (eps = `step_size`), from x to z and, sampling, from z to
-    x. V is the path term, not a density: per step
-    V = |eta|^2 / 2 - |eta~|^2 / 2 with eta~ = (y - y' + eps grad
-    u_lambda(y')) / sqrt(2 eps), the noise of the reverse step (the negative
-    of the SNF paper's Delta S in the direction of travel, so that
-    log p_Z(z) + sum V is the model part of the path's importance weight).
+    x. V is the path term, not a density: V = log p(x | z) - log q(z | x),
+    per step |eta|^2 / 2 - |eta~|^2 / 2 going from x to z, with eta~ =
+    (y - y' + eps grad u_lambda(y')) / sqrt(2 eps) the noise of the reverse
+    step (the SNF paper's Delta S of the path x -> z; sampling, z -> x, it
+    is the negative of that path's Delta S), so that log p_Z(z) + sum V is
+    the model part of the path's importance weight.
     The gradient of u is `gradient` (same arguments as the energy, result
     of the data's type), or derived from the energy by
     `nf-derive-energy-gradients` (reverse-mode AD). The noise is eta, from
@@ -1138,8 +1139,9 @@ def NF_MetropolisOp : NF_SNFBlockOp<"metropolis", (ins F64Attr:$proposal_scale)>
     xi ~ N(0, I) (sigma = `proposal_scale`), accept with probability
     min(1, exp(u_lambda(y) - u_lambda(y'))). The kernel satisfies detailed
     balance, so the path term is V = u_lambda(z) - u_lambda(x) in both
-    directions (the SNF paper's Delta S = u(end) - u(start), negated as for
-    nf.langevin). The noise per step is D normals and one uniform: from the
+    directions (the SNF paper's Delta S = u(end) - u(start) of the path
+    x -> z; sampling, its negative). The noise per step is D normals and one
+    uniform: from the
     layer-noise stream, or given as `forward_noise` / `inverse_noise`
     (`tensor<?x(steps*(D+1))xT>`: the steps*D normals step-major, then the
     steps uniforms).

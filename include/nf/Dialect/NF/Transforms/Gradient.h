@@ -17,10 +17,11 @@ namespace mlir::nf {
 /// of one value per row of x: the gradient of the sum of its result with
 /// respect to x, (x, params...) -> type(x). Rows that do not mix make it the
 /// per-row gradient. Differentiates linalg ops (generic and named: a payload
-/// of scalar arith/math ops whose result is independent of the accumulator
-/// or adds to it), tensor slices, reshapes and casts, and nf.mlp; anything
-/// else that depends on x gets a located error and failure. The new function
-/// is returned; `function` is unchanged.
+/// of scalar arith/math ops; with reduction loops it must add to the
+/// accumulator, without them it may use it in any way), tensor slices,
+/// reshapes and casts, and nf.mlp; anything else that depends on x gets a
+/// located error and failure. The new function is returned; `function` is
+/// unchanged.
 FailureOr<func::FuncOp> buildGradientFunction(func::FuncOp function,
                                               StringRef name);
 
