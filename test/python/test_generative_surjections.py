@@ -106,6 +106,17 @@ def test_exact_models_have_equal_estimates(compile_model):
     assert np.allclose(lib.log_prob_iwae(x, 7, seed=3), lib.log_prob(x), rtol=0, atol=1e-12)
 
 
+def dequantize_and_recover(lib, x):
+    """V of a forward pass of `x` through the dequantized-Gaussian model,
+    and its drawn u = K z - x (checked inside the cells) and logit(u);
+    rounding gives x back."""
+    z, v = lib.forward(x, seed=3)
+    assert np.array_equal(lib.inverse(z), x)
+    u = (z.astype(np.float64) * SD + MU) * K - x
+    assert np.all((u > 0) & (u < 1))
+    return v, u, np.log(u) - np.log1p(-u)
+
+
 def variational_gaussian(rng, dtype="float64"):
     encoder = nfmlir.MLP.random([2, 16, 4], "tanh", rng, scale=0.5)
     layers = [nfmlir.VariationalDequantize(K, encoder), nfmlir.Affine([1 / SD] * 2, [-MU / SD] * 2)]
@@ -118,12 +129,8 @@ def test_variational_dequantization_against_reference(dtype, compile_model):
     model, encoder = variational_gaussian(rng, dtype)
     lib = compile_model(model)
     x = rng.integers(0, K, size=(500, 2)).astype(dtype)
-    z, v = lib.forward(x, seed=3)
-    assert np.array_equal(lib.inverse(z), x)
-    # V at the drawn pair: u = K z - x, v = logit(u), eps = (v - mean) / std.
-    u = (z.astype(np.float64) * SD + MU) * K - x
-    assert np.all((u > 0) & (u < 1))
-    logit = np.log(u) - np.log1p(-u)
+    v, u, logit = dequantize_and_recover(lib, x)
+    # V at the drawn pair: eps = (logit(u) - mean) / std.
     h = ref_mlp(encoder, x.astype(np.float64))
     mean, log_std = h[:, :2], h[:, 2:]
     eps = (logit - mean) * np.exp(-log_std)
@@ -188,11 +195,7 @@ def test_variational_dequantization_with_a_flow_encoder(dtype, compile_model):
     lib = compile_model(nfmlir.Model(layers, nfmlir.StandardNormal(2), dtype=dtype, name="vdqf"))
     encoder = compile_model(flow)
     x = rng.integers(0, K, size=(500, 2)).astype(dtype)
-    z, v = lib.forward(x, seed=3)
-    assert np.array_equal(lib.inverse(z), x)
-    u = (z.astype(np.float64) * SD + MU) * K - x
-    assert np.all((u > 0) & (u < 1))
-    logit = np.log(u) - np.log1p(-u)
+    v, u, logit = dequantize_and_recover(lib, x)
     log_q_v = encoder.log_prob(logit.astype(dtype), context=x).astype(np.float64)
     expected = -2 * log(K) - (log_q_v - (np.log(u) + np.log1p(-u)).sum(1)) + 2 * log(1 / SD)
     tol = 5e-4 if dtype == "float32" else 1e-8  # f32: u recovered from z loses digits
