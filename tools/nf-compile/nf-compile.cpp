@@ -9,8 +9,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "nf/Dialect/NF/IR/FlowBuilders.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
-#include "nf/Dialect/NF/Transforms/FlowBuilders.h"
 #include "nf/InitAllNF.h"
 #include "nf/Pipelines/Pipelines.h"
 
@@ -106,8 +106,7 @@ SmallVector<ModelInfo> collectModels(ModuleOp module) {
                       model.getBase().getNoise(),
                       nf::getModelNoiseSize(model, /*inverse=*/false),
                       nf::getModelNoiseSize(model, /*inverse=*/true),
-                      model.isExact(),
-                      model.getNumIwaePaths()});
+                      model.isExact(), model.getNumIwaePaths()});
   }
   return models;
 }
