@@ -108,3 +108,14 @@ nf.model @pool(%x: tensor<?x1x4x4xf64>) base #nf.std_normal {
   %0 = nf.max_pool %x : tensor<?x1x4x4xf64> -> tensor<?x1x2x2xf64>
   nf.yield %0 : tensor<?x1x2x2xf64>
 }
+
+// Sorting points by a key: the ranks of the key column order whole points
+// (loops b, i, j, k with j summed).
+// FWD-LABEL: func.func @points_forward(
+// FWD: %[[KEYS:.*]] = tensor.extract_slice %{{.*}}[0, 0, 1] [%{{.*}}, 5, 1] [1, 1, 1] : tensor<?x5x2xf64> to tensor<?x5xf64>
+// FWD: %[[RANKS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[KEYS]], %[[KEYS]] :
+// FWD: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%{{.*}}, %[[RANKS]] : tensor<?x5x2xf64>, tensor<?x5xf64>)
+nf.model @points(%x: tensor<?x5x2xf64>) base #nf.std_normal {
+  %0 = nf.sort %x {key = 1 : i64} : tensor<?x5x2xf64>
+  nf.yield %0 : tensor<?x5x2xf64>
+}
