@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # python3-torch: the PyTorch importer's tests (skipped without it).
 NF_EXTRA_PACKAGES="python3-torch ${NF_EXTRA_PACKAGES:-}" \
-  bash scripts/setup.sh nf-opt nf-compile nf_runtime NFUnitTests nf-doc || exit 1
+  bash scripts/setup.sh nf-opt nf-compile nf-translate nf_runtime NFUnitTests nf-doc || exit 1
 
 lit_log=$(mktemp)
 py_log=$(mktemp)

@@ -4,6 +4,8 @@
 #define NF_INITALLNF_H
 
 #include "mlir/IR/DialectRegistry.h"
+#include "nf/Codegen/CPU/Passes.h"
+#include "nf/Codegen/Common/Passes.h"
 #include "nf/Conversion/Passes.h"
 #include "nf/Dialect/NF/IR/NFDialect.h"
 #include "nf/Dialect/NF/Transforms/Passes.h"
@@ -20,6 +22,8 @@ inline void registerAllNFDialects(DialectRegistry &registry) {
 inline void registerAllNFPasses() {
   registerNFPasses();
   registerNFConversionPasses();
+  registerNFCodegenCommonPasses();
+  registerNFCodegenCPUPasses();
   registerNFPipelines();
 }
 

@@ -1,45 +1,70 @@
-//===- CPUPipeline.cpp - nf models to the LLVM dialect --------------------===//
+//===- CPUPipeline.cpp - Kernels on tensors to the LLVM dialect -----------===//
+//
+// The CPU part of nf-cpu-pipeline: after buildKernelPipeline.
+//
+//===----------------------------------------------------------------------===//
 
 #include "nf/Pipelines/Pipelines.h"
 
-#include "mlir/Pass/PassRegistry.h"
-#include "llvm/Support/raw_ostream.h"
+#include "nf/Codegen/CPU/Passes.h"
+#include "nf/Codegen/Common/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 using namespace mlir::nf;
 
-void mlir::nf::buildCPUPipeline(OpPassManager &pm,
-                                const CPUPipelineOptions &options) {
-  std::string pipeline =
-      // Models become kernels on tensors; conditioners are inlined into them
-      // so that elementwise producers and consumers fuse.
-      "nf-inline-scalar-resources,nf-derive-energy-gradients,nf-expand-model,"
-      "convert-nf-to-linalg,"
-      "inline,symbol-dce,"
-      "canonicalize,cse,func.func(linalg-fuse-elementwise-ops),"
-      "canonicalize,cse,"
-      // Tensors to buffers; kernels write into the caller's buffers.
-      "eliminate-empty-tensors,"
-      "one-shot-bufferize{bufferize-function-boundaries "
-      "allow-return-allocs-from-loops "
-      "function-boundary-type-conversion=identity-layout-map},"
-      "canonicalize,cse,buffer-deallocation-pipeline,"
-      "nf-reorder-contractions,func.func(convert-linalg-to-loops),";
-  // Hyperbolic and inverse-hyperbolic functions have no LLVM intrinsic.
-  pipeline += "math-expand-ops{ops=sinh,cosh,asinh,acosh,atanh},";
-  if (options.approximateMath)
-    pipeline += "nf-approximate-math,";
-  pipeline += "expand-strided-metadata,lower-affine,finalize-memref-to-llvm{"
-              "use-generic-functions},"
-              "convert-scf-to-cf,convert-to-llvm,reconcile-unrealized-casts,"
-              "canonicalize,cse";
-  if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
-    llvm::report_fatal_error("invalid nf CPU pipeline");
+KernelPipelineOptions CPUPipelineOptions::getKernelOptions() const {
+  return KernelPipelineOptions();
 }
 
-void mlir::nf::registerNFPipelines() {
-  PassPipelineRegistration<CPUPipelineOptions>(
-      "nf-cpu-pipeline",
-      "Compile nf models to the LLVM dialect for the host CPU",
-      buildCPUPipeline);
+void mlir::nf::buildCPUCodegenPipeline(OpPassManager &pm,
+                                       const CPUPipelineOptions &options) {
+  // Tensors to buffers; kernels write into the caller's buffers.
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.allowReturnAllocsFromLoops = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  bufferization::buildBufferDeallocationPipeline(pm);
+
+  // Loops the LLVM vectorizer handles well.
+  pm.addPass(createNFReorderContractionsPass());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+
+  // Hyperbolic and inverse-hyperbolic functions have no LLVM intrinsic.
+  math::MathExpandOpsPassOptions expand;
+  expand.opMnemonics = {"sinh", "cosh", "asinh", "acosh", "atanh"};
+  pm.addPass(math::createMathExpandOpsPass(expand));
+  if (options.approximateMath)
+    pm.addPass(createNFApproximateMathPass());
+
+  // To the LLVM dialect; temporaries come from the runtime's allocator.
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
+  memrefToLLVM.useGenericFunctions = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void mlir::nf::buildCPUPipeline(OpPassManager &pm,
+                                const CPUPipelineOptions &options) {
+  buildKernelPipeline(pm, options.getKernelOptions());
+  buildCPUCodegenPipeline(pm, options);
 }

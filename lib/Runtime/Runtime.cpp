@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "nf/Runtime/nf_runtime.h"
+#include "nf/Target/EntryPoints.h"
 
 #include <algorithm>
 #include <atomic>
@@ -16,6 +17,12 @@
 #include <limits>
 #include <thread>
 #include <vector>
+
+// The input kinds the glue passes are those of the ABI table's kernels.
+static_assert(NFRT_INPUT_DATA == int(mlir::nf::abi::Input::Data) &&
+                  NFRT_INPUT_LATENT == int(mlir::nf::abi::Input::Latent) &&
+                  NFRT_INPUT_NOISE == int(mlir::nf::abi::Input::Noise),
+              "nfrt_input and abi::Input disagree");
 
 namespace {
 

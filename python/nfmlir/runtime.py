@@ -1,6 +1,15 @@
-"""Load libraries written by nf-compile and call their C ABI with numpy."""
+"""Load libraries written by nf-compile and call their C ABI with numpy.
+
+A library describes itself in its manifest (the `nf_library_manifest`
+string, written from the compiler's ABI table): its models and, for each,
+every exported entry with its arguments in C order. The ctypes signatures
+and the Python methods are built from it, so this module names no entry.
+"""
 
 import ctypes
+import inspect
+import os
+import threading
 
 import numpy as np
 
@@ -19,44 +28,109 @@ _I64 = ctypes.c_int64
 _U64 = ctypes.c_uint64
 _PTR = ctypes.c_void_p
 
+# Argument roles of the manifest: their ctypes type.
+_CTYPES = {"rows": _PTR, "n": _I64, "k": _I64, "seed": _U64, "layer_seed": _U64, "ctx": _PTR, "out": _PTR}
+
+# Python arguments, by role, in the order methods take them: the rows (or
+# n), k, the seed, the context, then a seed that only keys layer noise.
+_PYTHON_ORDER = ["rows", "n", "k", "seed", "ctx", "layer_seed"]
+
+
+class _Arg:
+    """One C argument of an entry: `role:name[:width]`."""
+
+    def __init__(self, text):
+        parts = text.split(":")
+        self.role, self.name = parts[0], parts[1]
+        self.width = parts[2] if len(parts) > 2 else None
+        if self.role not in _CTYPES:
+            raise NFRuntimeError(f"unknown argument role {self.role!r} in the library manifest")
+
+
+class _Entry:
+    """One exported function of a model, as the manifest describes it."""
+
+    def __init__(self, name, returns, args, summary):
+        self.name = name
+        self.returns = returns
+        self.args = [_Arg(a) for a in args]
+        self.summary = summary
+
+    def python_parameters(self):
+        """The method's parameters: (python name, role, C argument)."""
+        has_rows = any(a.role == "rows" for a in self.args)
+        params = []
+        for role in _PYTHON_ORDER:
+            for arg in self.args:
+                if arg.role != role or (role == "n" and has_rows):
+                    continue
+                name = {"ctx": "context", "layer_seed": "seed"}.get(role, arg.name)
+                default = {"seed": 0, "layer_seed": 0, "ctx": None}.get(role, inspect.Parameter.empty)
+                params.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default))
+        return params
+
+
+def _parse_manifest(text):
+    """{model name: (line fields, [entries])} from a library manifest."""
+    lines = text.splitlines()
+    if not lines or lines[0].split() != ["nf-manifest", "1"]:
+        raise NFRuntimeError("the library manifest is not in the nf-manifest 1 format; recompile it with this nf-compile")
+    models = {}
+    for line in lines[1:]:
+        head, _, summary = line.partition(" # ")
+        fields = head.split()
+        if fields[0] == "model":
+            models[fields[1]] = (fields[2:], [])
+        elif fields[0] == "entry":
+            models[fields[1]][1].append(_Entry(fields[2], fields[3], fields[4:], summary.strip()))
+        else:
+            raise NFRuntimeError(f"unexpected line in the library manifest: {line!r}")
+    return models
+
 
 class CompiledModel:
-    """One model of a compiled library: numpy in, numpy out."""
+    """One model of a compiled library: numpy in, numpy out.
 
-    def __init__(self, lib, name, dtype, dim, latent_dim, context_dim):
+    Every entry of the library's manifest is a method, e.g. `log_prob(x,
+    context=None)`, `sample(n, seed=0, context=None)`; `entries` lists them.
+    """
+
+    def __init__(self, lib, name, fields, entries):
+        dtype, dim, latent, context, exactness, iwae_paths = fields
         self.name = name
-        self.dtype = np.dtype(dtype)
-        self.dim = dim
-        self.latent_dim = latent_dim
-        self.context_dim = context_dim
+        self.dtype = np.dtype({"f32": np.float32, "f64": np.float64}[dtype])
+        self.dim = int(dim)
+        self.latent_dim = int(latent)
+        self.context_dim = int(context)
+        self.exactness = exactness
+        self.iwae_paths = int(iwae_paths)
         self._lib = lib
-        prefix = f"nf_{name}_"
-        signatures = {
-            "log_prob": [_PTR, _I64, _PTR, _PTR],
-            "elbo": [_PTR, _I64, _U64, _PTR, _PTR],
-            "log_prob_iwae": [_PTR, _I64, _I64, _U64, _PTR, _PTR],
-            "forward": [_PTR, _I64, _U64, _PTR, _PTR, _PTR],
-            "inverse": [_PTR, _I64, _U64, _PTR, _PTR],
-            "sample": [_I64, _U64, _PTR, _PTR],
-            "sample_with_log_prob": [_I64, _U64, _PTR, _PTR, _PTR],
-        }
         self._fn = {}
-        for entry, argtypes in signatures.items():
-            fn = getattr(lib, prefix + entry)
-            fn.argtypes = argtypes
-            fn.restype = ctypes.c_int
-            self._fn[entry] = fn
-        for query, expected in (("dim", dim), ("latent_dim", latent_dim), ("context_dim", context_dim)):
-            fn = getattr(lib, prefix + query)
-            fn.restype = _I64
-            if fn() != expected:
-                raise NFRuntimeError(f"{prefix}{query}() disagrees with the library manifest")
+        self._entries = {}
+        for entry in entries:
+            fn = getattr(lib, f"nf_{name}_{entry.name}")
+            fn.argtypes = [_CTYPES[a.role] for a in entry.args]
+            fn.restype = _I64 if entry.returns == "int64" else ctypes.c_int
+            self._fn[entry.name] = fn
+            self._entries[entry.name] = entry
+            if entry.args:
+                setattr(self, entry.name, self._method(entry))
+            elif getattr(self, entry.name, None) != fn():
+                raise NFRuntimeError(f"nf_{name}_{entry.name}() disagrees with the library manifest")
+
+    @property
+    def entries(self):
+        """The names of the model's entries with arguments."""
+        return [name for name, entry in self._entries.items() if entry.args]
 
     def __repr__(self):
         return (f"CompiledModel({self.name!r}, dtype={self.dtype.name}, dim={self.dim}, "
                 f"latent_dim={self.latent_dim}, context_dim={self.context_dim})")
 
     # -- argument checks -------------------------------------------------
+    def _width(self, width):
+        return {"dim": self.dim, "latent_dim": self.latent_dim, "context_dim": self.context_dim, "1": 1}[width]
+
     def _rows(self, array, width, what):
         if not isinstance(array, np.ndarray):
             raise TypeError(f"{what} must be a numpy array of {self.dtype.name}, not {type(array).__name__}")
@@ -79,11 +153,11 @@ class CompiledModel:
         return context
 
     @staticmethod
-    def _count(n):
+    def _count(n, what="n"):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-            raise TypeError(f"n must be an integer, not {type(n).__name__}")
+            raise TypeError(f"{what} must be an integer, not {type(n).__name__}")
         if n < 0:
-            raise ValueError(f"n must be >= 0, not {n}")
+            raise ValueError(f"{what} must be >= 0, not {n}")
         return int(n)
 
     @staticmethod
@@ -96,79 +170,89 @@ class CompiledModel:
         except (TypeError, ValueError):  # read-only or empty arrays
             return array.ctypes.data
 
-    def _call(self, entry, *args):
-        rc = self._fn[entry](*args)
-        if rc != 0:
-            raise NFRuntimeError(f"nf_{self.name}_{entry} failed: {_ERRORS.get(rc, rc)}")
-
     # -- the C ABI ---------------------------------------------------------
-    def log_prob(self, x, context=None):
-        """log p(x) per row."""
-        x = self._rows(x, self.dim, "x")
-        n = x.shape[0]
-        ctx = self._context(context, n)
-        out = np.empty(n, self.dtype)
-        self._call("log_prob", self._ptr(x), n, self._ptr(ctx), self._ptr(out))
-        return out
+    def _method(self, entry):
+        """A method calling `entry` with numpy arrays; its outputs are
+        allocated here and returned (a tuple if there are several)."""
+        parameters = entry.python_parameters()
+        signature = inspect.Signature(parameters)
 
-    def elbo(self, x, seed=0, context=None):
-        """One-path lower bound on log p(x) per row (log p(x) itself for
-        exact models); the layers' randomness comes from `seed`."""
-        x = self._rows(x, self.dim, "x")
-        n = x.shape[0]
-        ctx = self._context(context, n)
-        out = np.empty(n, self.dtype)
-        self._call("elbo", self._ptr(x), n, seed, self._ptr(ctx), self._ptr(out))
-        return out
+        def method(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return self._invoke(entry, bound.arguments)
 
-    def log_prob_iwae(self, x, k, seed=0, context=None):
-        """Importance-weighted estimate of log p(x) with k paths per row:
-        logsumexp of k one-path bounds minus log k."""
-        x = self._rows(x, self.dim, "x")
-        n = x.shape[0]
-        ctx = self._context(context, n)
-        k = self._count(k)
-        if k < 1:
-            raise ValueError("k must be >= 1")
-        out = np.empty(n, self.dtype)
-        self._call("log_prob_iwae", self._ptr(x), n, k, seed, self._ptr(ctx), self._ptr(out))
-        return out
+        method.__name__ = entry.name
+        method.__qualname__ = f"CompiledModel.{entry.name}"
+        method.__signature__ = signature
+        method.__doc__ = f"{entry.summary}\n\nCalls nf_{self.name}_{entry.name}."
+        return method
 
-    def forward(self, x, context=None, seed=0):
-        """(z, V): the normalizing map and the per-row log-likelihood term."""
-        x = self._rows(x, self.dim, "x")
-        n = x.shape[0]
-        ctx = self._context(context, n)
-        z = np.empty((n, self.latent_dim), self.dtype)
-        ldj = np.empty(n, self.dtype)
-        self._call("forward", self._ptr(x), n, seed, self._ptr(ctx), self._ptr(z), self._ptr(ldj))
-        return z, ldj
+    def _invoke(self, entry, values):
+        # The batch size first: from the input rows, else the n argument.
+        arrays = {}
+        n = None
+        for arg in entry.args:
+            if arg.role == "rows":
+                arrays[arg.name] = self._rows(values[arg.name], self._width(arg.width), arg.name)
+                n = arrays[arg.name].shape[0]
+        if n is None:
+            n = self._count(values["n"])
+        call, outputs = [], []
+        for arg in entry.args:
+            if arg.role == "rows":
+                call.append(self._ptr(arrays[arg.name]))
+            elif arg.role == "n":
+                call.append(n)
+            elif arg.role == "k":
+                k = self._count(values[arg.name], arg.name)
+                if k < 1:
+                    raise ValueError(f"{arg.name} must be >= 1")
+                call.append(k)
+            elif arg.role in ("seed", "layer_seed"):
+                call.append(values["seed"])
+            elif arg.role == "ctx":
+                call.append(self._ptr(self._context(values["context"], n)))
+            else:
+                width = self._width(arg.width)
+                out = np.empty((n,) if arg.width == "1" else (n, width), self.dtype)
+                outputs.append(out)
+                call.append(self._ptr(out))
+        rc = self._fn[entry.name](*call)
+        if rc != 0:
+            raise NFRuntimeError(f"nf_{self.name}_{entry.name} failed: {_ERRORS.get(rc, rc)}")
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
-    def inverse(self, z, context=None, seed=0):
-        """x from latents z (the generative map)."""
-        z = self._rows(z, self.latent_dim, "z")
-        n = z.shape[0]
-        ctx = self._context(context, n)
-        x = np.empty((n, self.dim), self.dtype)
-        self._call("inverse", self._ptr(z), n, seed, self._ptr(ctx), self._ptr(x))
-        return x
 
-    def sample(self, n, seed=0, context=None):
-        """n samples; row i depends only on (seed, i)."""
-        n = self._count(n)
-        ctx = self._context(context, n)
-        x = np.empty((n, self.dim), self.dtype)
-        self._call("sample", n, seed, self._ptr(ctx), self._ptr(x))
-        return x
+# Libraries this process has loaded: real path -> (device, inode) of the
+# file then. The dynamic loader hands back an already-loaded library for the
+# same path, so a path rewritten since (a new build in the same place) is
+# loaded through a fresh alias instead.
+_loaded = {}
+_loaded_lock = threading.Lock()
 
-    def sample_with_log_prob(self, n, seed=0, context=None):
-        """(x, log p(x)) for n samples."""
-        n = self._count(n)
-        ctx = self._context(context, n)
-        x = np.empty((n, self.dim), self.dtype)
-        logp = np.empty(n, self.dtype)
-        self._call("sample_with_log_prob", n, seed, self._ptr(ctx), self._ptr(x), self._ptr(logp))
-        return x, logp
+
+def _open(path):
+    real = os.path.realpath(path)
+    stat = os.stat(real)
+    key = (stat.st_dev, stat.st_ino)
+    with _loaded_lock:
+        previous = _loaded.get(real)
+        if previous is None or previous == key:
+            _loaded[real] = key
+            return ctypes.CDLL(real)
+        directory, base = os.path.split(real)
+        alias = os.path.join(directory, f".{base}.{stat.st_ino}.{os.getpid()}.so")
+        try:
+            os.link(real, alias)
+        except OSError:
+            import shutil
+
+            shutil.copyfile(real, alias)
+        try:
+            return ctypes.CDLL(alias)
+        finally:
+            os.unlink(alias)  # the mapping outlives the name
 
 
 class Library:
@@ -179,7 +263,7 @@ class Library:
 
     def __init__(self, path):
         self.path = str(path)
-        self._lib = ctypes.CDLL(self.path)
+        self._lib = _open(self.path)
         try:
             symbol = getattr(self._lib, "nf_library_manifest")
         except AttributeError:
@@ -187,10 +271,8 @@ class Library:
         # A char array: read the string at the symbol's address.
         text = ctypes.string_at(ctypes.cast(symbol, _PTR).value)
         self.models = {}
-        for line in (text or b"").decode().splitlines():
-            name, dtype, dim, latent, context = line.split()
-            dtype = {"f32": np.float32, "f64": np.float64}[dtype]
-            self.models[name] = CompiledModel(self._lib, name, dtype, int(dim), int(latent), int(context))
+        for name, (fields, entries) in _parse_manifest((text or b"").decode()).items():
+            self.models[name] = CompiledModel(self._lib, name, fields, entries)
         if not self.models:
             raise NFRuntimeError(f"{self.path} lists no nf models")
 

@@ -1,4 +1,12 @@
 //===- Pipelines.h - Named nf compilation pipelines -------------*- C++ -*-===//
+//
+// A model is compiled in two parts: the target-independent part turns
+// models into kernels on tensors (derive, expand, nf-level rewrites, linalg
+// and elementwise fusion), and a target part lowers those kernels for one
+// target. The CPU part bufferizes and goes through loops to the LLVM
+// dialect; a GPU part goes beside it, reusing the first part unchanged.
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef NF_PIPELINES_PIPELINES_H
 #define NF_PIPELINES_PIPELINES_H
@@ -8,20 +16,39 @@
 
 namespace mlir::nf {
 
+/// Options of the target-independent part.
+struct KernelPipelineOptions
+    : public PassPipelineOptions<KernelPipelineOptions> {};
+
+/// Options of the CPU pipeline: its own and the target-independent part's.
 struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   PassOptions::Option<bool> approximateMath{
       *this, "approximate-math",
       llvm::cl::desc("Polynomial f32 transcendentals (no libm calls)"),
       llvm::cl::init(true)};
+
+  /// The options of the target-independent part.
+  KernelPipelineOptions getKernelOptions() const;
 };
 
-/// nf models -> LLVM dialect for the host CPU: kernel entry points
-/// (nf-expand-model), linalg, fusion, bufferization, loops, polynomial math,
-/// LLVM. The result translates to LLVM IR with one `_mlir_ciface_nfk_*`
-/// function per kernel.
+/// nf models -> kernels on tensors: one `nfk_<model>_<kernel>` function per
+/// row of the ABI's kernel table (nf-expand-model), conditioners inlined,
+/// nf ops lowered to linalg, elementwise producers and consumers fused.
+void buildKernelPipeline(OpPassManager &pm,
+                         const KernelPipelineOptions &options);
+
+/// Kernels on tensors -> LLVM dialect for the host CPU: bufferization with
+/// the caller's buffers at the boundary, loops, polynomial math, LLVM.
+void buildCPUCodegenPipeline(OpPassManager &pm,
+                             const CPUPipelineOptions &options);
+
+/// nf models -> LLVM dialect for the host CPU: buildKernelPipeline, then
+/// buildCPUCodegenPipeline. The result translates to LLVM IR with one
+/// `_mlir_ciface_nfk_*` function per kernel.
 void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options);
 
-/// Registers `nf-cpu-pipeline` with the global pass registry.
+/// Registers `nf-kernel-pipeline` and `nf-cpu-pipeline` with the global
+/// pass registry.
 void registerNFPipelines();
 
 } // namespace mlir::nf

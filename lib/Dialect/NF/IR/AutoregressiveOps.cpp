@@ -6,9 +6,13 @@
 // pass. The generative direction is a loop: starting from x = 0, pass k
 // makes feature k exact, so after D - 1 passes every parameter is exact and
 // pass D gives x and V. `inverted` layers (IAF) swap the two directions and
-// negate V.
+// negate V. The ops' members are defined in ODS (NF_AutoregressiveOp) on top
+// of the functions here, which see each op through
+// ConditionedLayerOpInterface.
 //
 //===----------------------------------------------------------------------===//
+
+#include "nf/Dialect/NF/IR/AutoregressiveOps.h"
 
 #include "nf/Dialect/NF/IR/NFBuilders.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
@@ -19,19 +23,20 @@
 using namespace mlir;
 using namespace mlir::nf;
 
-template <typename AutoregressiveOp>
-static LogicalResult verifyAutoregressive(AutoregressiveOp op) {
-  RankedTensorType type = op.getInput().getType();
+LogicalResult
+mlir::nf::verifyAutoregressiveLayer(ConditionedLayerOpInterface op) {
+  auto type = cast<RankedTensorType>(op.getInput().getType());
   if (type.getRank() != 2)
     return op.emitOpError("expects data of type tensor<?xDxT>, but got ")
            << type;
   return verifyContext(op, op.getCtx());
 }
 
-template <typename AutoregressiveOp>
-static LogicalResult verifyAutoregressiveConditioner(
-    AutoregressiveOp op, SymbolTableCollection &table, StringRef layout) {
-  RankedTensorType type = op.getInput().getType();
+LogicalResult
+mlir::nf::verifyAutoregressiveConditioner(ConditionedLayerOpInterface op,
+                                          SymbolTableCollection &table,
+                                          StringRef layout) {
+  auto type = cast<RankedTensorType>(op.getInput().getType());
   int64_t features = type.getDimSize(1);
   Type elementType = type.getElementType();
   SmallVector<Type> inputs = {getBatchType(features, {}, elementType)};
@@ -44,31 +49,36 @@ static LogicalResult verifyAutoregressiveConditioner(
                                result, layout);
 }
 
+namespace {
+/// The conditioner's remapped operands.
+struct ConditionerArgs {
+  Value context;
+  ValueRange params;
+};
+} // namespace
+
 /// One pass: tau (or tau^-1 with `inverse`) applied to `in` with the
 /// parameters the conditioner computes from `conditioned`.
-template <typename AutoregressiveOp>
-static LayerValues buildPass(AutoregressiveOp op, OpBuilder &b, Location loc,
-                             typename AutoregressiveOp::Adaptor adaptor,
+static LayerValues buildPass(ConditionedLayerOpInterface op, OpBuilder &b,
+                             Location loc, ConditionerArgs args,
                              Value conditioned, Value in, bool inverse,
                              bool withLogDet) {
   Transformer transformer = op.getTransformer();
-  RankedTensorType type = op.getInput().getType();
+  auto type = cast<RankedTensorType>(op.getInput().getType());
   Type paramsType = getBatchType(transformer.numParams * type.getDimSize(1), {},
                                  type.getElementType());
-  Value params =
-      callConditioner(b, loc, op.getConditionerAttr(), conditioned,
-                      adaptor.getCtx(), adaptor.getParams(), paramsType);
-  return applyTransformer(b, loc, transformer, in, params, inverse, withLogDet);
+  Value h = callConditioner(b, loc, op.getConditionerAttr(), conditioned,
+                            args.context, args.params, paramsType);
+  return applyTransformer(b, loc, transformer, in, h, inverse, withLogDet);
 }
 
 /// Solves out = tau^-1(in; h(out)) by D passes, the first D - 1 in a loop.
-template <typename AutoregressiveOp>
-static LayerValues
-buildSequentialInverse(AutoregressiveOp op, OpBuilder &b,
-                       typename AutoregressiveOp::Adaptor adaptor, Value in,
-                       bool withLogDet) {
+static LayerValues buildSequentialInverse(ConditionedLayerOpInterface op,
+                                          OpBuilder &b, ConditionerArgs args,
+                                          Value in, bool withLogDet) {
   Location loc = op.getLoc();
-  int64_t features = op.getInput().getType().getDimSize(1);
+  int64_t features =
+      cast<RankedTensorType>(op.getInput().getType()).getDimSize(1);
   Value zero =
       createFloatConstant(b, loc, getElementTypeOrSelf(in.getType()), 0.0);
   Value start =
@@ -79,66 +89,30 @@ buildSequentialInverse(AutoregressiveOp op, OpBuilder &b,
       arith::ConstantIndexOp::create(b, loc, features - 1),
       arith::ConstantIndexOp::create(b, loc, 1), ValueRange{start},
       [&](OpBuilder &nb, Location nloc, Value, ValueRange iter) {
-        LayerValues pass = buildPass(op, nb, nloc, adaptor, iter[0], in,
+        LayerValues pass = buildPass(op, nb, nloc, args, iter[0], in,
                                      /*inverse=*/true, /*withLogDet=*/false);
         scf::YieldOp::create(nb, nloc, pass.value);
       });
-  return buildPass(op, b, loc, adaptor, loop.getResult(0), in,
+  return buildPass(op, b, loc, args, loop.getResult(0), in,
                    /*inverse=*/true, withLogDet);
 }
 
-/// The layer's map (`inverse` false) or inverse; V at x in both directions.
-template <typename AutoregressiveOp>
-static LayerValues buildAutoregressive(AutoregressiveOp op, OpBuilder &b,
-                                       ValueRange operands, Value in,
-                                       bool inverse, bool withLogDet) {
-  typename AutoregressiveOp::Adaptor adaptor(operands, op);
-  bool inverted = op.getInverted();
+LayerValues mlir::nf::buildAutoregressiveLayer(ConditionedLayerOpInterface op,
+                                               bool inverted, OpBuilder &b,
+                                               Value context, ValueRange params,
+                                               Value in, bool inverse,
+                                               bool withLogDet) {
+  ConditionerArgs args{context, params};
   // tau^-1 is needed iff exactly one of (generative direction, IAF) holds.
   LayerValues values =
-      inverse == inverted
-          ? buildPass(op, b, op.getLoc(), adaptor, in, in, /*inverse=*/false,
-                      withLogDet)
-          : buildSequentialInverse(op, b, adaptor, in, withLogDet);
+      inverse == inverted ? buildPass(op, b, op.getLoc(), args, in, in,
+                                      /*inverse=*/false, withLogDet)
+                          : buildSequentialInverse(op, b, args, in, withLogDet);
   // IAF: V = log|dz/dx| = -log tau'(z).
   if (inverted && values.logDet)
     values.logDet = negateLogDet(b, op.getLoc(), values.logDet);
   return values;
 }
-
-/// Defines the members every autoregressive op shares.
-#define NF_DEFINE_AUTOREGRESSIVE_OP(Op, Layout)                                \
-  LogicalResult Op::verify() {                                                 \
-    return failure(failed(verifyAutoregressive(*this)) ||                      \
-                   failed(verifyTransformerShape(*this)));                     \
-  }                                                                            \
-  LogicalResult Op::verifySymbolUses(SymbolTableCollection &table) {           \
-    return verifyAutoregressiveConditioner(*this, table, Layout);              \
-  }                                                                            \
-  FailureOr<LayerValues> Op::buildForward(OpBuilder &b, ValueRange operands,   \
-                                          bool withLogDet) {                   \
-    return buildAutoregressive(*this, b, operands, operands.front(),           \
-                               /*inverse=*/false, withLogDet);                 \
-  }                                                                            \
-  FailureOr<LayerValues> Op::buildInverse(                                     \
-      OpBuilder &b, Value output, ValueRange operands, bool withLogDet) {      \
-    return buildAutoregressive(*this, b, operands, output, /*inverse=*/true,   \
-                               withLogDet);                                    \
-  }
-
-static LogicalResult verifyTransformerShape(AffineAutoregressiveOp) {
-  return success();
-}
-static LogicalResult verifyTransformerShape(RQSplineAutoregressiveOp op) {
-  return verifyRQSplineConfig(op, getRQSplineConfig(op, op.getBins()));
-}
-
-NF_DEFINE_AUTOREGRESSIVE_OP(AffineAutoregressiveOp,
-                            "per feature, the unconstrained scale, then the "
-                            "shift")
-NF_DEFINE_AUTOREGRESSIVE_OP(RQSplineAutoregressiveOp,
-                            "per feature, K widths, K heights and K - 1 "
-                            "derivatives (raw)")
 
 Transformer AffineAutoregressiveOp::getTransformer() {
   ScaleFn fn = getScaleFn();

@@ -6,8 +6,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "nf/Dialect/NF/IR/Conditioned.h"
+#include "nf/Dialect/NF/IR/LayerNoise.h"
 #include "nf/Dialect/NF/IR/NFBuilders.h"
-#include "nf/Dialect/NF/IR/NFConditioned.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -58,9 +59,9 @@ LogicalResult DiffusionStepOp::verifySymbolUses(SymbolTableCollection &table) {
                                             getScoreParams(), "score")));
 }
 
-int64_t DiffusionStepOp::getNoiseSize(bool inverse) {
-  Value given = inverse ? getInverseNoise() : getForwardNoise();
-  return given ? 0 : 2 * getEventSize(getInput().getType());
+NoiseDraws DiffusionStepOp::getNoiseDraws(bool inverse) {
+  return {inverse ? getInverseNoise() : getForwardNoise(), /*uniforms=*/0,
+          /*normals=*/getEventSize(getInput().getType())};
 }
 
 /// `function`(y, t [, context], params...).

@@ -6,7 +6,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "nf/Dialect/NF/IR/LayerNoise.h"
+
 #include "nf/Dialect/NF/IR/NFBuilders.h"
+#include "nf/Dialect/NF/IR/NFOps.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -14,14 +17,6 @@
 
 using namespace mlir;
 using namespace mlir::nf;
-
-/// Values per sample of a batch type.
-int64_t mlir::nf::getEventSize(Type type) {
-  int64_t size = 1;
-  for (int64_t d : cast<RankedTensorType>(type).getShape().drop_front())
-    size *= d;
-  return size;
-}
 
 /// The layer's noise: its explicit operand, else the layer-noise slice
 /// (`tensor<?xNxT>`) appended after its operands, reshaped to `type`'s event
@@ -54,14 +49,6 @@ LogicalResult mlir::nf::verifyNoiseType(Operation *op, Value noise,
     return op->emitOpError("noise must hold ")
            << what << " (" << expected << "), but has type " << type;
   return success();
-}
-
-/// A rank-0 tensor holding `value`.
-Value mlir::nf::buildScalarTensor(OpBuilder &b, Location loc, Type elementType,
-                                  double value) {
-  auto type = RankedTensorType::get({}, elementType);
-  return arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(type, FloatAttr::get(elementType, value)));
 }
 
 /// Standard normal draws of `type`'s event shape from 2 uniforms each

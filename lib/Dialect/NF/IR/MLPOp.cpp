@@ -1,5 +1,6 @@
 //===- MLPOp.cpp - nf.mlp: verifier and lowering --------------------------===//
 
+#include "nf/Dialect/NF/IR/MLPOp.h"
 #include "nf/Dialect/NF/IR/NFBuilders.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
 

@@ -352,6 +352,14 @@ Value mlir::nf::buildMonotoneSolve(OpBuilder &b, Location loc, Type type,
   return solve.getResult(2);
 }
 
+/// A rank-0 tensor holding `value`.
+Value mlir::nf::buildScalarTensor(OpBuilder &b, Location loc, Type elementType,
+                                  double value) {
+  auto type = RankedTensorType::get({}, elementType);
+  return arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(type, FloatAttr::get(elementType, value)));
+}
+
 FailureOr<SmallVector<double>> mlir::nf::getConstantFloatValues(Value value) {
   Attribute attr;
   if (!matchPattern(value, m_Constant(&attr)))

@@ -1,12 +1,19 @@
 //===- NFOps.cpp - Model container, shared layer checks -------------------===//
 //
 // The generated op classes, the nf.model container and the checks shared by
-// all layers. Each layer family's verifier and builders live in its own file
-// (AffineOp.cpp, PermutationOps.cpp, CouplingOps.cpp, MLPOp.cpp).
+// all layers. Each layer family's verifier and builders live in its own
+// file (AffineOps.cpp, PermutationOps.cpp, CouplingOps.cpp, ...; see
+// docs/ARCHITECTURE.md); the members ODS defines for coupling and
+// autoregressive ops call the functions of CouplingOps.h and
+// AutoregressiveOps.h.
 //
 //===----------------------------------------------------------------------===//
 
 #include "nf/Dialect/NF/IR/NFOps.h"
+
+#include "nf/Dialect/NF/IR/AutoregressiveOps.h"
+#include "nf/Dialect/NF/IR/CouplingOps.h"
+#include "nf/Target/EntryPoints.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -39,6 +46,13 @@ bool mlir::nf::isBatchTensorType(Type type) {
          llvm::none_of(tensor.getShape().drop_front(), ShapedType::isDynamic);
 }
 
+int64_t mlir::nf::getEventSize(Type type) {
+  int64_t size = 1;
+  for (int64_t d : cast<RankedTensorType>(type).getShape().drop_front())
+    size *= d;
+  return size;
+}
+
 //===----------------------------------------------------------------------===//
 // FlowLayerOpInterface helpers
 //===----------------------------------------------------------------------===//
@@ -53,14 +67,6 @@ Exactness mlir::nf::getDefaultExactness(LayerKind kind) {
     return Exactness::Bound;
   }
   llvm_unreachable("unknown layer kind");
-}
-
-/// Values per sample of a batch tensor type.
-static int64_t getEventSize(Type type) {
-  int64_t size = 1;
-  for (int64_t d : cast<RankedTensorType>(type).getShape().drop_front())
-    size *= d;
-  return size;
 }
 
 LogicalResult mlir::nf::verifyFlowLayer(Operation *op) {
@@ -91,6 +97,21 @@ LogicalResult mlir::nf::verifyBroadcastParameter(Operation *op, StringRef name,
   return op->emitOpError("parameter '")
          << name << "' must be a scalar tensor<T>, have the event shape ["
          << eventShape << "] or the data's shape, but has type " << type;
+}
+
+/// Checks that `out` is `in` with another number of features along
+/// dimension 1: more with `grows` (checked here), fewer otherwise (the
+/// caller checks how many).
+LogicalResult mlir::nf::verifyFeatureChange(Operation *op, RankedTensorType in,
+                                            RankedTensorType out, bool grows) {
+  if (in.getRank() == out.getRank() &&
+      in.getShape().drop_front(2) == out.getShape().drop_front(2) &&
+      in.getElementType() == out.getElementType() &&
+      (!grows || out.getDimSize(1) > in.getDimSize(1)))
+    return success();
+  return op->emitOpError("result must be the input with ")
+         << (grows ? "more" : "fewer")
+         << " features along dimension 1, but maps " << in << " to " << out;
 }
 
 //===----------------------------------------------------------------------===//
@@ -176,6 +197,55 @@ Exactness ModelOp::getExactness() {
 }
 
 bool ModelOp::isExact() { return getExactness() == Exactness::Exact; }
+
+/// Whether `name` is a C identifier: the compiled library's symbols embed it.
+static bool isCIdentifier(StringRef name) {
+  return !name.empty() && (llvm::isAlpha(name[0]) || name[0] == '_') &&
+         llvm::all_of(name,
+                      [](char c) { return llvm::isAlnum(c) || c == '_'; });
+}
+
+LogicalResult ModelOp::verify() {
+  StringRef name = getSymName();
+  if (!isCIdentifier(name))
+    return emitOpError("name '")
+           << name
+           << "' must be a C identifier ([A-Za-z_][A-Za-z0-9_]*): the "
+              "compiled library's functions are named nf_<model>_<entry>";
+  // Models compiled into one library must not generate the same symbol
+  // (@m's nf_m_latent_dim is @m_latent's dim entry). Each
+  // pair is reported once, at the later model.
+  Operation *parent = (*this)->getParentOp();
+  if (!parent)
+    return success();
+  llvm::StringMap<StringRef> generated;
+  abi::forEachGeneratedSymbol(name.str(), [&](const std::string &symbol) {
+    generated.try_emplace(symbol, symbol);
+  });
+  for (Operation &op : parent->getRegion(0).front()) {
+    if (&op == getOperation())
+      break;
+    auto other = dyn_cast<ModelOp>(op);
+    if (!other)
+      continue;
+    std::string clash;
+    abi::forEachGeneratedSymbol(other.getSymName().str(),
+                                [&](const std::string &symbol) {
+                                  if (clash.empty() && generated.count(symbol))
+                                    clash = symbol;
+                                });
+    if (clash.empty())
+      continue;
+    InFlightDiagnostic diag = emitOpError("name '")
+                              << name << "' cannot share a library with model @"
+                              << other.getSymName() << ": both would define '"
+                              << clash << "'";
+    diag.attachNote(other.getLoc())
+        << "model @" << other.getSymName() << " is here";
+    return diag;
+  }
+  return success();
+}
 
 LogicalResult ModelOp::verifyRegions() {
   if (getNumIwaePaths() < 1)

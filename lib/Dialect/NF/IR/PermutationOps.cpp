@@ -1,11 +1,22 @@
-//===- PermutationOps.cpp - nf.reverse and nf.permute ---------------------===//
+//===- PermutationOps.cpp - Layers that reorder values --------------------===//
 //
-// Feature permutations: z[:, i] = x[:, perm[i]], x = z[:, perm^-1], V = 0.
+// Fixed permutations: nf.reverse and nf.permute (z[:, i] = x[:, perm[i]],
+// x = z[:, perm^-1], V = 0) and nf.squeeze (space to depth). Data-dependent
+// and random ones, which share the rank helpers: nf.sort (an inference
+// surjection, V = -log D!, inverse: a uniformly random order) and
+// nf.random_permutation (stochastic, V = 0).
 //
 //===----------------------------------------------------------------------===//
 
-#include "nf/Dialect/NF/IR/NFBuilders.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
+
+#include "nf/Dialect/NF/IR/LayerNoise.h"
+#include "nf/Dialect/NF/IR/NFBuilders.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::nf;
@@ -177,4 +188,221 @@ FailureOr<LayerValues> SqueezeOp::buildInverse(OpBuilder &b, Value output,
   return LayerValues{buildSqueeze(b, getLoc(), output, getInput().getType(),
                                   /*squeeze=*/false),
                      {}};
+}
+
+//===----------------------------------------------------------------------===//
+// nf.sort
+//===----------------------------------------------------------------------===//
+
+/// The items a sort orders: the points (dimension 1) of point clouds
+/// sorted by a key, else the features.
+static int64_t getSortedCount(SortOp op) {
+  return op.getInput().getType().getDimSize(1);
+}
+
+/// The ranks' type: one value per sorted item.
+static RankedTensorType getItemType(SortOp op) {
+  RankedTensorType type = op.getInput().getType();
+  return RankedTensorType::get({ShapedType::kDynamic, getSortedCount(op)},
+                               type.getElementType());
+}
+
+LogicalResult SortOp::verify() {
+  RankedTensorType type = getInput().getType();
+  std::optional<uint64_t> key = getKey();
+  if (!key && type.getRank() != 2)
+    return emitOpError("expects data of type tensor<?xDxT> (or point clouds "
+                       "tensor<?xNxKxT> with a key), but got ")
+           << type;
+  if (key && (type.getRank() != 3 || static_cast<int64_t>(*key) < 0 ||
+              static_cast<int64_t>(*key) >= type.getDimSize(2)))
+    return emitOpError("with key ")
+           << static_cast<int64_t>(*key)
+           << " expects point clouds tensor<?xNxKxT> with 0 <= key < K, but "
+              "got "
+           << type;
+  return verifyNoiseType(*this, getNoise(), getItemType(*this),
+                         key ? "one uniform per point"
+                             : "one uniform per feature");
+}
+
+NoiseDraws SortOp::getNoiseDraws(bool inverse) {
+  if (!inverse)
+    return {};
+  return {getNoise(), /*uniforms=*/getSortedCount(*this)};
+}
+
+/// Per sample, the rank of each feature among the D: the number of features
+/// smaller than it, ties broken by position (a permutation of 0..D-1, as
+/// floats).
+static Value buildRanks(OpBuilder &b, Location loc, Value values) {
+  MLIRContext *ctx = b.getContext();
+  auto d = [&](unsigned i) { return b.getAffineDimExpr(i); };
+  Type elementType = getElementTypeOrSelf(values.getType());
+  Value init = linalg::FillOp::create(
+                   b, loc, createFloatConstant(b, loc, elementType, 0.0),
+                   createEmptyLike(b, loc, values))
+                   .getResult(0);
+  SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {d(0), d(1)}, ctx),
+                                 AffineMap::get(3, 0, {d(0), d(2)}, ctx),
+                                 AffineMap::get(3, 0, {d(0), d(1)}, ctx)};
+  SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
+                                                utils::IteratorType::parallel,
+                                                utils::IteratorType::reduction};
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, ValueRange{values, values},
+             ValueRange{init}, maps, iterators,
+             [](OpBuilder &nb, Location nloc, ValueRange args) {
+               ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+               Value j = linalg::IndexOp::create(nb, nloc, 1);
+               Value k = linalg::IndexOp::create(nb, nloc, 2);
+               Value smaller =
+                   s.cmp(arith::CmpFPredicate::OLT, args[1], args[0]);
+               Value tiedBefore = arith::AndIOp::create(
+                   nb, nloc, s.cmp(arith::CmpFPredicate::OEQ, args[1], args[0]),
+                   arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::ult, k,
+                                         j));
+               Value counts =
+                   arith::OrIOp::create(nb, nloc, smaller, tiedBefore);
+               linalg::YieldOp::create(
+                   nb, nloc,
+                   s.select(counts, s.add(args[2], s.c(1.0)), args[2]));
+             })
+      .getResult(0);
+}
+
+/// out[:, i] = values[:, j] where ranks[:, j] = i (`scatter`: sorting), or
+/// out[:, i] = values[:, ranks[:, i]] (gathering: a random order); `values`
+/// of rank 3 move whole rows (points) along dimension 1.
+static Value buildPermuteByRanks(OpBuilder &b, Location loc, Value values,
+                                 Value ranks, bool scatter) {
+  MLIRContext *ctx = b.getContext();
+  auto d = [&](unsigned i) { return b.getAffineDimExpr(i); };
+  Type elementType = getElementTypeOrSelf(values.getType());
+  bool points = cast<RankedTensorType>(values.getType()).getRank() == 3;
+  Value init = linalg::FillOp::create(
+                   b, loc, createFloatConstant(b, loc, elementType, 0.0),
+                   createEmptyLike(b, loc, values))
+                   .getResult(0);
+  // Loops (b, i, j[, k]): out[b, i, k] += values[b, j, k] if the ranks match.
+  unsigned numLoops = points ? 4 : 3;
+  auto withCoordinate = [&](SmallVector<AffineExpr> exprs) {
+    if (points)
+      exprs.push_back(d(3));
+    return AffineMap::get(numLoops, 0, exprs, ctx);
+  };
+  SmallVector<AffineMap> maps = {
+      withCoordinate({d(0), d(2)}),
+      AffineMap::get(numLoops, 0, {d(0), scatter ? d(2) : d(1)}, ctx),
+      withCoordinate({d(0), d(1)})};
+  SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
+                                                utils::IteratorType::parallel,
+                                                utils::IteratorType::reduction};
+  if (points)
+    iterators.push_back(utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, ValueRange{values, ranks},
+             ValueRange{init}, maps, iterators,
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+               Value position =
+                   linalg::IndexOp::create(nb, nloc, scatter ? 1 : 2);
+               Value asFloat = arith::SIToFPOp::create(
+                   nb, nloc, elementType,
+                   arith::IndexCastOp::create(nb, nloc, nb.getI64Type(),
+                                              position));
+               Value match = s.cmp(arith::CmpFPredicate::OEQ, args[1], asFloat);
+               linalg::YieldOp::create(
+                   nb, nloc, s.select(match, s.add(args[2], args[0]), args[2]));
+             })
+      .getResult(0);
+}
+
+/// V = -log D! (-log N! for points), once per call.
+static Value buildSortLogDet(SortOp op, OpBuilder &b, Location loc) {
+  return buildScalarTensor(b, loc, op.getInput().getType().getElementType(),
+                           -std::lgamma(getSortedCount(op) + 1.0));
+}
+
+/// The values that order the items: the features, or each point's key
+/// coordinate.
+static Value buildSortKeys(SortOp op, OpBuilder &b, Location loc, Value x) {
+  std::optional<uint64_t> key = op.getKey();
+  if (!key)
+    return x;
+  int64_t points = getSortedCount(op);
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                       b.getIndexAttr(*key)};
+  SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, x, 0),
+                                     b.getIndexAttr(points), b.getIndexAttr(1)};
+  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(b, loc, getItemType(op), x, offsets,
+                                        sizes, strides);
+}
+
+FailureOr<LayerValues> SortOp::buildForward(OpBuilder &b, ValueRange operands,
+                                            bool withLogDet) {
+  Location loc = getLoc();
+  Value x = operands.front();
+  Value z = buildPermuteByRanks(
+      b, loc, x, buildRanks(b, loc, buildSortKeys(*this, b, loc, x)),
+      /*scatter=*/true);
+  return LayerValues{z, withLogDet ? buildSortLogDet(*this, b, loc) : Value()};
+}
+
+FailureOr<LayerValues> SortOp::buildInverse(OpBuilder &b, Value z,
+                                            ValueRange operands,
+                                            bool withLogDet) {
+  Adaptor adaptor(operands, *this);
+  Location loc = getLoc();
+  // The ranks of D (N) uniforms are a uniformly random permutation.
+  Value noise =
+      getLayerNoise(b, loc, adaptor.getNoise(), operands, getItemType(*this));
+  Value x = buildPermuteByRanks(b, loc, z, buildRanks(b, loc, noise),
+                                /*scatter=*/false);
+  return LayerValues{x, withLogDet ? buildSortLogDet(*this, b, loc) : Value()};
+}
+
+//===----------------------------------------------------------------------===//
+// nf.random_permutation
+//===----------------------------------------------------------------------===//
+
+LogicalResult RandomPermutationOp::verify() {
+  RankedTensorType type = getInput().getType();
+  if (type.getRank() != 2)
+    return emitOpError("expects data of type tensor<?xDxT>, but got ") << type;
+  return failure(failed(verifyNoiseType(*this, getForwardNoise(), type,
+                                        "one uniform per feature")) ||
+                 failed(verifyNoiseType(*this, getInverseNoise(), type,
+                                        "one uniform per feature")));
+}
+
+NoiseDraws RandomPermutationOp::getNoiseDraws(bool inverse) {
+  return {inverse ? getInverseNoise() : getForwardNoise(),
+          /*uniforms=*/getEventSize(getInput().getType())};
+}
+
+/// `in` with its features in the order of the ranks of `noise`.
+static LayerValues buildRandomOrder(OpBuilder &b, Location loc, Value in,
+                                    Value noise) {
+  return LayerValues{buildPermuteByRanks(b, loc, in, buildRanks(b, loc, noise),
+                                         /*scatter=*/false),
+                     Value()};
+}
+
+FailureOr<LayerValues>
+RandomPermutationOp::buildForward(OpBuilder &b, ValueRange operands, bool) {
+  Adaptor adaptor(operands, *this);
+  return buildRandomOrder(b, getLoc(), adaptor.getInput(),
+                          getLayerNoise(b, getLoc(), adaptor.getForwardNoise(),
+                                        operands, getInput().getType()));
+}
+
+FailureOr<LayerValues> RandomPermutationOp::buildInverse(OpBuilder &b, Value z,
+                                                         ValueRange operands,
+                                                         bool) {
+  Adaptor adaptor(operands, *this);
+  return buildRandomOrder(b, getLoc(), z,
+                          getLayerNoise(b, getLoc(), adaptor.getInverseNoise(),
+                                        operands, getInput().getType()));
 }

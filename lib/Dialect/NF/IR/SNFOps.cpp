@@ -13,8 +13,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "nf/Dialect/NF/IR/Conditioned.h"
+#include "nf/Dialect/NF/IR/LayerNoise.h"
 #include "nf/Dialect/NF/IR/NFBuilders.h"
-#include "nf/Dialect/NF/IR/NFConditioned.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -209,10 +210,9 @@ LogicalResult LangevinOp::verifySymbolUses(SymbolTableCollection &table) {
   return verifyEnergyFunctions(*this, table, getGradientAttr());
 }
 
-int64_t LangevinOp::getNoiseSize(bool inverse) {
-  Value given = inverse ? getInverseNoise() : getForwardNoise();
-  return given ? 0
-               : 2 * getStepCount(*this) * getInput().getType().getDimSize(1);
+NoiseDraws LangevinOp::getNoiseDraws(bool inverse) {
+  return {inverse ? getInverseNoise() : getForwardNoise(), /*uniforms=*/0,
+          /*normals=*/getStepCount(*this) * getInput().getType().getDimSize(1)};
 }
 
 /// Langevin dynamics from `y0`, with V negated for the generative direction.
@@ -306,11 +306,12 @@ LogicalResult MetropolisOp::verifySymbolUses(SymbolTableCollection &table) {
   return verifyEnergyFunctions(*this, table, FlatSymbolRefAttr());
 }
 
-int64_t MetropolisOp::getNoiseSize(bool inverse) {
-  Value given = inverse ? getInverseNoise() : getForwardNoise();
-  return given ? 0
-               : getStepCount(*this) *
-                     (2 * getInput().getType().getDimSize(1) + 1);
+NoiseDraws MetropolisOp::getNoiseDraws(bool inverse) {
+  // Per step, a normal proposal for every feature and one acceptance uniform.
+  int64_t steps = getStepCount(*this);
+  return {inverse ? getInverseNoise() : getForwardNoise(),
+          /*uniforms=*/steps,
+          /*normals=*/steps * getInput().getType().getDimSize(1)};
 }
 
 /// Metropolis steps from `y0`; V = +-(u_lambda(end) - u_lambda(start)).

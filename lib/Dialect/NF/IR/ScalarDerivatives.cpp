@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "nf/Dialect/NF/IR/ScalarDerivatives.h"
 #include "nf/Dialect/NF/IR/NFBuilders.h"
 
 #include "mlir/IR/IRMapping.h"

@@ -1,14 +1,13 @@
 //===- ExpandModel.cpp - Kernel entry points of each model ----------------===//
 
+#include "nf/Dialect/NF/IR/FlowBuilders.h"
 #include "nf/Dialect/NF/IR/NFBuilders.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
-#include "nf/Dialect/NF/IR/FlowBuilders.h"
 #include "nf/Dialect/NF/Transforms/Passes.h"
+#include "nf/Target/EntryPoints.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-
-#include <functional>
 
 namespace mlir::nf {
 #define GEN_PASS_DEF_NFEXPANDMODELPASS
@@ -22,24 +21,16 @@ namespace {
 
 /// `memref<?xNxT>` for a batch tensor type with event size N.
 MemRefType getFlatBatchMemRef(RankedTensorType type) {
-  int64_t eventSize = 1;
-  for (int64_t d : type.getShape().drop_front())
-    eventSize *= d;
-  return MemRefType::get({ShapedType::kDynamic, eventSize},
+  return MemRefType::get({ShapedType::kDynamic, getEventSize(type)},
                          type.getElementType());
 }
 
-/// Builds the kernels of one model.
+/// Builds the kernels of one model, one per row of the ABI's kernel table.
 class KernelBuilder {
 public:
   explicit KernelBuilder(ModelOp model)
       : model(model), loc(model.getLoc()), builder(model) {
-    RankedTensorType dataType = model.getDataType();
-    elementType = dataType.getElementType();
-    flatData = getFlatBatchMemRef(dataType);
-    flatLatent =
-        getFlatBatchMemRef(cast<RankedTensorType>(model.getLatent().getType()));
-    perSample = MemRefType::get({ShapedType::kDynamic}, elementType);
+    elementType = model.getDataType().getElementType();
     if (BlockArgument context = model.getConditioningContext())
       contextType = MemRefType::get(
           cast<RankedTensorType>(context.getType()).getShape(), elementType);
@@ -47,73 +38,53 @@ public:
   }
 
   LogicalResult buildAll() {
-    BaseDistributionAttrInterface base = model.getBase();
-    // Each kernel runs one direction of the flow and picks its outputs from
-    // (the mapped value, V, the latent z).
-    auto logProb = [&](Value z, Value logDet) {
-      return add(base.buildLogProb(builder, loc, z), logDet);
-    };
-    auto kernels = {Kernel{"log_prob",
-                           Direction::Forward,
-                           true,
-                           {perSample},
-                           [&](Value zOut, Value logDet, Value) {
-                             return ValueVec{logProb(zOut, logDet)};
-                           }},
-                    Kernel{"forward",
-                           Direction::Forward,
-                           true,
-                           {flatLatent, perSample},
-                           [](Value zOut, Value logDet, Value) {
-                             return ValueVec{zOut, logDet};
-                           }},
-                    Kernel{"inverse",
-                           Direction::Inverse,
-                           false,
-                           {flatData},
-                           [](Value x, Value, Value) { return ValueVec{x}; }},
-                    Kernel{"sample",
-                           Direction::Sample,
-                           false,
-                           {flatData},
-                           [](Value x, Value, Value) { return ValueVec{x}; }},
-                    Kernel{"sample_with_log_prob",
-                           Direction::Sample,
-                           true,
-                           {flatData, perSample},
-                           [&](Value x, Value logDet, Value z) {
-                             return ValueVec{x, logProb(z, logDet)};
-                           }}};
-    for (const Kernel &kernel : kernels)
+    for (const abi::Kernel &kernel : abi::kKernels)
       if (failed(build(kernel)))
         return failure();
     return success();
   }
 
 private:
-  using ValueVec = SmallVector<Value>;
+  RankedTensorType getLatentType() {
+    return cast<RankedTensorType>(model.getLatent().getType());
+  }
 
-  /// What a kernel's input is: data (normalizing map), latents (generative
-  /// map), or sampling noise turned into latents by the base distribution.
-  enum class Direction { Forward, Inverse, Sample };
+  /// The tensor type of the kernel's input rows.
+  RankedTensorType getInputType(const abi::Kernel &kernel) {
+    return kernel.isGenerative() ? getLatentType() : model.getDataType();
+  }
 
-  struct Kernel {
-    StringRef entry;
-    Direction direction;
-    bool withLogDet;
-    SmallVector<MemRefType> outputTypes;
-    /// (mapped value, V or null, latent z) -> the values to write.
-    std::function<ValueVec(Value, Value, Value)> results;
-  };
+  /// The memref a kernel writes `output` to: rows of the mapped value (z of
+  /// the normalizing map, x of the generative one), or one value per row.
+  MemRefType getOutputType(const abi::Kernel &kernel, abi::Output output) {
+    if (!abi::isRowOutput(output))
+      return MemRefType::get({ShapedType::kDynamic}, elementType);
+    return getFlatBatchMemRef(kernel.isGenerative() ? model.getDataType()
+                                                    : getLatentType());
+  }
 
   /// lhs + rhs, per sample.
   Value add(Value lhs, Value rhs) {
     return mapElementwise(builder, loc, lhs, {lhs, rhs}, 1,
                           [](OpBuilder &nb, Location nloc, ValueRange args) {
-                            return ValueVec{arith::AddFOp::create(
+                            return SmallVector<Value>{arith::AddFOp::create(
                                 nb, nloc, args[0], args[1])};
                           })
         .front();
+  }
+
+  /// The value of `output` from the mapped value, V and the latent z.
+  Value getOutputValue(abi::Output output, Value mapped, Value logDet,
+                       Value z) {
+    switch (output) {
+    case abi::Output::Mapped:
+      return mapped;
+    case abi::Output::LogDet:
+      return logDet;
+    case abi::Output::LogProb:
+      return add(model.getBase().buildLogProb(builder, loc, z), logDet);
+    }
+    llvm_unreachable("unknown kernel output");
   }
 
   /// Reads a flat memref argument as a tensor of `type` (the model's shape).
@@ -145,33 +116,28 @@ private:
         /*writable=*/true);
   }
 
-  /// Adds `nfk_<model>_<entry>(input, [ctx], outputs...)` computing `body`.
-  /// Adds `nfk_<model>_<entry>(input, [ctx], outputs...)`.
-  LogicalResult build(const Kernel &kernel) {
-    auto inputTensorType =
-        kernel.direction == Direction::Forward
-            ? model.getDataType()
-            : cast<RankedTensorType>(model.getLatent().getType());
-    ArrayRef<MemRefType> outputTypes = kernel.outputTypes;
-    StringRef entry = kernel.entry;
-    MemRefType inputType = getFlatBatchMemRef(inputTensorType);
-    std::string name = ("nfk_" + model.getSymName() + "_" + entry).str();
+  /// Adds `nfk_<model>_<kernel>(input, [ctx], [layer noise], outputs...)`.
+  LogicalResult build(const abi::Kernel &kernel) {
+    RankedTensorType inputTensorType = getInputType(kernel);
+    std::string name =
+        abi::getKernelSymbol(model.getSymName().str(), kernel.name);
     if (SymbolTable::lookupNearestSymbolFrom(
             model, StringAttr::get(model.getContext(), name)))
       return model.emitOpError("cannot add kernel @")
              << name << ": a symbol of that name already exists";
-    // (input [, context] [, layer noise], outputs...): layer noise only when
-    // the direction draws any.
-    bool inverse = kernel.direction != Direction::Forward;
+    // Layer noise only when the direction draws any.
+    bool inverse = kernel.isGenerative();
     int64_t noiseSize = getModelNoiseSize(model, inverse);
     MemRefType noiseType =
         MemRefType::get({ShapedType::kDynamic, noiseSize}, elementType);
-    SmallVector<Type> argTypes = {inputType};
+    SmallVector<Type> argTypes = {getFlatBatchMemRef(inputTensorType)};
     if (contextType)
       argTypes.push_back(contextType);
     if (noiseSize > 0)
       argTypes.push_back(noiseType);
-    llvm::append_range(argTypes, outputTypes);
+    for (abi::Output output :
+         ArrayRef<abi::Output>(kernel.outputs, kernel.numOutputs))
+      argTypes.push_back(getOutputType(kernel, output));
     auto fn = func::FuncOp::create(builder, loc, name,
                                    builder.getFunctionType(argTypes, {}));
     fn->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
@@ -196,21 +162,25 @@ private:
           /*restrict=*/builder.getUnitAttr());
     IRMapping mapping;
     cloneModelParameters(builder, model, context, mapping);
-    Value z = kernel.direction == Direction::Sample
+    Value z = kernel.input == abi::Input::Noise
                   ? model.getBase().buildFromNoise(builder, loc, input)
                   : input;
     FailureOr<LayerValues> mapped =
         inverse ? buildModelInverse(builder, model, z, mapping,
-                                    kernel.withLogDet, noise)
+                                    kernel.withLogDet(), noise)
                 : buildModelForward(builder, model, z, mapping,
-                                    kernel.withLogDet, noise);
+                                    kernel.withLogDet(), noise);
     if (failed(mapped)) {
       fn.erase();
       return failure();
     }
-    ValueVec results = kernel.results(mapped->value, mapped->logDet, z);
-    for (auto [i, result] : llvm::enumerate(results))
-      writeResult(result, entryBlock->getArgument(firstOutput + i));
+    // The latent: the kernel's input (after the base distribution) for the
+    // generative map, its result for the normalizing map.
+    Value latent = inverse ? z : mapped->value;
+    for (int i = 0; i < kernel.numOutputs; ++i)
+      writeResult(getOutputValue(kernel.outputs[i], mapped->value,
+                                 mapped->logDet, latent),
+                  entryBlock->getArgument(firstOutput + i));
     func::ReturnOp::create(builder, loc);
     return success();
   }
@@ -219,7 +189,7 @@ private:
   Location loc;
   OpBuilder builder;
   Type elementType;
-  MemRefType flatData, flatLatent, perSample, contextType;
+  MemRefType contextType;
 };
 
 struct NFExpandModelPass

@@ -144,64 +144,13 @@ using MonotoneFn =
 Value buildMonotoneSolve(OpBuilder &b, Location loc, Type type, MonotoneFn g,
                          double tolerance);
 
-/// Dense layer input W + bias (`tensor<?xIxT>`, W `tensor<IxOxT>`, bias
-/// `tensor<OxT>` or null).
-Value buildDenseLayer(OpBuilder &b, Location loc, Value input, Value weight,
-                      Value bias);
-
-/// An MLP activation applied to a scalar, and its derivative.
-Value buildScalarActivation(OpBuilder &b, Location loc, Activation kind,
-                            Value x);
-Value buildScalarActivationDerivative(OpBuilder &b, Location loc,
-                                      Activation kind, Value x);
-
-/// Checks MLP parameters (W_0, b_0, W_1, b_1, ...) mapping `inputWidth`
-/// features to `outputWidth`.
-LogicalResult verifyMLPParams(Operation *op, ValueRange params,
-                              int64_t inputWidth, int64_t outputWidth,
-                              Type elementType);
-
-/// The values of a constant float tensor (dense or dense_resource),
-/// row-major; failure if `value` is not such a constant.
-FailureOr<SmallVector<double>> getConstantFloatValues(Value value);
-
-//===- Layer noise: uniforms the kernels draw per sample ---------------===//
-
-/// Values per sample of a batch type.
-int64_t getEventSize(Type type);
-
-/// A layer's noise: `explicitNoise` if given, else the layer-noise slice
-/// (`tensor<?xNxT>` of uniforms) appended after its operands, reshaped to
-/// `type`'s event shape.
-Value getLayerNoise(OpBuilder &b, Location loc, Value explicitNoise,
-                    ValueRange operands, RankedTensorType type);
-
-/// Checks an explicit noise operand's type against `expected` (its event
-/// shape and element type); `what` describes its contents in the error.
-LogicalResult verifyNoiseType(Operation *op, Value noise,
-                              RankedTensorType expected, StringRef what);
-
 /// A rank-0 tensor holding `value`.
 Value buildScalarTensor(OpBuilder &b, Location loc, Type elementType,
                         double value);
 
-/// Standard normal draws of `type`'s event shape from 2 uniforms each
-/// (`tensor<?x2NxT>`, N = getEventSize(type)), by Box-Muller.
-Value buildStandardNormal(OpBuilder &b, Location loc, Value uniforms,
-                          RankedTensorType type);
-
-/// Whether cloneWithDerivatives knows the derivative of scalar op `op`.
-bool hasScalarDerivativeRule(Operation *op);
-
-/// Clones the scalar ops `ops` at the insertion point (operands remapped by
-/// `mapping`) and, by forward-mode differentiation (chain and product rules),
-/// records in `derivatives` the derivative of every float result that depends
-/// on a value already in it (keyed by the original values; absent = 0).
-/// Callers check hasScalarDerivativeRule on the dependent ops first.
-void cloneWithDerivatives(OpBuilder &b, Location loc,
-                          iterator_range<Block::iterator> ops,
-                          IRMapping &mapping,
-                          DenseMap<Value, Value> &derivatives);
+/// The values of a constant float tensor (dense or dense_resource),
+/// row-major; failure if `value` is not such a constant.
+FailureOr<SmallVector<double>> getConstantFloatValues(Value value);
 
 /// The inverse of a permutation: result[perm[i]] = i.
 SmallVector<int64_t> invertPermutation(ArrayRef<int64_t> perm);

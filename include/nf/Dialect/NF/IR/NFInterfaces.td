@@ -57,13 +57,23 @@ def NF_FlowLayerOpInterface : OpInterface<"FlowLayerOpInterface"> {
       "Whether V is identically zero (permutations, additive shifts).",
       "bool", "isVolumePreserving", (ins), [{}], [{ return false; }]>,
     InterfaceMethod<[{
-        Uniform [0, 1) values per sample the direction (`inverse`: z -> x)
-        draws. The model's kernels take them from the runtime's layer-noise
-        stream (keyed by seed, row and column) and pass them to the builder
-        as one extra trailing operand `tensor<?xNxT>`. 0 for deterministic
-        directions, and for layers given their noise as an operand.
-      }], "int64_t", "getNoiseSize", (ins "bool":$inverse), [{}],
-      [{ return 0; }]>,
+        The randomness the direction (`inverse`: z -> x) consumes per sample:
+        its uniform and standard normal values, and the op's explicit noise
+        operand for that direction if it was given one. None for
+        deterministic directions.
+      }], "::mlir::nf::NoiseDraws", "getNoiseDraws", (ins "bool":$inverse),
+      [{}], [{ return {}; }]>,
+    InterfaceMethod<[{
+        Uniform [0, 1) values per sample the direction draws from the layer
+        noise: none when the op was given its noise as an operand, else its
+        uniforms and two per standard normal (Box-Muller). The model's
+        kernels take them from the runtime's layer-noise stream (keyed by
+        seed, row and column) and pass them to the builder as one extra
+        trailing operand `tensor<?xNxT>`.
+      }], "int64_t", "getNoiseSize", (ins "bool":$inverse), [{
+        ::mlir::nf::NoiseDraws draws = $_op.getNoiseDraws(inverse);
+        return draws.explicitNoise ? 0 : draws.getLayerNoiseSize();
+      }]>,
     InterfaceMethod<
       "Build the normalizing map x -> z and, if `withLogDet`, V at x.",
       "::mlir::FailureOr<::mlir::nf::LayerValues>", "buildForward",
@@ -77,6 +87,28 @@ def NF_FlowLayerOpInterface : OpInterface<"FlowLayerOpInterface"> {
   ];
 
   let verify = [{ return ::mlir::nf::verifyFlowLayer($_op); }];
+}
+
+def NF_ConditionedLayerOpInterface
+    : OpInterface<"ConditionedLayerOpInterface"> {
+  let cppNamespace = "::mlir::nf";
+  let description = [{
+    A layer whose elementwise transformer (affine, additive,
+    rational-quadratic spline) takes its parameters from a conditioner
+    function of the features it depends on: coupling and autoregressive
+    layers. The op's ODS accessors implement the interface.
+  }];
+  let methods = [
+    InterfaceMethod<"The data input x.", "::mlir::Value", "getInput">,
+    InterfaceMethod<"The conditioner function.", "::mlir::FlatSymbolRefAttr",
+      "getConditionerAttr">,
+    InterfaceMethod<"The model context the conditioner takes, or null.",
+      "::mlir::Value", "getCtx">,
+    InterfaceMethod<"The conditioner's trailing parameters.",
+      "::mlir::Operation::operand_range", "getParams">,
+    InterfaceMethod<"The elementwise map and the layout of its parameters.",
+      "::mlir::nf::Transformer", "getTransformer">
+  ];
 }
 
 def NF_ElementwiseBijectionOpInterface

@@ -10,10 +10,11 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+#include "nf/Dialect/NF/IR/Conditioned.h"
 #include "nf/Dialect/NF/IR/NFAttrs.h"
-#include "nf/Dialect/NF/IR/NFConditioned.h"
 #include "nf/Dialect/NF/IR/NFDialect.h"
 #include "nf/Dialect/NF/IR/NFInterfaces.h"
+#include "nf/Dialect/NF/IR/SplineOps.h"
 
 namespace mlir::nf {
 /// `tensor<?x...xT>`: rank >= 2, T = f32 or f64, static event dimensions.
@@ -22,6 +23,9 @@ bool isBatchTensorType(Type type);
 bool isParamTensorType(Type type);
 /// Ranked tensor of f32 or f64.
 bool isFloatTensorType(Type type);
+/// Values per sample of a batch tensor type: the product of its event
+/// dimensions.
+int64_t getEventSize(Type type);
 } // namespace mlir::nf
 
 #define GET_OP_CLASSES

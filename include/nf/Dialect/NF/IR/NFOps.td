@@ -1,8 +1,8 @@
 //===- NFOps.td - Operations of the nf dialect -------------*- tablegen -*-===//
 //
-// Layer ops denote the normalizing map x -> z. Each op's semantics lives in
-// one place: its verifier in NFOps.cpp, its normalizing map, inverse and V in
-// lib/Dialect/NF/IR/Layers/<Family>.cpp.
+// Layer ops denote the normalizing map x -> z. Each op's semantics (its
+// verifier, normalizing map, inverse and V) lives in one place, its family's
+// file lib/Dialect/NF/IR/<Family>Ops.cpp; docs/ARCHITECTURE.md lists them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -109,6 +109,7 @@ def NF_ModelOp : NF_Op<"model", [Symbol, IsolatedFromAbove, SingleBlock]> {
   let regions = (region SizedRegion<1>:$body);
 
   let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
   let hasRegionVerifier = 1;
   let skipDefaultBuilders = 1;
   let builders = [
@@ -350,7 +351,7 @@ defvar NF_RQSplineShapeAttrs = (ins
 class NF_ConditionedLayerOp<string mnemonic, list<Trait> traits = []>
     : NF_SameShapeLayerOp<mnemonic, "Bijection", !listconcat(traits, [
         Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>,
-        AttrSizedOperandSegments])> {
+        AttrSizedOperandSegments, NF_ConditionedLayerOpInterface])> {
   let results = (outs NF_BatchTensor:$output);
   let hasVerifier = 1;
   code conditionedDeclarations = [{
@@ -359,7 +360,96 @@ class NF_ConditionedLayerOp<string mnemonic, list<Trait> traits = []>
   }];
 }
 
-def NF_AffineCouplingOp : NF_ConditionedLayerOp<"affine_coupling"> {
+/// A coupling layer: the `identity` features pass through, the others are
+/// transformed with parameters the conditioner computes from them. Its
+/// members are defined on the shared functions of CouplingOps.h;
+/// `conditionerLayout` describes the conditioner's result in errors and
+/// `verifyTransformer` checks the transformer's own attributes.
+class NF_CouplingOp<string mnemonic, string conditionerLayout,
+                    string verifyTransformer = "::mlir::success()">
+    : NF_ConditionedLayerOp<mnemonic> {
+  code couplingDeclarations = conditionedDeclarations # [{
+    /// Features of B, the complement of `identity`, in increasing order.
+    ::llvm::SmallVector<int64_t> getTransformed();
+  }];
+  let extraClassDeclaration = couplingDeclarations;
+  let extraClassDefinition = [{
+    ::llvm::SmallVector<int64_t> $cppClass::getTransformed() {
+      return ::mlir::nf::getCouplingTransformedFeatures(*this, getIdentity());
+    }
+    ::llvm::LogicalResult $cppClass::verify() {
+      if (::mlir::failed(::mlir::nf::verifyCouplingLayer(*this, getIdentity())))
+        return ::mlir::failure();
+      return }] # verifyTransformer # [{;
+    }
+    ::llvm::LogicalResult
+    $cppClass::verifySymbolUses(::mlir::SymbolTableCollection &table) {
+      return ::mlir::nf::verifyCouplingConditioner(
+          *this, getIdentity(), table, "}] # conditionerLayout # [{");
+    }
+    ::mlir::FailureOr<::mlir::nf::LayerValues>
+    $cppClass::buildForward(::mlir::OpBuilder &builder,
+                            ::mlir::ValueRange operands, bool withLogDet) {
+      Adaptor adaptor(operands, *this);
+      return ::mlir::nf::buildCouplingLayer(
+          *this, getIdentity(), builder, adaptor.getCtx(), adaptor.getParams(),
+          operands.front(), /*inverse=*/false, withLogDet);
+    }
+    ::mlir::FailureOr<::mlir::nf::LayerValues>
+    $cppClass::buildInverse(::mlir::OpBuilder &builder, ::mlir::Value output,
+                            ::mlir::ValueRange operands, bool withLogDet) {
+      Adaptor adaptor(operands, *this);
+      return ::mlir::nf::buildCouplingLayer(
+          *this, getIdentity(), builder, adaptor.getCtx(), adaptor.getParams(),
+          output, /*inverse=*/true, withLogDet);
+    }
+  }];
+}
+
+/// A masked autoregressive layer (MAF; IAF when `inverted`): feature i is
+/// transformed with parameters the conditioner computes from the features
+/// before it. Members as for NF_CouplingOp, on AutoregressiveOps.h.
+class NF_AutoregressiveOp<string mnemonic, string conditionerLayout,
+                          string verifyTransformer = "::mlir::success()">
+    : NF_ConditionedLayerOp<mnemonic> {
+  let extraClassDeclaration = conditionedDeclarations;
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::verify() {
+      if (::mlir::failed(::mlir::nf::verifyAutoregressiveLayer(*this)))
+        return ::mlir::failure();
+      return }] # verifyTransformer # [{;
+    }
+    ::llvm::LogicalResult
+    $cppClass::verifySymbolUses(::mlir::SymbolTableCollection &table) {
+      return ::mlir::nf::verifyAutoregressiveConditioner(
+          *this, table, "}] # conditionerLayout # [{");
+    }
+    ::mlir::FailureOr<::mlir::nf::LayerValues>
+    $cppClass::buildForward(::mlir::OpBuilder &builder,
+                            ::mlir::ValueRange operands, bool withLogDet) {
+      Adaptor adaptor(operands, *this);
+      return ::mlir::nf::buildAutoregressiveLayer(
+          *this, getInverted(), builder, adaptor.getCtx(), adaptor.getParams(),
+          operands.front(), /*inverse=*/false, withLogDet);
+    }
+    ::mlir::FailureOr<::mlir::nf::LayerValues>
+    $cppClass::buildInverse(::mlir::OpBuilder &builder, ::mlir::Value output,
+                            ::mlir::ValueRange operands, bool withLogDet) {
+      Adaptor adaptor(operands, *this);
+      return ::mlir::nf::buildAutoregressiveLayer(
+          *this, getInverted(), builder, adaptor.getCtx(), adaptor.getParams(),
+          output, /*inverse=*/true, withLogDet);
+    }
+  }];
+}
+
+/// Checks a spline op's shape attributes.
+defvar NF_VerifyRQSplineShape =
+    "::mlir::nf::verifyRQSplineConfig(*this, ::mlir::nf::getRQSplineConfig("
+    "*this, getBins()))";
+
+def NF_AffineCouplingOp : NF_CouplingOp<"affine_coupling",
+    "a block of shifts, then a block of unconstrained scales"> {
   let summary = "Affine coupling layer (RealNVP) with a conditioner function";
   let description = [{
     Splits the features of x (dimension 1: the features of a vector or the
@@ -402,13 +492,9 @@ def NF_AffineCouplingOp : NF_ConditionedLayerOp<"affine_coupling"> {
     (`scale_fn` `` $scale_fn^)? (`shift_first` $shift_first^)?
     attr-dict `:` type($input)
   }];
-  let extraClassDeclaration = conditionedDeclarations # [{
-    /// Features of B, the complement of `identity`, in increasing order.
-    ::llvm::SmallVector<int64_t> getTransformed();
-  }];
 }
 
-def NF_AdditiveCouplingOp : NF_ConditionedLayerOp<"additive_coupling"> {
+def NF_AdditiveCouplingOp : NF_CouplingOp<"additive_coupling", "the shifts"> {
   let summary = "Additive coupling layer (NICE) with a conditioner function";
   let description = [{
     Like `nf.affine_coupling` without scale: the conditioner maps x_A (and
@@ -430,9 +516,7 @@ def NF_AdditiveCouplingOp : NF_ConditionedLayerOp<"additive_coupling"> {
     (`(` $params^ `:` type($params) `)`)?
     (`context` $ctx^ `:` type($ctx))? attr-dict `:` type($input)
   }];
-  let extraClassDeclaration = conditionedDeclarations # [{
-    /// Features of B, the complement of `identity`, in increasing order.
-    ::llvm::SmallVector<int64_t> getTransformed();
+  let extraClassDeclaration = couplingDeclarations # [{
     bool isVolumePreserving() { return true; }
   }];
 }
@@ -441,7 +525,9 @@ def NF_AdditiveCouplingOp : NF_ConditionedLayerOp<"additive_coupling"> {
 // Splines, autoregressive layers, LU linear, planar and residual flows
 //===----------------------------------------------------------------------===//
 
-def NF_RQSplineCouplingOp : NF_ConditionedLayerOp<"rq_spline_coupling"> {
+def NF_RQSplineCouplingOp : NF_CouplingOp<"rq_spline_coupling",
+    "per transformed feature, K widths, K heights and K - 1 derivatives (raw)",
+    NF_VerifyRQSplineShape> {
   let summary = "Rational-quadratic spline coupling layer (RQ-NSF (C))";
   let description = [{
     A coupling layer (see `nf.affine_coupling`) whose transformer is the
@@ -468,13 +554,10 @@ def NF_RQSplineCouplingOp : NF_ConditionedLayerOp<"rq_spline_coupling"> {
     (`(` $params^ `:` type($params) `)`)?
     (`context` $ctx^ `:` type($ctx))? attr-dict `:` type($input)
   }];
-  let extraClassDeclaration = conditionedDeclarations # [{
-    /// Features of B, the complement of `identity`, in increasing order.
-    ::llvm::SmallVector<int64_t> getTransformed();
-  }];
 }
 
-def NF_AffineAutoregressiveOp : NF_ConditionedLayerOp<"affine_autoregressive"> {
+def NF_AffineAutoregressiveOp : NF_AutoregressiveOp<"affine_autoregressive",
+    "per feature, the unconstrained scale, then the shift"> {
   let summary = "Masked affine autoregressive layer (MAF; IAF when inverted)";
   let description = [{
     z_i = scale(h_i) x_i + shift_i with (h, shift) = conditioner(x [, context],
@@ -509,11 +592,11 @@ def NF_AffineAutoregressiveOp : NF_ConditionedLayerOp<"affine_autoregressive"> {
     (`scale_fn` `` $scale_fn^)? (`inverted` $inverted^)?
     attr-dict `:` type($input)
   }];
-  let extraClassDeclaration = conditionedDeclarations;
 }
 
-def NF_RQSplineAutoregressiveOp
-    : NF_ConditionedLayerOp<"rq_spline_autoregressive"> {
+def NF_RQSplineAutoregressiveOp : NF_AutoregressiveOp<"rq_spline_autoregressive",
+    "per feature, K widths, K heights and K - 1 derivatives (raw)",
+    NF_VerifyRQSplineShape> {
   let summary = "Rational-quadratic spline autoregressive layer (RQ-NSF (AR))";
   let description = [{
     An autoregressive layer (see `nf.affine_autoregressive`) whose
@@ -539,7 +622,6 @@ def NF_RQSplineAutoregressiveOp
     (`context` $ctx^ `:` type($ctx))? (`inverted` $inverted^)?
     attr-dict `:` type($input)
   }];
-  let extraClassDeclaration = conditionedDeclarations;
 }
 
 def NF_RQSplineOp : NF_SameShapeLayerOp<"rq_spline", "Bijection", [Pure,
@@ -687,7 +769,7 @@ def NF_IResNetOp : NF_SameShapeLayerOp<"iresnet", "Bijection", [Pure],
 //===----------------------------------------------------------------------===//
 
 def NF_AbsOp : NF_SameShapeLayerOp<"abs", "InferenceSurjection",
-    [Pure, AttrSizedOperandSegments], ["getNoiseSize"]> {
+    [Pure, AttrSizedOperandSegments], ["getNoiseDraws"]> {
   let summary = "Absolute-value surjection (SurVAE): z = |x|";
   let description = [{
     Drops the sign s of every element. The generative direction draws it:
@@ -715,7 +797,7 @@ def NF_AbsOp : NF_SameShapeLayerOp<"abs", "InferenceSurjection",
 }
 
 def NF_SortOp : NF_SameShapeLayerOp<"sort", "InferenceSurjection", [Pure],
-    ["getNoiseSize"]> {
+    ["getNoiseDraws"]> {
   let summary = "Sort surjection (SurVAE): z = x's features (or points) in increasing order";
   let description = [{
     Forgets an order: the D features of `tensor<?xDxT>`, or, with `key`,
@@ -743,7 +825,7 @@ def NF_SortOp : NF_SameShapeLayerOp<"sort", "InferenceSurjection", [Pure],
 
 def NF_SliceOp : NF_LayerOp<"slice", "InferenceSurjection",
     [Pure, AttrSizedOperandSegments, DeclareOpInterfaceMethods<SymbolUserOpInterface>],
-    ["getNoiseSize"]> {
+    ["getNoiseDraws"]> {
   let summary = "Slice surjection (factor-out): keep the first K features or channels";
   let description = [{
     z = x[:, :K] along dimension 1 (features, or the channels of an image:
@@ -777,7 +859,7 @@ def NF_SliceOp : NF_LayerOp<"slice", "InferenceSurjection",
 
 def NF_MaxPoolOp : NF_LayerOp<"max_pool", "InferenceSurjection",
     [Pure, AttrSizedOperandSegments, DeclareOpInterfaceMethods<SymbolUserOpInterface>],
-    ["getNoiseSize"]> {
+    ["getNoiseDraws"]> {
   let summary = "2x2 max-pooling surjection (SurVAE): z = the maximum of each 2x2 window";
   let description = [{
     Images `tensor<?xCxHxWxT>` (H, W even) to `tensor<?xCx(H/2)x(W/2)xT>`.
@@ -817,7 +899,7 @@ def NF_MaxPoolOp : NF_LayerOp<"max_pool", "InferenceSurjection",
 
 def NF_AugmentOp : NF_LayerOp<"augment", "GenerativeSurjection",
     [Pure, AttrSizedOperandSegments, DeclareOpInterfaceMethods<SymbolUserOpInterface>],
-    ["getNoiseSize"]> {
+    ["getNoiseDraws"]> {
   let summary = "Augment surjection (SurVAE, ANF/VFlow): append E drawn features";
   let description = [{
     z = concat(x, e) along dimension 1, e ~ q(e | x): a standard normal
@@ -847,7 +929,7 @@ def NF_AugmentOp : NF_LayerOp<"augment", "GenerativeSurjection",
 }
 
 def NF_UniformDequantizeOp : NF_SameShapeLayerOp<"uniform_dequantize",
-    "GenerativeSurjection", [Pure], ["getNoiseSize"]> {
+    "GenerativeSurjection", [Pure], ["getNoiseDraws"]> {
   let summary = "Uniform dequantization (rounding surjection)";
   let description = [{
     Data on the integer levels 0..K-1 (K = `levels`) becomes continuous:
@@ -872,7 +954,7 @@ def NF_UniformDequantizeOp : NF_SameShapeLayerOp<"uniform_dequantize",
 
 def NF_VariationalDequantizeOp : NF_SameShapeLayerOp<"variational_dequantize",
     "GenerativeSurjection", [Pure, AttrSizedOperandSegments,
-    DeclareOpInterfaceMethods<SymbolUserOpInterface>], ["getNoiseSize"]> {
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>], ["getNoiseDraws"]> {
   let summary = "Variational dequantization (Flow++): a learned conditional flow q(u | x)";
   let description = [{
     Data on the integer levels 0..K-1 (K = `levels`) becomes continuous:
@@ -918,7 +1000,7 @@ def NF_VariationalDequantizeOp : NF_SameShapeLayerOp<"variational_dequantize",
 
 def NF_VAEOp : NF_LayerOp<"vae", "Stochastic",
     [Pure, AttrSizedOperandSegments, DeclareOpInterfaceMethods<SymbolUserOpInterface>],
-    ["getNoiseSize"]> {
+    ["getNoiseDraws"]> {
   let summary = "VAE layer: z ~ q(z | x), x ~ p(x | z), diagonal normals";
   let description = [{
     A stochastic layer from `tensor<?xDxT>` to `tensor<?xLxT>`: the
@@ -958,7 +1040,7 @@ def NF_VAEOp : NF_LayerOp<"vae", "Stochastic",
 
 def NF_CIFOp : NF_SameShapeLayerOp<"cif", "Stochastic", [Pure,
     AttrSizedOperandSegments, DeclareOpInterfaceMethods<SymbolUserOpInterface>],
-    ["getNoiseSize"]> {
+    ["getNoiseDraws"]> {
   let summary = "Continuously indexed flow layer (CIF): a u-indexed affine bijection";
   let description = [{
     Cornish et al.'s CIF step on `tensor<?xDxT>` with an index u of U =
@@ -1007,7 +1089,7 @@ def NF_CIFOp : NF_SameShapeLayerOp<"cif", "Stochastic", [Pure,
 
 def NF_DiffusionStepOp : NF_SameShapeLayerOp<"diffusion_step", "Stochastic",
     [Pure, AttrSizedOperandSegments,
-     DeclareOpInterfaceMethods<SymbolUserOpInterface>], ["getNoiseSize"]> {
+     DeclareOpInterfaceMethods<SymbolUserOpInterface>], ["getNoiseDraws"]> {
   let summary = "One step of a diffusion normalizing flow (DiffFlow): an SDE step with learned drift and score";
   let description = [{
     Zhang and Chen's discretized forward SDE dx = f(x, t) dt + g(t) dw from
@@ -1050,7 +1132,7 @@ def NF_DiffusionStepOp : NF_SameShapeLayerOp<"diffusion_step", "Stochastic",
 }
 
 def NF_RandomPermutationOp : NF_SameShapeLayerOp<"random_permutation",
-    "Stochastic", [Pure, AttrSizedOperandSegments], ["getNoiseSize"]> {
+    "Stochastic", [Pure, AttrSizedOperandSegments], ["getNoiseDraws"]> {
   let summary = "Stochastic permutation (SurVAE): a uniformly random feature order";
   let description = [{
     Both directions permute the D features of `tensor<?xDxT>` uniformly at
@@ -1089,7 +1171,7 @@ def NF_RandomPermutationOp : NF_SameShapeLayerOp<"random_permutation",
 class NF_SNFBlockOp<string mnemonic, dag extraArguments>
     : NF_SameShapeLayerOp<mnemonic, "Stochastic", [Pure,
         AttrSizedOperandSegments,
-        DeclareOpInterfaceMethods<SymbolUserOpInterface>], ["getNoiseSize"]> {
+        DeclareOpInterfaceMethods<SymbolUserOpInterface>], ["getNoiseDraws"]> {
   let arguments = !con((ins NF_BatchTensor:$input,
                             Variadic<NF_ParamTensor>:$params,
                             Optional<NF_BatchTensor>:$forward_noise,

@@ -1,5 +1,4 @@
-//===- Gradient.h - Reverse-mode differentiation of tensor functions -*- C++
-//-*-===//
+//===- Gradient.h - Reverse-mode AD of tensor functions ---------*- C++ -*-===//
 //
 // The compiler derives the energy gradients that Langevin blocks need by
 // reverse-mode differentiation over upstream linalg/tensor/arith/math IR.

@@ -98,25 +98,21 @@ def NFDeriveInversePass : Pass<"nf-derive-inverse", "ModuleOp"> {
 def NFExpandModelPass : Pass<"nf-expand-model", "ModuleOp"> {
   let summary = "Build each model's kernel entry points and erase the model";
   let description = [{
-    For every `nf.model @M` with data of event size D (flattened) and element
-    type T, adds these functions (with `llvm.emit_c_interface`), taking
-    memrefs in destination-passing style so the C glue of `nf-compile` owns
-    every buffer (n = batch size, C = context size; `ctx` only for
-    conditional models):
+    For every `nf.model @M` adds one function `nfk_M_<kernel>` per row of
+    the ABI's kernel table (`abi::kKernels` in `nf/Target/EntryPoints.h`),
+    with `llvm.emit_c_interface`. A kernel takes flat row-major memrefs in
+    destination-passing style, so the C glue owns every buffer: its input
+    rows (`?xN`: the data, the latents, or base-distribution noise), the
+    context rows for conditional models, the layer noise (`?xK` uniforms)
+    when its direction draws any, then its outputs in the table's order:
+    rows of the mapped value (z of the normalizing map, x of the generative
+    one), V per row, or log p = log p_Z(z) + V per row.
 
-    | function | arguments |
-    |---|---|
-    | `nfk_M_log_prob` | x `?xD`, [ctx `?xC`], out log p(x) `?` |
-    | `nfk_M_forward` | x `?xD`, [ctx], out z `?xD`, out V `?` |
-    | `nfk_M_inverse` | z `?xD`, [ctx], out x `?xD` |
-    | `nfk_M_sample` | noise `?xD`, [ctx], out x `?xD` |
-    | `nfk_M_sample_with_log_prob` | noise `?xD`, [ctx], out x `?xD`, out log p(x) `?` |
-
-    log p(x) = log p_Z(z) + V. Sampling turns the noise (standard normal or
-    uniform, as the base distribution asks) into z through the base
-    distribution, then runs the inverse; the log-probability of the sample is
-    log p_Z(z) + V(x), with V(x) built during the inverse. The models are erased
-    once all kernels are built (their conditioner functions stay).
+    Noise inputs are turned into z by the base distribution (standard normal
+    or uniform, as it asks) before the generative map runs; the
+    log-probability of such a sample is log p_Z(z) + V(x), with V(x) built
+    during the inverse. The models are erased once all kernels are built
+    (their conditioner functions stay).
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

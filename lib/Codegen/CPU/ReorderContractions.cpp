@@ -1,6 +1,6 @@
 //===- ReorderContractions.cpp - (m, k, n) loop order for matmuls ---------===//
 
-#include "nf/Conversion/Passes.h"
+#include "nf/Codegen/CPU/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -8,7 +8,7 @@
 
 namespace mlir::nf {
 #define GEN_PASS_DEF_NFREORDERCONTRACTIONSPASS
-#include "nf/Conversion/Passes.h.inc"
+#include "nf/Codegen/CPU/Passes.h.inc"
 } // namespace mlir::nf
 
 using namespace mlir;

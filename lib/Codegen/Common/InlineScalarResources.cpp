@@ -1,6 +1,6 @@
 //===- InlineScalarResources.cpp - Rank-0 dense_resource to dense ---------===//
 
-#include "nf/Conversion/Passes.h"
+#include "nf/Codegen/Common/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -8,7 +8,7 @@
 
 namespace mlir::nf {
 #define GEN_PASS_DEF_NFINLINESCALARRESOURCESPASS
-#include "nf/Conversion/Passes.h.inc"
+#include "nf/Codegen/Common/Passes.h.inc"
 } // namespace mlir::nf
 
 using namespace mlir;

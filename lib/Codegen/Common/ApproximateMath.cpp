@@ -1,6 +1,6 @@
 //===- ApproximateMath.cpp - Polynomial transcendentals -------------------===//
 
-#include "nf/Conversion/Passes.h"
+#include "nf/Codegen/Common/Passes.h"
 
 #include "mlir/Dialect/Math/Transforms/Approximation.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
@@ -8,7 +8,7 @@
 
 namespace mlir::nf {
 #define GEN_PASS_DEF_NFAPPROXIMATEMATHPASS
-#include "nf/Conversion/Passes.h.inc"
+#include "nf/Codegen/Common/Passes.h.inc"
 } // namespace mlir::nf
 
 using namespace mlir;

@@ -1,0 +1,19 @@
+//===- Passes.h - CPU codegen passes ----------------------------*- C++ -*-===//
+
+#ifndef NF_CODEGEN_CPU_PASSES_H
+#define NF_CODEGEN_CPU_PASSES_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::nf {
+
+#define GEN_PASS_DECL
+#include "nf/Codegen/CPU/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "nf/Codegen/CPU/Passes.h.inc"
+
+} // namespace mlir::nf
+
+#endif // NF_CODEGEN_CPU_PASSES_H

@@ -1,0 +1,63 @@
+//===- Compiler.h - nf models to a native library ---------------*- C++ -*-===//
+//
+// What nf-compile does, as a library: run the CPU pipeline on a module of nf
+// models, translate and optimize it, emit the kernels' object, write the C
+// header and glue, and link the library. The tool only reads options and
+// the input (tools/nf-compile).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NF_COMPILER_COMPILER_H
+#define NF_COMPILER_COMPILER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+
+namespace mlir::nf {
+
+/// What a compilation writes.
+enum class EmitKind {
+  SharedLibrary, ///< the library and its C header (the default)
+  Object,        ///< the kernels' object file
+  LLVMIR,        ///< optimized LLVM IR
+  MLIR,          ///< MLIR in the LLVM dialect
+  Header,        ///< the C header only
+  Glue,          ///< the C glue between the ABI and the kernels
+};
+
+struct CompilerOptions {
+  EmitKind emit = EmitKind::SharedLibrary;
+  unsigned optLevel = 3;
+  /// Target CPU; "native" is the host's CPU with its features.
+  std::string cpu = "native";
+  /// Polynomial f32 transcendentals instead of libm calls.
+  bool approximateMath = true;
+  /// Where the runtime is: libnf_runtime.a and nf_runtime.h.
+  std::string runtimeDir;
+};
+
+/// The files a compilation writes: `output`, and for a shared library the
+/// header beside it (libmodel.so -> model.h).
+struct CompilerOutputs {
+  std::string output;
+  std::string header;
+  std::string headerGuard;
+};
+
+/// The outputs for `inputFile` with `-o output` (empty: derived from the
+/// input's stem and the emit kind).
+CompilerOutputs getCompilerOutputs(StringRef inputFile, StringRef output,
+                                   EmitKind emit);
+
+/// Compiles the nf models of `module` (parsed and verified, read from
+/// `inputName`) and writes `outputs`. Pipeline diagnostics go to the
+/// context's diagnostic handler; other failures come back as the error.
+llvm::Error compileModels(ModuleOp module, StringRef inputName,
+                          const CompilerOptions &options,
+                          const CompilerOutputs &outputs);
+
+} // namespace mlir::nf
+
+#endif // NF_COMPILER_COMPILER_H

@@ -1,0 +1,251 @@
+//===- EntryPoints.h - The C ABI of compiled models -------------*- C++ -*-===//
+//
+// The only place the entry points of a compiled library are spelled out:
+// the kernels nf-expand-model builds for every model (`kKernels`) and the C
+// functions the library exports for it (`kEntries`), with their arguments in
+// order. The header, glue and manifest emitters (lib/Target/CInterface.cpp)
+// write the entries, nf-expand-model builds the kernels, the runtime checks
+// its input kinds against `Input`, the model verifier checks generated names
+// for collisions with `forEachGeneratedSymbol`, and the Python runtime reads
+// the entries back from the library's manifest. Adding an entry is one row
+// of `kEntries` (plus a kernel row or a runtime function if it needs one).
+//
+// Plain C++17 without LLVM, so that the runtime can include it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NF_TARGET_ENTRYPOINTS_H
+#define NF_TARGET_ENTRYPOINTS_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace mlir::nf::abi {
+
+//===----------------------------------------------------------------------===//
+// Kernels: nfk_<model>_<kernel>(input, [ctx], [layer noise], outputs...)
+//===----------------------------------------------------------------------===//
+
+/// What feeds a kernel: the caller's data rows (the normalizing map x -> z),
+/// the caller's latent rows, or base-distribution noise the runtime draws
+/// (both through the generative map z -> x). The values are the runtime's
+/// NFRT_INPUT_* codes.
+enum class Input : int32_t { Data = 0, Latent = 1, Noise = 2 };
+
+/// A value a kernel writes for every row.
+enum class Output {
+  Mapped,  ///< z (data input) or x (latent or noise input): a row of values.
+  LogDet,  ///< V, the per-row sum of the layers' log-likelihood terms.
+  LogProb, ///< log p_Z(z) + V.
+};
+
+/// Whether a kernel output is a row of values (a 2-D memref) or one value
+/// per row (1-D).
+constexpr bool isRowOutput(Output output) { return output == Output::Mapped; }
+
+/// A kernel of every model. Its arguments are flat row-major memrefs
+/// (`memref<?xNxT>` / `memref<?xT>`) in destination-passing style: the input,
+/// the context (conditional models), the layer noise (when the direction
+/// draws any), then `outputs` in order.
+struct Kernel {
+  const char *name;
+  Input input;
+  Output outputs[2];
+  int numOutputs;
+
+  /// Whether the kernel computes V (to return it or a log-probability).
+  constexpr bool withLogDet() const {
+    for (int i = 0; i < numOutputs; ++i)
+      if (outputs[i] != Output::Mapped)
+        return true;
+    return false;
+  }
+  /// Whether it runs the generative map (latent or noise input).
+  constexpr bool isGenerative() const { return input != Input::Data; }
+};
+
+enum class KernelId { LogProb, Forward, Inverse, Sample, SampleWithLogProb };
+
+inline constexpr Kernel kKernels[] = {
+    {"log_prob", Input::Data, {Output::LogProb}, 1},
+    {"forward", Input::Data, {Output::Mapped, Output::LogDet}, 2},
+    {"inverse", Input::Latent, {Output::Mapped}, 1},
+    {"sample", Input::Noise, {Output::Mapped}, 1},
+    {"sample_with_log_prob",
+     Input::Noise,
+     {Output::Mapped, Output::LogProb},
+     2},
+};
+
+constexpr const Kernel &getKernel(KernelId id) {
+  return kKernels[static_cast<int>(id)];
+}
+
+//===----------------------------------------------------------------------===//
+// Entries: the exported C functions nf_<model>_<entry>(...)
+//===----------------------------------------------------------------------===//
+
+/// The width of a row array, or the model property a constant entry returns.
+enum class Width { Dim, LatentDim, ContextDim, One };
+
+/// The role of a C argument.
+enum class Arg {
+  InputRows,  ///< const T *: n rows the kernel reads (data or latents).
+  Count,      ///< int64_t n: the number of rows.
+  Paths,      ///< int64_t k: importance-sampling paths per row.
+  Seed,       ///< uint64_t seed: keys every random draw.
+  LayerSeed,  ///< uint64_t seed: keys the layers' noise only, so it matters
+              ///< for models with surjective or stochastic layers alone.
+  Context,    ///< const T *: n context rows (NULL for models without one).
+  OutputRows, ///< T *: n rows the entry writes.
+};
+
+/// One C argument: its role, its name in the header, and for row arrays
+/// their width.
+struct Param {
+  Arg arg;
+  const char *name;
+  Width width = Width::One;
+};
+
+/// How an entry computes its result.
+enum class Impl {
+  /// Returns a model property (`Entry::value`), takes no arguments.
+  Constant,
+  /// Runs the kernel once over the rows.
+  Run,
+  /// The importance-weighted estimate log (1/k) sum_j exp(bound_j) of the
+  /// kernel's per-row log-probability over k paths (the Paths argument, or
+  /// one path without it: an ELBO sample).
+  Estimate,
+  /// The density: one run for exact models; for bound models the estimate
+  /// with the model's iwae_paths and seed 0.
+  Density,
+};
+
+struct Entry {
+  const char *name;
+  Impl impl;
+  KernelId kernel;
+  Width value; ///< For Constant entries.
+  Param params[6];
+  int numParams;
+  /// One line for the header and for bindings' documentation.
+  const char *summary;
+
+  /// The C return type: int64_t for constants, else an NF_* status code.
+  constexpr bool returnsStatus() const { return impl != Impl::Constant; }
+};
+
+/// Every entry of every model, in the header's order.
+// clang-format off
+inline constexpr Entry kEntries[] = {
+    {"dim", Impl::Constant, KernelId::LogProb, Width::Dim, {}, 0,
+     "Values per data row."},
+    {"latent_dim", Impl::Constant, KernelId::LogProb, Width::LatentDim, {}, 0,
+     "Values per latent row."},
+    {"context_dim", Impl::Constant, KernelId::LogProb, Width::ContextDim, {}, 0,
+     "Values per context row (0: the model takes no context)."},
+    {"log_prob", Impl::Density, KernelId::LogProb, Width::One,
+     {{Arg::InputRows, "x", Width::Dim},
+      {Arg::Count, "n"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out_logp", Width::One}}, 4,
+     "log p(x) per row; for bound models the IWAE estimate with the model's "
+     "iwae_paths and seed 0."},
+    {"elbo", Impl::Estimate, KernelId::LogProb, Width::One,
+     {{Arg::InputRows, "x", Width::Dim},
+      {Arg::Count, "n"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out", Width::One}}, 5,
+     "A one-path lower bound on log p(x) per row (log p(x) for exact "
+     "models)."},
+    {"log_prob_iwae", Impl::Estimate, KernelId::LogProb, Width::One,
+     {{Arg::InputRows, "x", Width::Dim},
+      {Arg::Count, "n"},
+      {Arg::Paths, "k"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out", Width::One}}, 6,
+     "The importance-weighted estimate of log p(x) per row over k paths."},
+    {"forward", Impl::Run, KernelId::Forward, Width::One,
+     {{Arg::InputRows, "x", Width::Dim},
+      {Arg::Count, "n"},
+      {Arg::LayerSeed, "seed"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out_z", Width::LatentDim},
+      {Arg::OutputRows, "out_ldj", Width::One}}, 6,
+     "The normalizing map: z and the log-likelihood term V of each row."},
+    {"inverse", Impl::Run, KernelId::Inverse, Width::One,
+     {{Arg::InputRows, "z", Width::LatentDim},
+      {Arg::Count, "n"},
+      {Arg::LayerSeed, "seed"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out_x", Width::Dim}}, 5,
+     "The generative map: x from latents z."},
+    {"sample", Impl::Run, KernelId::Sample, Width::One,
+     {{Arg::Count, "n"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out_x", Width::Dim}}, 4,
+     "n samples; row i depends only on (seed, i)."},
+    {"sample_with_log_prob", Impl::Run, KernelId::SampleWithLogProb,
+     Width::One,
+     {{Arg::Count, "n"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out_x", Width::Dim},
+      {Arg::OutputRows, "out_logp", Width::One}}, 5,
+     "n samples and the log-probability of each."},
+};
+// clang-format on
+
+/// The library-level symbol loaders read: one line per model and per entry
+/// (see CInterface.h for its format).
+inline constexpr const char *kManifestSymbol = "nf_library_manifest";
+
+//===----------------------------------------------------------------------===//
+// Generated names
+//===----------------------------------------------------------------------===//
+
+/// The exported C function of `entry` for model `model`.
+inline std::string getEntrySymbol(const std::string &model, const char *entry) {
+  return "nf_" + model + "_" + entry;
+}
+
+/// The kernel function nf-expand-model adds for `kernel` of `model`.
+inline std::string getKernelSymbol(const std::string &model,
+                                   const char *kernel) {
+  return "nfk_" + model + "_" + kernel;
+}
+
+/// The glue's file-local names for `model`: its descriptor and one runtime
+/// wrapper per kernel.
+inline std::string getGlueModelSymbol(const std::string &model) {
+  return model + "_model";
+}
+inline std::string getGlueKernelSymbol(const std::string &model,
+                                       const char *kernel) {
+  return model + "_" + kernel;
+}
+
+/// Calls `fn(name)` for every global name a library defines for `model`:
+/// exported entries, kernels (and their `_mlir_ciface_` wrappers), glue
+/// statics. Two models whose names meet here cannot share a library.
+template <typename Fn>
+void forEachGeneratedSymbol(const std::string &model, Fn &&fn) {
+  for (const Entry &entry : kEntries)
+    fn(getEntrySymbol(model, entry.name));
+  fn(getGlueModelSymbol(model));
+  for (const Kernel &kernel : kKernels) {
+    fn(getKernelSymbol(model, kernel.name));
+    fn("_mlir_ciface_" + getKernelSymbol(model, kernel.name));
+    fn(getGlueKernelSymbol(model, kernel.name));
+  }
+}
+
+} // namespace mlir::nf::abi
+
+#endif // NF_TARGET_ENTRYPOINTS_H

@@ -1,0 +1,26 @@
+//===- Linker.h - Link a compiled model library -----------------*- C++ -*-===//
+//
+// Links the generated C glue, the kernels' object file and the nf runtime
+// into a shared library, with clang-22 as the linker driver.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NF_TARGET_LINKER_H
+#define NF_TARGET_LINKER_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+namespace mlir::nf {
+
+/// Compiles `gluePath` (C) and links it with `objectPath` and the runtime
+/// (`libnf_runtime.a` and `nf_runtime.h` in `runtimeDir`) into the shared
+/// library `output`.
+llvm::Error linkSharedLibrary(llvm::StringRef gluePath,
+                              llvm::StringRef objectPath,
+                              llvm::StringRef runtimeDir,
+                              llvm::StringRef output);
+
+} // namespace mlir::nf
+
+#endif // NF_TARGET_LINKER_H

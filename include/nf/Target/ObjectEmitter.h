@@ -1,0 +1,41 @@
+//===- ObjectEmitter.h - LLVM dialect to a host object file -----*- C++ -*-===//
+//
+// The end of the CPU path: translate the LLVM dialect to LLVM IR, run the
+// LLVM optimization pipeline for the target CPU and emit object code, all
+// in-process.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NF_TARGET_OBJECTEMITTER_H
+#define NF_TARGET_OBJECTEMITTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <memory>
+
+namespace mlir::nf {
+
+/// A target machine for the host's architecture and `cpu` ("native": the
+/// host's CPU and features) at optimization level `optLevel` (0-3),
+/// generating position-independent code that fuses multiply-adds.
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+createHostTargetMachine(StringRef cpu, unsigned optLevel);
+
+/// Translates `module` (in the LLVM dialect) to LLVM IR named `name` and
+/// optimizes it for `machine` at `optLevel`.
+llvm::Expected<std::unique_ptr<llvm::Module>>
+translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
+                     llvm::TargetMachine &machine, unsigned optLevel,
+                     StringRef name);
+
+/// Writes the object code of `module` to `path`.
+llvm::Error emitObjectFile(llvm::Module &module, llvm::TargetMachine &machine,
+                           StringRef path);
+
+} // namespace mlir::nf
+
+#endif // NF_TARGET_OBJECTEMITTER_H

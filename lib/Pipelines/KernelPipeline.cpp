@@ -1,0 +1,49 @@
+//===- KernelPipeline.cpp - nf models to kernels on tensors ---------------===//
+//
+// The target-independent part of every pipeline.
+//
+//===----------------------------------------------------------------------===//
+
+#include "nf/Pipelines/Pipelines.h"
+
+#include "nf/Codegen/Common/Passes.h"
+#include "nf/Conversion/Passes.h"
+#include "nf/Dialect/NF/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::nf;
+
+void mlir::nf::buildKernelPipeline(OpPassManager &pm,
+                                   const KernelPipelineOptions &) {
+  // Models become kernels on tensors.
+  pm.addPass(createNFInlineScalarResourcesPass());
+  pm.addPass(createNFDeriveEnergyGradientsPass());
+  pm.addPass(createNFExpandModelPass());
+  pm.addPass(createConvertNFToLinalgPass());
+  // Conditioners are inlined into the kernels so that elementwise producers
+  // and consumers fuse across them.
+  pm.addPass(createInlinerPass());
+  pm.addPass(createSymbolDCEPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void mlir::nf::registerNFPipelines() {
+  PassPipelineRegistration<KernelPipelineOptions>(
+      "nf-kernel-pipeline",
+      "Turn nf models into kernels on tensors (the target-independent part "
+      "of every pipeline)",
+      buildKernelPipeline);
+  PassPipelineRegistration<CPUPipelineOptions>(
+      "nf-cpu-pipeline",
+      "Compile nf models to the LLVM dialect for the host CPU",
+      buildCPUPipeline);
+}
