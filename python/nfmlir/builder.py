@@ -22,9 +22,29 @@ def _float_literal(value):
     return f"{float(value):.17e}"
 
 
-def _dense_literal(values, t):
-    values = np.asarray(values, dtype=np.float64).reshape(-1)
-    return "dense<[" + ", ".join(_float_literal(v) for v in values) + "]> : " + _tensor_type([values.size], t)
+def _dense_literal(values, t, shape=None):
+    """A dense literal of `values` with `shape` (default: flat)."""
+    values = np.asarray(values, dtype=np.float64)
+    shape = tuple(shape) if shape is not None else (values.size,)
+    values = values.reshape(shape)
+
+    def nested(v):
+        if v.ndim == 0:
+            return _float_literal(v)
+        return "[" + ", ".join(nested(u) for u in v) + "]"
+
+    return f"dense<{nested(values)}> : " + _tensor_type(shape, t)
+
+
+def _event_array(owner, name, values, event_shape):
+    """`values` as an array of the event shape: given in that shape or flat
+    with as many entries."""
+    values = np.asarray(values, np.float64)
+    size = int(np.prod(event_shape))
+    if values.shape != tuple(event_shape) and values.shape != (size,):
+        raise ValueError(f"{owner}: {name} must have the event shape {tuple(event_shape)} or {size} entries, "
+                         f"not shape {values.shape}")
+    return values.reshape(event_shape)
 
 
 class _Emitter:
@@ -39,6 +59,11 @@ class _Emitter:
         self.functions = []
         self.blobs = {}
         self.counter = 0
+
+    @property
+    def event_size(self):
+        """Values per sample of the current layer's input."""
+        return int(np.prod(self.event_shape))
 
     def fresh(self, prefix="v"):
         self.counter += 1
@@ -57,14 +82,19 @@ class _Emitter:
 
 
 class Layer:
-    """Base class of layers: `emit` returns the SSA name of the output."""
+    """Base class of layers: `emit` returns the SSA name of the output.
+
+    `em.event_shape` is the shape that reaches the layer (after the layers
+    before it) and `dim` its number of values; a layer that changes the shape
+    updates `em.event_shape` and `em.data_type`."""
 
     def emit(self, em, x, dim):
         raise NotImplementedError
 
 
 class Affine(Layer):
-    """z = scale * x + shift; scale and shift are scalars or per feature."""
+    """z = scale * x + shift; scale and shift are scalars or have one value
+    per element of the event shape (given in that shape, or flat)."""
 
     def __init__(self, scale, shift):
         self.scale = np.asarray(scale, dtype=np.float64)
@@ -73,11 +103,13 @@ class Affine(Layer):
             raise ValueError("Affine: scale has a zero entry; the map is not invertible")
 
     def emit(self, em, x, dim):
+        params = []
         for name, p in (("scale", self.scale), ("shift", self.shift)):
-            if p.ndim not in (0, 1) or (p.ndim == 1 and p.shape[0] != dim):
-                raise ValueError(f"Affine: {name} must be a scalar or have {dim} entries, not shape {p.shape}")
-        s, st = em.constant(self.scale)
-        t, tt = em.constant(self.shift)
+            if p.ndim != 0 and (p.size != dim or p.shape not in ((dim,), tuple(em.event_shape))):
+                raise ValueError(f"Affine: {name} must be a scalar or have {dim} entries (event shape "
+                                 f"{tuple(em.event_shape)}), not shape {p.shape}")
+            params.append(em.constant(p if p.ndim == 0 else p.reshape(em.event_shape)))
+        (s, st), (t, tt) = params
         out = em.fresh()
         xt = em.data_type
         em.body.append(f"  {out} = nf.affine {x} scale {s} shift {t} : {xt}, {st}, {tt}")
@@ -117,8 +149,9 @@ class Permute(Layer):
         self.permutation = [int(p) for p in permutation]
 
     def emit(self, em, x, dim):
-        if sorted(self.permutation) != list(range(dim)):
-            raise ValueError(f"Permute: {self.permutation} is not a permutation of {dim} features")
+        features = em.event_shape[0]  # dimension 1: features, or image channels
+        if sorted(self.permutation) != list(range(features)):
+            raise ValueError(f"Permute: {self.permutation} is not a permutation of {features} features")
         out = em.fresh()
         perm = ", ".join(map(str, self.permutation))
         em.body.append(f"  {out} = nf.permute {x} [{perm}] : {em.data_type}")
@@ -869,6 +902,8 @@ class _Autoregressive(Layer):
 
     def emit(self, em, x, dim):
         owner = type(self).__name__
+        if len(em.event_shape) != 1:
+            raise ValueError(f"{owner}: needs flat data, not event shape {em.event_shape}")
         call = _conditioner_call(em, self.conditioner, "%x", "x", dim, self.params_per_feature * dim, owner,
                                  self.layout)
         _check_autoregressive(owner, self.conditioner, dim, self.params_per_feature)
@@ -1363,36 +1398,45 @@ class StandardNormal:
     def __init__(self, dim):
         self.dim = int(dim)
 
-    def attribute(self, t):
+    def attribute(self, t, event_shape):
         return "#nf.std_normal"
 
 
 class DiagNormal:
-    """N(mean, diag(exp(log_std))^2)."""
+    """N(mean, diag(exp(log_std))^2) on the latent: `mean` and `log_std` have
+    the latent's event shape (e.g. (C, H, W)) or are flat with as many
+    values."""
 
     def __init__(self, mean, log_std):
-        self.mean = np.asarray(mean, np.float64).reshape(-1)
-        self.log_std = np.asarray(log_std, np.float64).reshape(-1)
+        self.mean = np.asarray(mean, np.float64)
+        self.log_std = np.asarray(log_std, np.float64)
         if self.mean.shape != self.log_std.shape:
             raise ValueError("DiagNormal: mean and log_std must have the same shape")
         self.dim = self.mean.size
 
-    def attribute(self, t):
-        return f"#nf.diag_normal<mean = {_dense_literal(self.mean, t)}, log_std = {_dense_literal(self.log_std, t)}>"
+    def attribute(self, t, event_shape):
+        mean = _event_array("DiagNormal", "mean", self.mean, event_shape)
+        log_std = _event_array("DiagNormal", "log_std", self.log_std, event_shape)
+        return (f"#nf.diag_normal<mean = {_dense_literal(mean, t, event_shape)}, "
+                f"log_std = {_dense_literal(log_std, t, event_shape)}>")
 
 
 class Uniform:
-    """Uniform on the box [low, high)."""
+    """Uniform on the box [low, high) of the latent: `low` and `high` have the
+    latent's event shape or are flat with as many values."""
 
     def __init__(self, low, high):
-        self.low = np.asarray(low, np.float64).reshape(-1)
-        self.high = np.asarray(high, np.float64).reshape(-1)
+        self.low = np.asarray(low, np.float64)
+        self.high = np.asarray(high, np.float64)
         if self.low.shape != self.high.shape or np.any(self.low >= self.high):
             raise ValueError("Uniform: need low < high elementwise, with equal shapes")
         self.dim = self.low.size
 
-    def attribute(self, t):
-        return f"#nf.uniform<low = {_dense_literal(self.low, t)}, high = {_dense_literal(self.high, t)}>"
+    def attribute(self, t, event_shape):
+        low = _event_array("Uniform", "low", self.low, event_shape)
+        high = _event_array("Uniform", "high", self.high, event_shape)
+        return (f"#nf.uniform<low = {_dense_literal(low, t, event_shape)}, "
+                f"high = {_dense_literal(high, t, event_shape)}>")
 
 
 class Model:
@@ -1424,11 +1468,14 @@ class Model:
         x = "%x"
         data_type = em.data_type
         for layer in self.layers:
-            x = layer.emit(em, x, self.dim)
+            # Each layer is checked and emitted against the shape that
+            # reaches it.
+            x = layer.emit(em, x, em.event_size)
         t = em.t
         args = f"%x: {data_type}" + (f", %c: {_tensor_type([self.context_dim], t, batch=True)}" if self.context_dim else "")
         attrs = f" attributes {{iwae_paths = {self.iwae_paths}}}" if self.iwae_paths else ""
-        lines = em.functions + [f"nf.model @{self.name}({args}) base {self.base.attribute(t)}{attrs} {{"]
+        base = self.base.attribute(t, em.event_shape)
+        lines = em.functions + [f"nf.model @{self.name}({args}) base {base}{attrs} {{"]
         lines += em.body + [f"  nf.yield {x} : {em.data_type}", "}"]
         return lines, em.blobs
 

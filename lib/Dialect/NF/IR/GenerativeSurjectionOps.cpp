@@ -152,8 +152,10 @@ FailureOr<LayerValues> UniformDequantizeOp::buildForward(OpBuilder &b,
                                                          bool withLogDet) {
   Adaptor adaptor(operands, *this);
   Location loc = getLoc();
-  Value noise =
-      getLayerNoise(b, loc, adaptor.getNoise(), operands, getInput().getType());
+  // Without operand segments the adaptor would take an appended layer-noise
+  // slice for the optional noise operand: ask the op whether it has one.
+  Value noise = getLayerNoise(b, loc, getNoise() ? adaptor.getNoise() : Value(),
+                              operands, getInput().getType());
   double levels = getLevels();
   Value z =
       mapSingleResult(b, loc, {adaptor.getInput(), noise},

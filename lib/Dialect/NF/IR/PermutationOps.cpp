@@ -355,9 +355,11 @@ FailureOr<LayerValues> SortOp::buildInverse(OpBuilder &b, Value z,
                                             bool withLogDet) {
   Adaptor adaptor(operands, *this);
   Location loc = getLoc();
-  // The ranks of D (N) uniforms are a uniformly random permutation.
-  Value noise =
-      getLayerNoise(b, loc, adaptor.getNoise(), operands, getItemType(*this));
+  // The ranks of D (N) uniforms are a uniformly random permutation. (The op
+  // has no operand segments: ask it, not the adaptor, whether it has
+  // explicit noise.)
+  Value noise = getLayerNoise(b, loc, getNoise() ? adaptor.getNoise() : Value(),
+                              operands, getItemType(*this));
   Value x = buildPermuteByRanks(b, loc, z, buildRanks(b, loc, noise),
                                 /*scatter=*/false);
   return LayerValues{x, withLogDet ? buildSortLogDet(*this, b, loc) : Value()};
