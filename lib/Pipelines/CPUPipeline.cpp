@@ -27,6 +27,14 @@ KernelPipelineOptions CPUPipelineOptions::getKernelOptions() const {
 
 void mlir::nf::buildCPUCodegenPipeline(OpPassManager &pm,
                                        const CPUPipelineOptions &options) {
+  // Kernels become loops over static tiles of rows; canonicalization makes
+  // every shape inside a tile static.
+  NFTileKernelsPassOptions tiles;
+  tiles.tileRows = options.tileRows;
+  pm.addPass(createNFTileKernelsPass(tiles));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
   // Tensors to buffers; kernels write into the caller's buffers.
   pm.addPass(bufferization::createEmptyTensorEliminationPass());
   bufferization::OneShotBufferizePassOptions bufferize;

@@ -26,6 +26,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       *this, "approximate-math",
       llvm::cl::desc("Polynomial f32 transcendentals (no libm calls)"),
       llvm::cl::init(true)};
+  PassOptions::Option<int64_t> tileRows{
+      *this, "tile-rows",
+      llvm::cl::desc("Rows per kernel tile (0: chosen from the model's widths "
+                     "and the host's cache)"),
+      llvm::cl::init(0)};
 
   /// The options of the target-independent part.
   KernelPipelineOptions getKernelOptions() const;
