@@ -9,6 +9,8 @@
 #include "nf/Runtime/nf_runtime.h"
 #include "nf/Target/EntryPoints.h"
 
+#include "ThreadPool.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -26,20 +28,10 @@ static_assert(NFRT_INPUT_DATA == int(mlir::nf::abi::Input::Data) &&
 
 namespace {
 
-/// Rows per kernel call: small enough that a block's intermediates stay in
-/// cache, large enough to amortize the call.
+/// Rows per kernel call, the unit of work the threads share: a whole
+/// number of the kernels' row tiles (at most 128 rows), large enough to
+/// amortize the call.
 constexpr int64_t kRowsPerBlock = 128;
-
-int getNumThreads() {
-  if (const char *env = std::getenv("NF_NUM_THREADS")) {
-    int value = std::atoi(env);
-    if (value > 0)
-      return value;
-  }
-  // Read once: hardware_concurrency() reads /sys on every call.
-  static const int cores = std::max(1u, std::thread::hardware_concurrency());
-  return cores;
-}
 
 nfrt_memref2 rows2(const void *base, int64_t begin, int64_t end, int64_t cols,
                    int32_t elementSize) {
@@ -269,28 +261,17 @@ extern "C" int nfrt_run(const nfrt_model *model, nfrt_kernel kernel, int input,
     return NF_OK;
   Call call{model, kernel, input, in, seed, ctx, out2, out2Cols, out1};
 
-  // One contiguous range of whole blocks per thread; the caller's thread
-  // takes the first.
+  // Blocks go to the process's persistent threads one at a time; a single
+  // block runs on the caller's thread.
   int64_t blocks = (n + kRowsPerBlock - 1) / kRowsPerBlock;
-  int64_t workers = blocks > 1 ? std::min<int64_t>(getNumThreads(), blocks) : 1;
-  if (workers <= 1)
+  if (blocks == 1)
     return runRows(call, 0, n);
-  int64_t blocksPerWorker = (blocks + workers - 1) / workers;
   std::atomic<int> status{NF_OK};
-  std::vector<std::thread> threads;
-  threads.reserve(workers - 1);
-  auto work = [&](int64_t w) {
-    int64_t begin = w * blocksPerWorker * kRowsPerBlock;
-    int64_t end = std::min(n, begin + blocksPerWorker * kRowsPerBlock);
-    if (begin < end)
-      if (int rc = runRows(call, begin, end))
-        status.store(rc);
-  };
-  for (int64_t w = 1; w < workers; ++w)
-    threads.emplace_back(work, w);
-  work(0);
-  for (std::thread &t : threads)
-    t.join();
+  nfrt::parallelFor(blocks, nfrt::getNumThreads(), [&](int64_t block) {
+    int64_t begin = block * kRowsPerBlock;
+    if (int rc = runRows(call, begin, std::min(n, begin + kRowsPerBlock)))
+      status.store(rc);
+  });
   return status.load();
 }
 
