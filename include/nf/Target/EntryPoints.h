@@ -51,7 +51,7 @@ constexpr bool isRowOutput(Output output) { return output == Output::Mapped; }
 struct Kernel {
   const char *name;
   Input input;
-  Output outputs[2];
+  Output outputs[3];
   int numOutputs;
 
   /// Whether the kernel computes V (to return it or a log-probability).
@@ -77,6 +77,24 @@ inline constexpr Kernel kKernels[] = {
      {Output::Mapped, Output::LogProb},
      2},
 };
+
+/// The kernels are thin: each calls the body of its direction, which
+/// computes every output of that direction (the kernel passes scratch rows
+/// for those it does not return), so a model's code holds two bodies, not
+/// five. The noise-input kernels first turn the noise into latent rows with
+/// `kBaseFromNoise`. Internal symbols, `nfk_<model>_<name>`, like kernels.
+inline constexpr Kernel kNormalizeBody = {
+    "normalize",
+    Input::Data,
+    {Output::Mapped, Output::LogDet, Output::LogProb},
+    3};
+inline constexpr Kernel kGenerateBody = {
+    "generate", Input::Latent, {Output::Mapped, Output::LogProb}, 2};
+inline constexpr const char *kBaseFromNoise = "base_from_noise";
+
+constexpr const Kernel &getBody(const Kernel &kernel) {
+  return kernel.isGenerative() ? kGenerateBody : kNormalizeBody;
+}
 
 constexpr const Kernel &getKernel(KernelId id) {
   return kKernels[static_cast<int>(id)];
@@ -244,6 +262,9 @@ void forEachGeneratedSymbol(const std::string &model, Fn &&fn) {
     fn("_mlir_ciface_" + getKernelSymbol(model, kernel.name));
     fn(getGlueKernelSymbol(model, kernel.name));
   }
+  for (const char *body :
+       {kNormalizeBody.name, kGenerateBody.name, kBaseFromNoise})
+    fn(getKernelSymbol(model, body));
 }
 
 } // namespace mlir::nf::abi

@@ -14,8 +14,12 @@
 
 #include "nf/Dialect/NF/IR/AutoregressiveOps.h"
 
+#include "nf/Dialect/NF/IR/MLPOp.h"
 #include "nf/Dialect/NF/IR/NFBuilders.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/ADT/BitVector.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -72,10 +76,404 @@ static LayerValues buildPass(ConditionedLayerOpInterface op, OpBuilder &b,
   return applyTransformer(b, loc, transformer, in, h, inverse, withLogDet);
 }
 
-/// Solves out = tau^-1(in; h(out)) by D passes, the first D - 1 in a loop.
+//===----------------------------------------------------------------------===//
+// Incremental inversion of MADE conditioners
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+using Values = SmallVector<double>;
+
+/// A matrix with `cols` columns, row-major.
+struct Matrix {
+  Values values;
+  int64_t rows = 0, cols = 0;
+  double at(int64_t r, int64_t c) const { return values[r * cols + c]; }
+};
+
+/// One hidden layer's units grouped by the step of the sequential solve
+/// from which each is computable: group k holds the units whose inputs
+/// are solved before step k, padded to `width` slots; a unit that no output
+/// needs is dropped.
+struct UnitGroups {
+  int64_t width = 1;
+  /// Per unit, its slot (group * width + index), or -1 if dropped.
+  SmallVector<int64_t> slot;
+};
+
+/// The packed constants of the incremental solve.
+struct IncrementalPlan {
+  /// The order in which the features are solved.
+  SmallVector<int64_t> order;
+  SmallVector<UnitGroups> groups;
+  SmallVector<Matrix> weights;
+  SmallVector<Values> biases;
+  Activation activation;
+};
+
+/// Plans the incremental solve; fails unless the conditioner is an MLP with
+/// constant weights whose zero pattern is autoregressive.
+std::optional<IncrementalPlan> planIncremental(ConditionedLayerOpInterface op,
+                                               ValueRange params) {
+  std::optional<ConditionerMLP> mlp = getConditionerMLP(op);
+  if (!mlp)
+    return std::nullopt;
+  IncrementalPlan plan;
+  plan.activation = mlp->activation;
+  for (unsigned i = 0; i < mlp->paramIndices.size(); i += 2) {
+    Value weight = params[mlp->paramIndices[i]];
+    FailureOr<Values> w = getConstantFloatValues(weight);
+    FailureOr<Values> bias =
+        getConstantFloatValues(params[mlp->paramIndices[i + 1]]);
+    if (failed(w) || failed(bias))
+      return std::nullopt;
+    auto type = cast<RankedTensorType>(weight.getType());
+    plan.weights.push_back({*w, type.getDimSize(0), type.getDimSize(1)});
+    plan.biases.push_back(*bias);
+  }
+  if (plan.weights.size() < 2)
+    return std::nullopt;
+  int64_t features =
+      cast<RankedTensorType>(op.getInput().getType()).getDimSize(1);
+  Transformer transformer = op.getTransformer();
+  auto outputColumn = [&](int64_t feature, int64_t r) {
+    return transformer.layout == ParamLayout::Blocked
+               ? r * features + feature
+               : feature * transformer.numParams + r;
+  };
+
+  // The features each unit depends on, layer by layer.
+  SmallVector<SmallVector<llvm::BitVector>> reach;
+  SmallVector<llvm::BitVector> current;
+  for (int64_t j = 0; j < plan.weights.front().rows; ++j) {
+    llvm::BitVector bits(features);
+    if (j < features)
+      bits.set(j);
+    current.push_back(bits);
+  }
+  for (const Matrix &w : plan.weights) {
+    SmallVector<llvm::BitVector> next(w.cols, llvm::BitVector(features));
+    for (int64_t r = 0; r < w.rows; ++r)
+      for (int64_t c = 0; c < w.cols; ++c)
+        if (w.at(r, c) != 0.0)
+          next[c] |= current[r];
+    reach.push_back(next);
+    current = next;
+  }
+  // Solve order: each feature once the features its parameters need are.
+  SmallVector<llvm::BitVector> needs(features, llvm::BitVector(features));
+  for (int64_t i = 0; i < features; ++i)
+    for (int64_t r = 0; r < transformer.numParams; ++r)
+      needs[i] |= current[outputColumn(i, r)];
+  llvm::BitVector solved(features);
+  while (static_cast<int64_t>(plan.order.size()) < features) {
+    int64_t next = -1;
+    for (int64_t i = 0; i < features && next < 0; ++i) {
+      llvm::BitVector missing = needs[i];
+      missing.reset(solved);
+      if (!solved.test(i) && missing.none())
+        next = i;
+    }
+    if (next < 0)
+      return std::nullopt; // not autoregressive
+    plan.order.push_back(next);
+    solved.set(next);
+  }
+  SmallVector<int64_t> rank(features);
+  for (auto [k, feature] : llvm::enumerate(plan.order))
+    rank[feature] = k;
+
+  // Group every hidden layer's units by the first step that can use them.
+  for (size_t l = 0; l + 1 < plan.weights.size(); ++l) {
+    int64_t width = plan.weights[l].cols;
+    SmallVector<int64_t> group(width, 0);
+    SmallVector<int64_t> sizes(features, 0);
+    for (int64_t u = 0; u < width; ++u) {
+      for (int64_t f : reach[l][u].set_bits())
+        group[u] = std::max(group[u], rank[f] + 1);
+      if (group[u] < features)
+        ++sizes[group[u]];
+    }
+    UnitGroups groups;
+    groups.width = std::max<int64_t>(1, *llvm::max_element(sizes));
+    SmallVector<int64_t> used(features, 0);
+    for (int64_t u = 0; u < width; ++u)
+      groups.slot.push_back(group[u] < features
+                                ? group[u] * groups.width + used[group[u]]++
+                                : -1);
+    plan.groups.push_back(groups);
+  }
+  return plan;
+}
+
+/// A constant tensor of `shape` and element type `elementType`.
+Value buildConstant(OpBuilder &b, Location loc, Type elementType,
+                    ArrayRef<int64_t> shape, ArrayRef<double> values) {
+  auto type = RankedTensorType::get(shape, elementType);
+  auto floatType = cast<FloatType>(elementType);
+  SmallVector<APFloat> floats;
+  for (double v : values) {
+    APFloat f(v);
+    bool lost;
+    f.convert(floatType.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+              &lost);
+    floats.push_back(f);
+  }
+  return arith::ConstantOp::create(b, loc,
+                                   DenseElementsAttr::get(type, floats));
+}
+
+} // namespace
+
+/// Solves out = tau^-1(in; h(out)) feature by feature in a loop over the D
+/// steps, evaluating the MADE incrementally: every hidden unit is computed
+/// once, at the first step whose solved features it depends on, the first
+/// layer's pre-activations get a rank-1 update per solved feature, and only
+/// the parameters of the feature being solved are formed. Units are packed
+/// by step at compile time (groups of equal width, so every step has the
+/// same shapes); a unit's slot is zero until computed, and weights from
+/// units not yet computed are zero, so each step multiplies whole layers.
+/// The work of about two conditioner passes instead of D.
+static std::optional<LayerValues>
+buildIncrementalInverse(ConditionedLayerOpInterface op, OpBuilder &b,
+                        ConditionerArgs args, Value in, bool withLogDet) {
+  if (op->hasAttr("nf.naive_sequential"))
+    return std::nullopt;
+  std::optional<IncrementalPlan> planned = planIncremental(op, args.params);
+  if (!planned)
+    return std::nullopt;
+  IncrementalPlan &plan = *planned;
+  Location loc = op.getLoc();
+  Type element = getElementTypeOrSelf(in.getType());
+  int64_t features = cast<RankedTensorType>(in.getType()).getDimSize(1);
+  Transformer transformer = op.getTransformer();
+  int64_t numParams = transformer.numParams;
+  int64_t layers = plan.weights.size();
+  OpFoldResult rows = tensor::getMixedSize(b, loc, in, 0);
+  auto index = [&](int64_t v) { return b.getIndexAttr(v); };
+
+  // Packed constants. First layer: per solved feature (by rank) its row in
+  // slot order, the context rows, the bias.
+  const UnitGroups &first = plan.groups.front();
+  int64_t firstSlots = features * first.width;
+  Values featureRows(features * firstSlots, 0.0), firstBias(firstSlots, 0.0);
+  int64_t contextWidth = plan.weights.front().rows - features;
+  Values contextRows(std::max<int64_t>(contextWidth, 1) * firstSlots, 0.0);
+  for (int64_t u = 0; u < plan.weights.front().cols; ++u) {
+    int64_t s = first.slot[u];
+    if (s < 0)
+      continue;
+    for (int64_t k = 0; k < features; ++k)
+      featureRows[k * firstSlots + s] =
+          plan.weights.front().at(plan.order[k], u);
+    for (int64_t c = 0; c < contextWidth; ++c)
+      contextRows[c * firstSlots + s] =
+          plan.weights.front().at(features + c, u);
+    firstBias[s] = plan.biases.front()[u];
+  }
+  // Deeper layers: per step, the weights (slots below x group width) and
+  // biases of the group computed then; the output layer per step the
+  // parameters of the feature solved then.
+  SmallVector<Value> stepWeights, stepBiases;
+  SmallVector<int64_t> slotsOf = {firstSlots};
+  for (int64_t l = 1; l < layers; ++l) {
+    const Matrix &w = plan.weights[l];
+    const UnitGroups &below = plan.groups[l - 1];
+    int64_t inSlots = features * below.width;
+    bool output = l + 1 == layers;
+    int64_t width = output ? numParams : plan.groups[l].width;
+    Values packed(features * inSlots * width, 0.0), bias(features * width, 0.0);
+    for (int64_t c = 0; c < w.cols; ++c) {
+      // The step and position within it of output column c.
+      int64_t step, position;
+      if (output) {
+        int64_t feature = transformer.layout == ParamLayout::Blocked
+                              ? c % features
+                              : c / numParams;
+        position = transformer.layout == ParamLayout::Blocked ? c / features
+                                                              : c % numParams;
+        step = llvm::find(plan.order, feature) - plan.order.begin();
+      } else {
+        int64_t s = plan.groups[l].slot[c];
+        if (s < 0)
+          continue;
+        step = s / width;
+        position = s % width;
+      }
+      bias[step * width + position] = plan.biases[l][c];
+      for (int64_t r = 0; r < w.rows; ++r)
+        if (below.slot[r] >= 0)
+          packed[(step * inSlots + below.slot[r]) * width + position] =
+              w.at(r, c);
+    }
+    stepWeights.push_back(
+        buildConstant(b, loc, element, {features, inSlots, width}, packed));
+    stepBiases.push_back(
+        buildConstant(b, loc, element, {features, width}, bias));
+    if (!output)
+      slotsOf.push_back(features * width);
+  }
+  Value firstRows =
+      buildConstant(b, loc, element, {features, firstSlots}, featureRows);
+  SmallVector<int64_t> orderValues(plan.order);
+  Value order = arith::ConstantOp::create(
+      b, loc,
+      DenseIntElementsAttr::get(
+          RankedTensorType::get({features}, b.getIndexType()),
+          ArrayRef<int64_t>(orderValues)));
+
+  // Loop-carried values: first-layer pre-activations, the hidden layers
+  // (zero until computed), the solution, V.
+  auto filled = [&](int64_t width, double value) -> Value {
+    Value empty =
+        tensor::EmptyOp::create(b, loc, {rows, index(width)}, element);
+    return linalg::FillOp::create(
+               b, loc, createFloatConstant(b, loc, element, value), empty)
+        .getResult(0);
+  };
+  Value pre = args.context
+                  ? buildDenseLayer(
+                        b, loc, args.context,
+                        buildConstant(b, loc, element,
+                                      {contextWidth, firstSlots}, contextRows),
+                        buildConstant(b, loc, element, {firstSlots}, firstBias))
+                  : mapSingleResult(b, loc,
+                                    {filled(firstSlots, 0.0),
+                                     buildConstant(b, loc, element,
+                                                   {firstSlots}, firstBias)},
+                                    [](OpBuilder &nb, Location nloc,
+                                       ValueRange v) { return v[1]; });
+  SmallVector<Value> inits = {pre};
+  for (int64_t slots : slotsOf)
+    inits.push_back(filled(slots, 0.0));
+  inits.push_back(createEmptyLike(b, loc, in));
+  if (withLogDet) {
+    Value empty =
+        tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{rows}, element);
+    inits.push_back(
+        linalg::FillOp::create(b, loc,
+                               createFloatConstant(b, loc, element, 0.0), empty)
+            .getResult(0));
+  }
+
+  auto loop = scf::ForOp::create(
+      b, loc, arith::ConstantIndexOp::create(b, loc, 0),
+      arith::ConstantIndexOp::create(b, loc, features),
+      arith::ConstantIndexOp::create(b, loc, 1), inits,
+      [&](OpBuilder &nb, Location nloc, Value k, ValueRange carried) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value pre = carried[0];
+        SmallVector<Value> hidden(carried.begin() + 1,
+                                  carried.begin() + 1 + slotsOf.size());
+        Value out = carried[1 + slotsOf.size()];
+        Value logDet = withLogDet ? carried.back() : Value();
+        // Columns [offset, offset + width) of `tensor`, and back.
+        auto columns = [&](Value tensor, OpFoldResult offset, int64_t width) {
+          return tensor::ExtractSliceOp::create(
+              b, nloc, tensor, ArrayRef<OpFoldResult>{index(0), offset},
+              ArrayRef<OpFoldResult>{rows, index(width)},
+              ArrayRef<OpFoldResult>{index(1), index(1)});
+        };
+        auto insert = [&](Value part, Value into, OpFoldResult offset) {
+          int64_t width = cast<RankedTensorType>(part.getType()).getDimSize(1);
+          return tensor::InsertSliceOp::create(
+                     b, nloc, part, into,
+                     ArrayRef<OpFoldResult>{index(0), offset},
+                     ArrayRef<OpFoldResult>{rows, index(width)},
+                     ArrayRef<OpFoldResult>{index(1), index(1)})
+              .getResult();
+        };
+        // Step k's slice of a packed constant [D, ...].
+        auto step = [&](Value packed) -> Value {
+          auto type = cast<RankedTensorType>(packed.getType());
+          SmallVector<OpFoldResult> offsets(type.getRank(), index(0));
+          offsets[0] = k;
+          SmallVector<OpFoldResult> sizes = {index(1)};
+          SmallVector<OpFoldResult> strides(type.getRank(), index(1));
+          for (int64_t d : type.getShape().drop_front())
+            sizes.push_back(index(d));
+          return tensor::ExtractSliceOp::create(
+              b, nloc,
+              RankedTensorType::get(type.getShape().drop_front(), element),
+              packed, offsets, sizes, strides);
+        };
+        auto activate = [&](Value value) {
+          return mapSingleResult(
+              b, nloc, {value},
+              [&](OpBuilder &ab, Location aloc, ValueRange v) {
+                return buildScalarActivation(ab, aloc, plan.activation, v[0]);
+              });
+        };
+        auto times = [&](Value lhs, Value rhs) {
+          return arith::MulIOp::create(b, nloc, lhs, rhs).getResult();
+        };
+        // The first layer's group of this step is complete.
+        Value groupOffset =
+            times(k, arith::ConstantIndexOp::create(b, nloc, first.width));
+        hidden[0] = insert(activate(columns(pre, groupOffset, first.width)),
+                           hidden[0], groupOffset);
+        // Deeper hidden layers: this step's group from the layer below.
+        for (int64_t l = 1; l + 1 < layers; ++l) {
+          int64_t width = plan.groups[l].width;
+          Value offset =
+              times(k, arith::ConstantIndexOp::create(b, nloc, width));
+          Value next = activate(buildDenseLayer(b, nloc, hidden[l - 1],
+                                                step(stepWeights[l - 1]),
+                                                step(stepBiases[l - 1])));
+          hidden[l] = insert(next, hidden[l], offset);
+        }
+        // This step's feature: its parameters, then tau^-1.
+        Value params =
+            buildDenseLayer(b, nloc, hidden.back(), step(stepWeights.back()),
+                            step(stepBiases.back()));
+        Value feature = tensor::ExtractOp::create(b, nloc, order, k);
+        LayerValues solved =
+            applyTransformer(b, nloc, transformer, columns(in, feature, 1),
+                             params, /*inverse=*/true, withLogDet);
+        out = insert(solved.value, out, feature);
+        if (withLogDet)
+          logDet = addLogDets(b, nloc, logDet, solved.logDet);
+        // Its contribution to the first layer (a rank-1 update).
+        Value row = step(firstRows);
+        SmallVector<AffineMap> maps = {
+            b.getMultiDimIdentityMap(2),
+            AffineMap::get(2, 0,
+                           {b.getAffineDimExpr(0), b.getAffineConstantExpr(0)},
+                           b.getContext()),
+            AffineMap::get(2, 0, {b.getAffineDimExpr(1)}, b.getContext()),
+            b.getMultiDimIdentityMap(2)};
+        SmallVector<utils::IteratorType> iterators(
+            2, utils::IteratorType::parallel);
+        pre = linalg::GenericOp::create(
+                  b, nloc, TypeRange{pre.getType()},
+                  ValueRange{pre, solved.value, row}, ValueRange{pre}, maps,
+                  iterators,
+                  [](OpBuilder &gb, Location gloc, ValueRange v) {
+                    ScalarBuilder s = scalarFor(gb, gloc, v[0]);
+                    linalg::YieldOp::create(gb, gloc,
+                                            s.add(v[0], s.mul(v[1], v[2])));
+                  })
+                  .getResult(0);
+        SmallVector<Value> results = {pre};
+        llvm::append_range(results, hidden);
+        results.push_back(out);
+        if (withLogDet)
+          results.push_back(logDet);
+        scf::YieldOp::create(b, nloc, results);
+      });
+  Value out = loop.getResult(1 + slotsOf.size());
+  return LayerValues{out, withLogDet ? loop.getResults().back() : Value()};
+}
+
+/// Solves out = tau^-1(in; h(out)) by D passes, the first D - 1 in a loop,
+/// unless the conditioner allows the incremental solve.
 static LayerValues buildSequentialInverse(ConditionedLayerOpInterface op,
                                           OpBuilder &b, ConditionerArgs args,
                                           Value in, bool withLogDet) {
+  if (std::optional<LayerValues> incremental =
+          buildIncrementalInverse(op, b, args, in, withLogDet))
+    return *incremental;
   Location loc = op.getLoc();
   int64_t features =
       cast<RankedTensorType>(op.getInput().getType()).getDimSize(1);

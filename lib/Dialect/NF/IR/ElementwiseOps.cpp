@@ -472,3 +472,60 @@ Value ElementwiseOp::buildScalarInverse(OpBuilder &b, Location loc, Value z) {
   }
   return value;
 }
+
+//===----------------------------------------------------------------------===//
+// nf.elementwise_chain
+//===----------------------------------------------------------------------===//
+
+SmallVector<ElementwiseBijectionOpInterface> ElementwiseChainOp::getMembers() {
+  return llvm::to_vector(
+      getBody().front().getOps<ElementwiseBijectionOpInterface>());
+}
+
+LogicalResult ElementwiseChainOp::verifyRegions() {
+  Block &block = getBody().front();
+  Type type = getInput().getType();
+  if (block.getNumArguments() != 1 || block.getArgument(0).getType() != type)
+    return emitOpError("body must take one argument of the data's type ")
+           << type;
+  Value current = block.getArgument(0);
+  for (Operation &op : block.without_terminator()) {
+    if (!isa<ElementwiseBijectionOpInterface>(op))
+      return op.emitOpError("is not an elementwise bijection; an "
+                            "nf.elementwise_chain holds only those");
+    if (op.getNumOperands() != 1 || op.getOperand(0) != current)
+      return op.emitOpError("must take the previous member's result (or the "
+                            "chain's argument) as its only operand");
+    current = op.getResult(0);
+  }
+  if (block.getTerminator()->getOperand(0) != current)
+    return emitOpError("must yield its last member's result");
+  return success();
+}
+
+Value ElementwiseChainOp::buildScalarForward(OpBuilder &b, Location loc,
+                                             Value x) {
+  for (ElementwiseBijectionOpInterface member : getMembers())
+    x = member.buildScalarForward(b, loc, x);
+  return x;
+}
+
+Value ElementwiseChainOp::buildScalarInverse(OpBuilder &b, Location loc,
+                                             Value z) {
+  SmallVector<ElementwiseBijectionOpInterface> members = getMembers();
+  for (ElementwiseBijectionOpInterface member : llvm::reverse(members))
+    z = member.buildScalarInverse(b, loc, z);
+  return z;
+}
+
+Value ElementwiseChainOp::buildScalarLogAbsDerivative(OpBuilder &b,
+                                                      Location loc, Value x) {
+  // log|(f_n o ... o f_1)'(x)| = sum_i log|f_i'(x_i)|, x_i = f_(i-1)(...).
+  Value sum;
+  for (ElementwiseBijectionOpInterface member : getMembers()) {
+    Value term = member.buildScalarLogAbsDerivative(b, loc, x);
+    sum = sum ? arith::AddFOp::create(b, loc, sum, term).getResult() : term;
+    x = member.buildScalarForward(b, loc, x);
+  }
+  return sum;
+}

@@ -76,14 +76,53 @@ int64_t mlir::nf::getModelNoiseSize(ModelOp model, bool inverse) {
   return size;
 }
 
+std::pair<unsigned, SmallVector<int64_t>>
+mlir::nf::getTrailingPermutation(ModelOp model) {
+  SmallVector<FlowLayerOpInterface> layers = model.getLayers();
+  unsigned count = 0;
+  SmallVector<int64_t> permutation;
+  for (FlowLayerOpInterface layer : llvm::reverse(layers)) {
+    SmallVector<int64_t> q;
+    if (auto permute = dyn_cast<PermuteOp>(layer.getOperation())) {
+      q = llvm::to_vector(permute.getPermutation());
+    } else if (isa<ReverseOp>(layer.getOperation())) {
+      int64_t n =
+          cast<RankedTensorType>(layer.getInput().getType()).getDimSize(1);
+      q = llvm::to_vector(llvm::reverse(llvm::seq<int64_t>(0, n)));
+    } else {
+      break;
+    }
+    // Earlier permutations apply first: p = q_earlier o p_later.
+    if (permutation.empty())
+      permutation = q;
+    else
+      for (int64_t &i : permutation)
+        i = q[i];
+    ++count;
+  }
+  return {count, permutation};
+}
+
 FailureOr<LayerValues> mlir::nf::buildModelForward(OpBuilder &b, ModelOp model,
                                                    Value x, IRMapping &mapping,
                                                    bool withLogDet,
                                                    Value noise) {
+  Value unused;
+  return buildModelForward(b, model, x, mapping, withLogDet, noise, 0, unused);
+}
+
+FailureOr<LayerValues> mlir::nf::buildModelForward(OpBuilder &b, ModelOp model,
+                                                   Value x, IRMapping &mapping,
+                                                   bool withLogDet, Value noise,
+                                                   unsigned suffix,
+                                                   Value &beforeSuffix) {
   Value current = x;
   LogDetSum sum;
   OperandBuilder operands{noise};
-  for (FlowLayerOpInterface layer : model.getLayers()) {
+  SmallVector<FlowLayerOpInterface> layers = model.getLayers();
+  for (auto [index, layer] : llvm::enumerate(layers)) {
+    if (index + suffix == layers.size())
+      beforeSuffix = current;
     FailureOr<LayerValues> built = layer.buildForward(
         b, operands.remap(b, layer, current, mapping, /*inverse=*/false),
         withLogDet);
@@ -92,6 +131,8 @@ FailureOr<LayerValues> mlir::nf::buildModelForward(OpBuilder &b, ModelOp model,
     current = built->value;
     sum.add(b, model.getLoc(), built->logDet);
   }
+  if (suffix == 0)
+    beforeSuffix = current;
   Value logDet = withLogDet ? sum.finish(b, model.getLoc(), current) : Value();
   return LayerValues{current, logDet};
 }

@@ -298,10 +298,19 @@ static Value interleaveChannels(OpBuilder &b, Location loc, ValueRange parts) {
   SmallVector<OpFoldResult> partSizes = tensor::getMixedSizes(b, loc, parts[0]);
   partSizes.insert(partSizes.begin() + 2, b.getIndexAttr(1));
   SmallVector<OpFoldResult> strides(5, b.getIndexAttr(1));
+  // Each part gets its unit dimension explicitly: a rank-reducing insert
+  // is ambiguous once the batch dimension is 1 too (one-row tiles), and
+  // canonicalization may then drop the wrong unit dimension.
+  SmallVector<int64_t> partShape(type.getShape());
+  partShape.insert(partShape.begin() + 2, 1);
+  auto partType = RankedTensorType::get(partShape, type.getElementType());
   for (auto [m, part] : llvm::enumerate(parts)) {
     SmallVector<OpFoldResult> offsets(5, b.getIndexAttr(0));
     offsets[2] = b.getIndexAttr(m);
-    stacked = tensor::InsertSliceOp::create(b, loc, part, stacked, offsets,
+    Value expanded = tensor::ExpandShapeOp::create(
+        b, loc, partType, part,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
+    stacked = tensor::InsertSliceOp::create(b, loc, expanded, stacked, offsets,
                                             partSizes, strides);
   }
   SmallVector<int64_t> shape(type.getShape());

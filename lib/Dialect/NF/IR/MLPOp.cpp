@@ -4,6 +4,10 @@
 #include "nf/Dialect/NF/IR/NFBuilders.h"
 #include "nf/Dialect/NF/IR/NFOps.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/SymbolTable.h"
+
 using namespace mlir;
 using namespace mlir::nf;
 
@@ -162,4 +166,39 @@ Value MLPOp::buildLinalg(OpBuilder &b, ValueRange operands) {
                  .getResult(0);
   }
   return hidden;
+}
+
+std::optional<ConditionerMLP>
+mlir::nf::getConditionerMLP(ConditionedLayerOpInterface layer) {
+  auto fn = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+      layer, layer.getConditionerAttr());
+  if (!fn || fn.isDeclaration())
+    return std::nullopt;
+  Block &body = fn.getBody().front();
+  auto ret = dyn_cast<func::ReturnOp>(body.getTerminator());
+  auto mlp = ret && ret.getNumOperands() == 1
+                 ? ret.getOperand(0).getDefiningOp<MLPOp>()
+                 : MLPOp();
+  if (!mlp)
+    return std::nullopt;
+  // The input: the conditioned features, then the context.
+  Value input = mlp.getInput();
+  if (layer.getCtx()) {
+    auto concat = input.getDefiningOp<tensor::ConcatOp>();
+    if (!concat || concat.getDim() != 1 || concat.getInputs().size() != 2 ||
+        concat.getInputs()[0] != body.getArgument(0) ||
+        concat.getInputs()[1] != body.getArgument(1))
+      return std::nullopt;
+  } else if (input != body.getArgument(0)) {
+    return std::nullopt;
+  }
+  unsigned firstParam = layer.getCtx() ? 2 : 1;
+  ConditionerMLP result{mlp, {}, mlp.getActivation()};
+  for (Value param : mlp.getParams()) {
+    auto arg = dyn_cast<BlockArgument>(param);
+    if (!arg || arg.getOwner() != &body || arg.getArgNumber() < firstParam)
+      return std::nullopt;
+    result.paramIndices.push_back(arg.getArgNumber() - firstParam);
+  }
+  return result;
 }

@@ -219,3 +219,43 @@ Value UniformAttr::buildFromNoise(OpBuilder &b, Location loc,
                         })
       .front();
 }
+
+//===----------------------------------------------------------------------===//
+// Permuted latents
+//===----------------------------------------------------------------------===//
+
+/// The parameters (event-shaped) of v for z[:, i] = v[:, permutation[i]]:
+/// along dimension 0 of the event, result[j] = values[permutation^-1[j]].
+static DenseFPElementsAttr permuteFeatures(DenseFPElementsAttr values,
+                                           ArrayRef<int64_t> permutation) {
+  SmallVector<int64_t> from(permutation.size());
+  for (auto [i, p] : llvm::enumerate(permutation))
+    from[p] = i;
+  auto type = cast<RankedTensorType>(values.getType());
+  SmallVector<APFloat> all(values.getValues<APFloat>());
+  int64_t inner = all.size() / type.getDimSize(0);
+  SmallVector<APFloat> permuted;
+  permuted.reserve(all.size());
+  for (int64_t i : from)
+    for (int64_t j = 0; j < inner; ++j)
+      permuted.push_back(all[i * inner + j]);
+  return cast<DenseFPElementsAttr>(DenseElementsAttr::get(type, permuted));
+}
+
+BaseDistributionAttrInterface
+StandardNormalAttr::getPermuted(ArrayRef<int64_t>) const {
+  return *this;
+}
+
+BaseDistributionAttrInterface
+DiagNormalAttr::getPermuted(ArrayRef<int64_t> permutation) const {
+  return DiagNormalAttr::get(getContext(),
+                             permuteFeatures(getMean(), permutation),
+                             permuteFeatures(getLogStd(), permutation));
+}
+
+BaseDistributionAttrInterface
+UniformAttr::getPermuted(ArrayRef<int64_t> permutation) const {
+  return UniformAttr::get(getContext(), permuteFeatures(getLow(), permutation),
+                          permuteFeatures(getHigh(), permutation));
+}

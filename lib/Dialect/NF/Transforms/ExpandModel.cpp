@@ -7,6 +7,7 @@
 #include "nf/Target/EntryPoints.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 namespace mlir::nf {
@@ -34,13 +35,15 @@ public:
     if (BlockArgument context = model.getConditioningContext())
       contextType = MemRefType::get(
           cast<RankedTensorType>(context.getType()).getShape(), elementType);
-    builder.setInsertionPointAfter(model);
   }
 
   LogicalResult buildAll() {
+    if (failed(buildBody(abi::kNormalizeBody)) ||
+        failed(buildBody(abi::kGenerateBody)))
+      return failure();
+    buildBaseFromNoise();
     for (const abi::Kernel &kernel : abi::kKernels)
-      if (failed(build(kernel)))
-        return failure();
+      buildKernel(kernel);
     return success();
   }
 
@@ -63,6 +66,14 @@ private:
                                                     : getLatentType());
   }
 
+  /// The layer noise a direction draws, as rows of uniforms; null if none.
+  MemRefType getNoiseType(bool inverse) {
+    int64_t size = getModelNoiseSize(model, inverse);
+    if (size == 0)
+      return {};
+    return MemRefType::get({ShapedType::kDynamic, size}, elementType);
+  }
+
   /// lhs + rhs, per sample.
   Value add(Value lhs, Value rhs) {
     return mapElementwise(builder, loc, lhs, {lhs, rhs}, 1,
@@ -71,20 +82,6 @@ private:
                                 nb, nloc, args[0], args[1])};
                           })
         .front();
-  }
-
-  /// The value of `output` from the mapped value, V and the latent z.
-  Value getOutputValue(abi::Output output, Value mapped, Value logDet,
-                       Value z) {
-    switch (output) {
-    case abi::Output::Mapped:
-      return mapped;
-    case abi::Output::LogDet:
-      return logDet;
-    case abi::Output::LogProb:
-      return add(model.getBase().buildLogProb(builder, loc, z), logDet);
-    }
-    llvm_unreachable("unknown kernel output");
   }
 
   /// Reads a flat memref argument as a tensor of `type` (the model's shape).
@@ -116,73 +113,160 @@ private:
         /*writable=*/true);
   }
 
-  /// Adds `nfk_<model>_<kernel>(input, [ctx], [layer noise], outputs...)`.
-  LogicalResult build(const abi::Kernel &kernel) {
-    RankedTensorType inputTensorType = getInputType(kernel);
-    std::string name =
-        abi::getKernelSymbol(model.getSymName().str(), kernel.name);
+  /// A function `nfk_<model>_<name>(input, [ctx], [layer noise],
+  /// outputs...)` with the arguments of `kernel`'s row, its builder inside
+  /// its entry block; null (after an error) if the name is taken.
+  func::FuncOp createFunction(StringRef name, const abi::Kernel &kernel) {
+    std::string symbol =
+        abi::getKernelSymbol(model.getSymName().str(), name.str().c_str());
     if (SymbolTable::lookupNearestSymbolFrom(
-            model, StringAttr::get(model.getContext(), name)))
-      return model.emitOpError("cannot add kernel @")
-             << name << ": a symbol of that name already exists";
-    // Layer noise only when the direction draws any.
-    bool inverse = kernel.isGenerative();
-    int64_t noiseSize = getModelNoiseSize(model, inverse);
-    MemRefType noiseType =
-        MemRefType::get({ShapedType::kDynamic, noiseSize}, elementType);
-    SmallVector<Type> argTypes = {getFlatBatchMemRef(inputTensorType)};
+            model, StringAttr::get(model.getContext(), symbol))) {
+      model.emitOpError("cannot add kernel @")
+          << symbol << ": a symbol of that name already exists";
+      return {};
+    }
+    SmallVector<Type> argTypes = {getFlatBatchMemRef(getInputType(kernel))};
     if (contextType)
       argTypes.push_back(contextType);
-    if (noiseSize > 0)
+    if (MemRefType noiseType = getNoiseType(kernel.isGenerative()))
       argTypes.push_back(noiseType);
     for (abi::Output output :
          ArrayRef<abi::Output>(kernel.outputs, kernel.numOutputs))
       argTypes.push_back(getOutputType(kernel, output));
-    auto fn = func::FuncOp::create(builder, loc, name,
+    auto fn = func::FuncOp::create(builder, loc, symbol,
                                    builder.getFunctionType(argTypes, {}));
-    fn->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
-    Block *entryBlock = fn.addEntryBlock();
-    OpBuilder::InsertionGuard guard(builder);
-    builder.setInsertionPointToEnd(entryBlock);
+    builder.setInsertionPointToEnd(fn.addEntryBlock());
+    return fn;
+  }
 
-    Value input = readArgument(entryBlock->getArgument(0), inputTensorType);
-    Value context;
+  /// Adds the body of a direction: every output of `body` from the input
+  /// rows (and context and layer noise).
+  LogicalResult buildBody(const abi::Kernel &body) {
+    OpBuilder::InsertionGuard guard(builder);
+    func::FuncOp fn = createFunction(body.name, body);
+    if (!fn)
+      return failure();
+    fn.setPrivate();
+    // nf-tile-kernels tiles bodies like kernels.
+    fn->setAttr("nf.kernel_body", builder.getUnitAttr());
+    Block *entry = &fn.getBody().front();
+    bool inverse = body.isGenerative();
+    Value input = readArgument(entry->getArgument(0), getInputType(body));
+    unsigned next = 1;
+    Value context, noise;
     if (contextType)
       context = bufferization::ToTensorOp::create(
           builder, loc,
           RankedTensorType::get(contextType.getShape(), elementType),
-          entryBlock->getArgument(1), /*restrict=*/builder.getUnitAttr());
-    unsigned firstOutput = contextType ? 2 : 1;
-    Value noise;
-    if (noiseSize > 0)
+          entry->getArgument(next++), /*restrict=*/builder.getUnitAttr());
+    if (MemRefType noiseType = getNoiseType(inverse))
       noise = bufferization::ToTensorOp::create(
           builder, loc,
           RankedTensorType::get(noiseType.getShape(), elementType),
-          entryBlock->getArgument(firstOutput++),
-          /*restrict=*/builder.getUnitAttr());
+          entry->getArgument(next++), /*restrict=*/builder.getUnitAttr());
     IRMapping mapping;
     cloneModelParameters(builder, model, context, mapping);
-    Value z = kernel.input == abi::Input::Noise
-                  ? model.getBase().buildFromNoise(builder, loc, input)
-                  : input;
-    FailureOr<LayerValues> mapped =
-        inverse ? buildModelInverse(builder, model, z, mapping,
-                                    kernel.withLogDet(), noise)
-                : buildModelForward(builder, model, z, mapping,
-                                    kernel.withLogDet(), noise);
+
+    // The latent the density is evaluated at: the input of the generative
+    // map; for the normalizing map its value before trailing permutations,
+    // under the base distribution they permute (no data moves for them).
+    BaseDistributionAttrInterface base = model.getBase();
+    Value latent = input;
+    FailureOr<LayerValues> mapped;
+    if (inverse) {
+      mapped = buildModelInverse(builder, model, input, mapping,
+                                 /*withLogDet=*/true, noise);
+    } else {
+      auto [count, permutation] = getTrailingPermutation(model);
+      if (count > 0)
+        base = base.getPermuted(permutation);
+      mapped = buildModelForward(builder, model, input, mapping,
+                                 /*withLogDet=*/true, noise, count, latent);
+    }
     if (failed(mapped)) {
       fn.erase();
       return failure();
     }
-    // The latent: the kernel's input (after the base distribution) for the
-    // generative map, its result for the normalizing map.
-    Value latent = inverse ? z : mapped->value;
-    for (int i = 0; i < kernel.numOutputs; ++i)
-      writeResult(getOutputValue(kernel.outputs[i], mapped->value,
-                                 mapped->logDet, latent),
-                  entryBlock->getArgument(firstOutput + i));
+    for (int i = 0; i < body.numOutputs; ++i) {
+      Value out = entry->getArgument(next + i);
+      switch (body.outputs[i]) {
+      case abi::Output::Mapped:
+        writeResult(mapped->value, out);
+        break;
+      case abi::Output::LogDet:
+        writeResult(mapped->logDet, out);
+        break;
+      case abi::Output::LogProb:
+        writeResult(
+            add(base.buildLogProb(builder, loc, latent), mapped->logDet), out);
+        break;
+      }
+    }
     func::ReturnOp::create(builder, loc);
     return success();
+  }
+
+  /// Adds `nfk_<model>_base_from_noise(noise, z)`: latent rows from the
+  /// runtime's uniform noise.
+  void buildBaseFromNoise() {
+    OpBuilder::InsertionGuard guard(builder);
+    std::string symbol =
+        abi::getKernelSymbol(model.getSymName().str(), abi::kBaseFromNoise);
+    MemRefType rows = getFlatBatchMemRef(getLatentType());
+    auto fn = func::FuncOp::create(builder, loc, symbol,
+                                   builder.getFunctionType({rows, rows}, {}));
+    fn.setPrivate();
+    fn->setAttr("nf.kernel_body", builder.getUnitAttr());
+    Block *entry = fn.addEntryBlock();
+    builder.setInsertionPointToEnd(entry);
+    Value noise = readArgument(entry->getArgument(0), getLatentType());
+    writeResult(model.getBase().buildFromNoise(builder, loc, noise),
+                entry->getArgument(1));
+    func::ReturnOp::create(builder, loc);
+  }
+
+  /// Adds the kernel `kernel`: its direction's body, with scratch rows for
+  /// the outputs it does not return.
+  void buildKernel(const abi::Kernel &kernel) {
+    OpBuilder::InsertionGuard guard(builder);
+    func::FuncOp fn = createFunction(kernel.name, kernel);
+    fn->setAttr("llvm.emit_c_interface", builder.getUnitAttr());
+    Block *entry = &fn.getBody().front();
+    std::string modelName = model.getSymName().str();
+    Value rows = memref::DimOp::create(builder, loc, entry->getArgument(0), 0);
+    auto scratch = [&](MemRefType type) -> Value {
+      return memref::AllocOp::create(builder, loc, type, ValueRange{rows});
+    };
+    SmallVector<Value> operands = {entry->getArgument(0)};
+    if (kernel.input == abi::Input::Noise) {
+      Value latent = scratch(getFlatBatchMemRef(getLatentType()));
+      callBody(abi::getKernelSymbol(modelName, abi::kBaseFromNoise),
+               {entry->getArgument(0), latent});
+      operands.front() = latent;
+    }
+    unsigned firstOutput = 1 + (contextType ? 1 : 0) +
+                           (getNoiseType(kernel.isGenerative()) ? 1 : 0);
+    for (unsigned i = 1; i < firstOutput; ++i)
+      operands.push_back(entry->getArgument(i));
+    const abi::Kernel &body = abi::getBody(kernel);
+    ArrayRef<abi::Output> outputs(kernel.outputs, kernel.numOutputs);
+    for (abi::Output output :
+         ArrayRef<abi::Output>(body.outputs, body.numOutputs)) {
+      const abi::Output *returned = llvm::find(outputs, output);
+      operands.push_back(
+          returned != outputs.end()
+              ? entry->getArgument(firstOutput + (returned - outputs.begin()))
+              : scratch(getOutputType(body, output)));
+    }
+    callBody(abi::getKernelSymbol(modelName, body.name), operands);
+    func::ReturnOp::create(builder, loc);
+  }
+
+  /// Calls a body; the inliner, which inlines conditioners, leaves it.
+  void callBody(StringRef symbol, ValueRange operands) {
+    auto call =
+        func::CallOp::create(builder, loc, symbol, TypeRange{}, operands);
+    call.setNoInline(true);
   }
 
   ModelOp model;
@@ -194,7 +278,15 @@ private:
 
 struct NFExpandModelPass
     : public nf::impl::NFExpandModelPassBase<NFExpandModelPass> {
+  using Base::Base;
+
   void runOnOperation() override {
+    // The layer builders read this to keep the D-pass loop.
+    if (!incrementalInverse)
+      getOperation().walk([](ConditionedLayerOpInterface layer) {
+        layer->setAttr("nf.naive_sequential",
+                       UnitAttr::get(layer->getContext()));
+      });
     // Models are erased only once every kernel is built: a layer may use
     // another model (an encoder flow).
     SmallVector<ModelOp> models =

@@ -25,6 +25,11 @@ void cloneModelParameters(OpBuilder &b, ModelOp model, Value context,
 /// with `inverse`, its generative map) draws: the sum over its layers.
 int64_t getModelNoiseSize(ModelOp model, bool inverse);
 
+/// The permutation p that the model's last layers apply when they are
+/// permutations (z[:, i] = v[:, p[i]] for the value v before them), and how
+/// many they are; 0 and an empty p if the last layer is no permutation.
+std::pair<unsigned, SmallVector<int64_t>> getTrailingPermutation(ModelOp model);
+
 /// Builds x -> z through every layer. With `withLogDet`, `logDet` is the
 /// per-sample sum V (`tensor<?xT>`): sample-independent terms are summed once
 /// and added at the end, volume-preserving layers add nothing. `mapping`
@@ -34,6 +39,13 @@ int64_t getModelNoiseSize(ModelOp model, bool inverse);
 FailureOr<LayerValues> buildModelForward(OpBuilder &b, ModelOp model, Value x,
                                          IRMapping &mapping, bool withLogDet,
                                          Value noise = {});
+
+/// buildModelForward that also sets `beforeSuffix` to the value before the
+/// model's last `suffix` layers.
+FailureOr<LayerValues> buildModelForward(OpBuilder &b, ModelOp model, Value x,
+                                         IRMapping &mapping, bool withLogDet,
+                                         Value noise, unsigned suffix,
+                                         Value &beforeSuffix);
 
 /// Builds z -> x through every layer in reverse order; with `withLogDet`,
 /// `logDet` is V at the returned x. `noise` as for buildModelForward, for the

@@ -162,7 +162,13 @@ def NF_BaseDistributionAttrInterface
       "getNoise() says (standard normal or uniform on [0, 1)).",
       "::mlir::Value", "buildFromNoise",
       (ins "::mlir::OpBuilder &":$builder, "::mlir::Location":$loc,
-           "::mlir::Value":$noise)>
+           "::mlir::Value":$noise)>,
+    InterfaceMethod<[{
+        The distribution of v where z[:, i] = v[:, permutation[i]] follows
+        this one (its parameters permuted along dimension 1 of the latent),
+        so that log p_Z(z) is the returned distribution's log p of v.
+      }], "::mlir::nf::BaseDistributionAttrInterface", "getPermuted",
+      (ins "::llvm::ArrayRef<int64_t>":$permutation)>
   ];
 }
 

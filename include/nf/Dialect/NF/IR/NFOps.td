@@ -1423,6 +1423,51 @@ def NF_ScalarYieldOp : NF_Op<"scalar_yield", [Pure, Terminator, ReturnLike,
   let assemblyFormat = "$value attr-dict `:` type($value)";
 }
 
+def NF_ElementwiseChainOp : NF_ElementwiseLayerOp<"elementwise_chain", [
+    IsolatedFromAbove, SingleBlock,
+    RecursiveMemoryEffects]> {
+  let summary = "Consecutive elementwise bijections composed into one layer";
+  let description = [{
+    The body is a chain of elementwise bijections (ops with
+    ElementwiseBijectionOpInterface) from the block argument, of the data's
+    type, to `nf.chain_yield`. The layer applies them in order in one pass
+    over the data: its scalar forward is the composition of the members',
+    its inverse their inverses in reverse order, and log|f'(x)| the sum of
+    the members' at each member's input. `nf-fuse-layers` builds it from
+    consecutive elementwise layers of a model.
+
+    ```mlir
+    %z = nf.elementwise_chain %x : tensor<?x4xf32> {
+    ^bb0(%a: tensor<?x4xf32>):
+      %0 = nf.logit %a {alpha = 0.05} : tensor<?x4xf32>
+      %1 = nf.tanh %0 : tensor<?x4xf32>
+      nf.chain_yield %1 : tensor<?x4xf32>
+    }
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$input);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$input attr-dict `:` type($input) $body";
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The member bijections, in the order they apply.
+    ::llvm::SmallVector<::mlir::nf::ElementwiseBijectionOpInterface>
+    getMembers();
+  }];
+}
+
+def NF_ChainYieldOp : NF_Op<"chain_yield", [Pure, Terminator, ReturnLike,
+                                            HasParent<"ElementwiseChainOp">]> {
+  let summary = "Returns the last member's result of an nf.elementwise_chain";
+  let description = [{
+    ```mlir
+    nf.chain_yield %1 : tensor<?x4xf32>
+    ```
+  }];
+  let arguments = (ins NF_BatchTensor:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
 //===----------------------------------------------------------------------===//
 // Conditioner building blocks
 //===----------------------------------------------------------------------===//

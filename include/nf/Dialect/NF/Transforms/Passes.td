@@ -25,6 +25,45 @@ def NFModelSummaryPass : Pass<"nf-model-summary", "ModuleOp"> {
   ];
 }
 
+def NFFuseLayersPass : Pass<"nf-fuse-layers", "ModuleOp"> {
+  let summary = "Fuse each model's layers: permutation absorption, affine "
+                "folding, elementwise chains";
+  let description = [{
+    Rewrites every `nf.model`'s layer chain, keeping its density, maps and
+    samples (up to floating-point rounding):
+
+    1. Permutations (`nf.permute`, `nf.reverse`) move towards the latent
+       through the layers after them, which take them into their index maps:
+       couplings relabel their identity and transformed sets and permute
+       their MLP conditioner's first-layer rows and last-layer columns,
+       autoregressive layers their conditioner's inputs and outputs (their
+       order becomes the permutation's), per-feature parameters are
+       permuted, parameter-free elementwise maps commute, and `nf.linear`
+       absorbs it into its columns. Consecutive permutations compose. One
+       reaching a layer it cannot pass is applied there; one reaching the
+       latent stays as the last layer, which density kernels skip.
+    2. Runs of affine-type layers with constant parameters (`nf.affine`,
+       `nf.actnorm`, `nf.batch_norm`, `nf.linear`, constant `nf.lu_linear`)
+       compose, in double precision, into one `nf.linear` (channel mixing),
+       `nf.actnorm` (per channel) or `nf.affine` (per element); a lone
+       batch norm becomes an ActNorm and a lone constant LU linear a dense
+       `nf.linear`, so their constant work is done at compile time.
+    3. Consecutive elementwise bijections become one
+       `nf.elementwise_chain` (one pass over the data; inverse and log|f'|
+       still derived from the members).
+
+    `nf-opt --nf-model-summary --nf-fuse-layers --nf-model-summary` shows
+    the model before and after; `report` prints the counts.
+  }];
+  let options = [
+    Option<"report", "report", "bool", "false",
+           "Print, per model, the layers before and after fusion">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def NFDeriveEnergyGradientsPass : Pass<"nf-derive-energy-gradients", "ModuleOp"> {
   let summary = "Derive the energy gradients of Langevin blocks by reverse-mode AD";
   let description = [{
@@ -108,12 +147,29 @@ def NFExpandModelPass : Pass<"nf-expand-model", "ModuleOp"> {
     rows of the mapped value (z of the normalizing map, x of the generative
     one), V per row, or log p = log p_Z(z) + V per row.
 
-    Noise inputs are turned into z by the base distribution (standard normal
-    or uniform, as it asks) before the generative map runs; the
-    log-probability of such a sample is log p_Z(z) + V(x), with V(x) built
-    during the inverse. The models are erased once all kernels are built
-    (their conditioner functions stay).
+    The kernels share two private bodies, `nfk_M_normalize(x, [ctx],
+    [noise], z, V, log p)` and `nfk_M_generate(z, [ctx], [noise], x, log
+    p)`, each computing every output of its direction; a kernel calls its
+    direction's body with scratch rows for the outputs it does not return,
+    so the model's layers are compiled twice, not five times. Noise inputs
+    are turned into z by the base distribution (standard normal or uniform,
+    as it asks) in `nfk_M_base_from_noise` before the generative body runs;
+    the log-probability of such a sample is log p_Z(z) + V(x), with V(x)
+    built during the inverse. The density is evaluated before the model's
+    trailing permutations, under the base distribution they permute. The
+    models are erased once all kernels are built (their conditioner
+    functions stay).
+
+    Autoregressive layers whose conditioner is an MLP with constant weights
+    solve their sequential direction incrementally (about one conditioner
+    pass instead of D); `incremental-autoregressive-inverse=false` keeps the
+    D-pass loop.
   }];
+  let options = [
+    Option<"incrementalInverse", "incremental-autoregressive-inverse", "bool",
+           "true", "Solve MADE-conditioned sequential directions "
+           "incrementally">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect",
