@@ -13,7 +13,10 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Threading.h"
 #include "llvm/Support/ToolOutputFile.h"
+
+#include <algorithm>
 
 using namespace mlir;
 using namespace mlir::nf;
@@ -82,7 +85,8 @@ static llvm::Expected<std::string> createTemporary(StringRef prefix,
 
 llvm::Error mlir::nf::compileModels(ModuleOp module, StringRef inputName,
                                     const CompilerOptions &options,
-                                    const CompilerOutputs &outputs) {
+                                    const CompilerOutputs &outputs,
+                                    TimingScope &timing) {
   if (options.optLevel > 3)
     return createStringError("optimization level must be 0 to 3");
   SmallVector<ModelInterface> models = collectModelInterfaces(module);
@@ -104,44 +108,68 @@ llvm::Error mlir::nf::compileModels(ModuleOp module, StringRef inputName,
   if (emit == EmitKind::Glue)
     return writeGlue(outputs.output);
 
+  auto machine = createHostTargetMachine(options.cpu, options.optLevel);
+  if (!machine)
+    return machine.takeError();
   PassManager pm(module.getContext());
   CPUPipelineOptions pipeline;
   pipeline.approximateMath = options.approximateMath;
+  pipeline.tileRows = options.tileRows;
+  pipeline.fuseLayers = options.fuseLayers;
+  pipeline.incrementalInverse = options.incrementalInverse;
+  pipeline.vectorBits = getVectorBits(**machine);
   buildCPUPipeline(pm, pipeline);
-  if (failed(pm.run(module)))
-    return createStringError("lowering '" + inputName + "' failed");
+  {
+    TimingScope scope = timing.nest("MLIR pipeline");
+    pm.enableTiming(scope);
+    if (failed(pm.run(module)))
+      return createStringError("lowering '" + inputName + "' failed");
+  }
   if (emit == EmitKind::MLIR)
     return writeFile(outputs.output,
                      [&](raw_ostream &os) { module->print(os); });
 
-  auto machine = createHostTargetMachine(options.cpu, options.optLevel);
-  if (!machine)
-    return machine.takeError();
-  llvm::LLVMContext llvmContext;
-  auto llvmModule =
-      translateAndOptimize(module, llvmContext, **machine, options.optLevel,
-                           llvm::sys::path::stem(inputName));
-  if (!llvmModule)
-    return llvmModule.takeError();
-  if (emit == EmitKind::LLVMIR)
+  if (emit == EmitKind::LLVMIR || emit == EmitKind::Object) {
+    llvm::LLVMContext llvmContext;
+    TimingScope translation = timing.nest("LLVM translation and optimization");
+    auto llvmModule =
+        translateAndOptimize(module, llvmContext, **machine, options.optLevel,
+                             llvm::sys::path::stem(inputName));
+    translation.stop();
+    if (!llvmModule)
+      return llvmModule.takeError();
+    if (emit == EmitKind::Object)
+      return emitObjectFile(**llvmModule, **machine, outputs.output);
     return writeFile(outputs.output, [&](raw_ostream &os) {
       (*llvmModule)->print(os, nullptr);
     });
-  if (emit == EmitKind::Object)
-    return emitObjectFile(**llvmModule, **machine, outputs.output);
+  }
 
-  // Kernels + glue + runtime -> the shared library.
-  llvm::FileRemover objectRemover, glueRemover;
-  auto objectPath = createTemporary("nf-kernels", "o", objectRemover);
-  if (!objectPath)
-    return objectPath.takeError();
-  if (llvm::Error err = emitObjectFile(**llvmModule, **machine, *objectPath))
+  // Kernels (in parallel parts) + glue + runtime -> the shared library.
+  TimingScope codegen =
+      timing.nest("LLVM optimization and code generation (parallel)");
+  unsigned parts =
+      std::clamp(llvm::hardware_concurrency().compute_thread_count(), 1u, 8u);
+  SmallVector<std::string> objectPaths;
+  std::vector<llvm::FileRemover> objectRemovers(parts);
+  for (unsigned part = 0; part < parts; ++part) {
+    auto path = createTemporary("nf-kernels", "o", objectRemovers[part]);
+    if (!path)
+      return path.takeError();
+    objectPaths.push_back(*path);
+  }
+  if (llvm::Error err = emitObjectFilesInParallel(
+          module, options.cpu, options.optLevel,
+          llvm::sys::path::stem(inputName), objectPaths))
     return err;
+  codegen.stop();
+  llvm::FileRemover glueRemover;
   auto gluePath = createTemporary("nf-glue", "c", glueRemover);
   if (!gluePath)
     return gluePath.takeError();
   if (llvm::Error err = writeGlue(*gluePath))
     return err;
-  return linkSharedLibrary(*gluePath, *objectPath, options.runtimeDir,
+  TimingScope linking = timing.nest("glue compile and link");
+  return linkSharedLibrary(*gluePath, objectPaths, options.runtimeDir,
                            outputs.output);
 }

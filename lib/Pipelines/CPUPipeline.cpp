@@ -10,19 +10,29 @@
 #include "nf/Codegen/Common/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/Transforms/Passes.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 using namespace mlir::nf;
 
-KernelPipelineOptions CPUPipelineOptions::getKernelOptions() const {
-  return KernelPipelineOptions();
+void CPUPipelineOptions::setKernelOptions(KernelPipelineOptions &kernel) const {
+  kernel.fuseLayers = fuseLayers;
+  kernel.incrementalInverse = incrementalInverse;
+}
+
+/// Canonicalization and CSE, function by function (in parallel).
+static void addCleanup(OpPassManager &pm) {
+  OpPassManager &fn = pm.nest<func::FuncOp>();
+  fn.addPass(createCanonicalizerPass());
+  fn.addPass(createCSEPass());
 }
 
 void mlir::nf::buildCPUCodegenPipeline(OpPassManager &pm,
@@ -32,47 +42,68 @@ void mlir::nf::buildCPUCodegenPipeline(OpPassManager &pm,
   NFTileKernelsPassOptions tiles;
   tiles.tileRows = options.tileRows;
   pm.addPass(createNFTileKernelsPass(tiles));
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
+  addCleanup(pm);
+  // Inside a tile, vectors run along the rows; register blocks and vectors
+  // at the MLIR level, the contractions' accumulators hoisted out of their
+  // k loops.
+  pm.addNestedPass<func::FuncOp>(createNFTransposeTilesPass());
+  addCleanup(pm);
+  NFVectorizeTilesPassOptions vectorize;
+  vectorize.vectorBits = options.vectorBits;
+  pm.addNestedPass<func::FuncOp>(createNFVectorizeTilesPass(vectorize));
+  addCleanup(pm);
+  pm.addNestedPass<func::FuncOp>(createLoopInvariantSubsetHoistingPass());
 
-  // Tensors to buffers; kernels write into the caller's buffers.
-  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  // Tensors to buffers; kernels write into the caller's buffers. No
+  // empty-tensor elimination: it rewrote a zero-filled init that CSE had
+  // shared between two reductions into an output buffer, so the second
+  // reduction started from the first's sum (wrong V), and bufferization
+  // without it measured as fast.
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.allowReturnAllocsFromLoops = true;
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
+  addCleanup(pm);
   bufferization::buildBufferDeallocationPipeline(pm);
 
-  // Loops the LLVM vectorizer handles well.
-  pm.addPass(createNFReorderContractionsPass());
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // What was not vectorized becomes loops the LLVM vectorizer handles well.
+  // Passes that stay inside a function run function by function.
+  OpPassManager &loops = pm.nest<func::FuncOp>();
+  loops.addPass(createNFReorderContractionsPass());
+  loops.addPass(createConvertLinalgToLoopsPass());
+  loops.addPass(vector::createLowerVectorMultiReductionPass());
+  loops.addPass(createConvertVectorToSCFPass(
+      VectorTransferToSCFOptions().enableFullUnroll()));
 
   // Hyperbolic and inverse-hyperbolic functions have no LLVM intrinsic.
   math::MathExpandOpsPassOptions expand;
   expand.opMnemonics = {"sinh", "cosh", "asinh", "acosh", "atanh"};
-  pm.addPass(math::createMathExpandOpsPass(expand));
+  loops.addPass(math::createMathExpandOpsPass(expand));
   if (options.approximateMath)
-    pm.addPass(createNFApproximateMathPass());
+    loops.addPass(createNFApproximateMathPass());
 
   // To the LLVM dialect; temporaries come from the runtime's allocator.
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
+  loops.addPass(memref::createExpandStridedMetadataPass());
+  loops.addPass(createLowerAffinePass());
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  vectorToLLVM.vectorContractLowering =
+      vector::VectorContractLowering::OuterProduct;
+  loops.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
+  loops.addPass(createSCFToControlFlowPass());
   FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
   memrefToLLVM.useGenericFunctions = true;
   pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
-  pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertToLLVMPass());
+  // No cleanup of the LLVM dialect: LLVM's pipeline does it faster.
   pm.addPass(createReconcileUnrealizedCastsPass());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
 }
 
 void mlir::nf::buildCPUPipeline(OpPassManager &pm,
                                 const CPUPipelineOptions &options) {
-  buildKernelPipeline(pm, options.getKernelOptions());
+  KernelPipelineOptions kernel;
+  options.setKernelOptions(kernel);
+  buildKernelPipeline(pm, kernel);
   buildCPUCodegenPipeline(pm, options);
 }

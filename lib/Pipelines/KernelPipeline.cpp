@@ -19,11 +19,15 @@ using namespace mlir;
 using namespace mlir::nf;
 
 void mlir::nf::buildKernelPipeline(OpPassManager &pm,
-                                   const KernelPipelineOptions &) {
-  // Models become kernels on tensors.
+                                   const KernelPipelineOptions &options) {
+  // Layers fuse at the nf level, then models become kernels on tensors.
+  if (options.fuseLayers)
+    pm.addPass(createNFFuseLayersPass());
   pm.addPass(createNFInlineScalarResourcesPass());
   pm.addPass(createNFDeriveEnergyGradientsPass());
-  pm.addPass(createNFExpandModelPass());
+  NFExpandModelPassOptions expand;
+  expand.incrementalInverse = options.incrementalInverse;
+  pm.addPass(createNFExpandModelPass(expand));
   pm.addPass(createConvertNFToLinalgPass());
   // Conditioners are inlined into the kernels so that elementwise producers
   // and consumers fuse across them.

@@ -16,6 +16,7 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -55,6 +56,28 @@ cl::opt<bool>
                     cl::desc("Polynomial f32 transcendentals (no libm calls)"),
                     cl::init(true));
 
+cl::opt<int64_t>
+    tileRows("tile-rows",
+             cl::desc("Rows per kernel tile (default: chosen from the model's "
+                      "widths and the host's cache)"),
+             cl::init(0));
+
+cl::opt<bool> fuseLayers("fuse-layers",
+                         cl::desc("Fuse layers at the nf level (default on)"),
+                         cl::init(true));
+
+cl::opt<bool> incrementalInverse(
+    "incremental-autoregressive-inverse",
+    cl::desc("Solve MADE-conditioned sequential directions incrementally "
+             "(default on; off keeps the D-pass loop)"),
+    cl::init(true));
+
+cl::opt<bool> timeStages(
+    "time-stages",
+    cl::desc("Print the wall time of every stage (parse, each MLIR pass, "
+             "LLVM optimization, code generation, link) to stderr"),
+    cl::init(false));
+
 int fail(const Twine &message) {
   errs() << "nf-compile: error: " << message << "\n";
   return 1;
@@ -89,7 +112,15 @@ int main(int argc, char **argv) {
   options.optLevel = optLevel;
   options.cpu = mcpu;
   options.approximateMath = approximateMath;
+  options.tileRows = tileRows;
+  options.fuseLayers = fuseLayers;
+  options.incrementalInverse = incrementalInverse;
   options.runtimeDir = getRuntimeDir(argv[0]);
+
+  DefaultTimingManager timing;
+  timing.setEnabled(timeStages);
+  TimingScope root = timing.getRootScope();
+  TimingScope parsing = root.nest("parse");
 
   std::string error;
   std::unique_ptr<MemoryBuffer> input = openInputFile(inputFile, &error);
@@ -101,9 +132,10 @@ int main(int argc, char **argv) {
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return 1;
+  parsing.stop();
   if (Error err = nf::compileModels(
           *module, inputFile, options,
-          nf::getCompilerOutputs(inputFile, outputFile, emit)))
+          nf::getCompilerOutputs(inputFile, outputFile, emit), root))
     return fail(toString(std::move(err)));
   return 0;
 }

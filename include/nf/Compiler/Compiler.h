@@ -11,6 +11,7 @@
 #define NF_COMPILER_COMPILER_H
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/Support/Error.h"
 
 #include <string>
@@ -34,6 +35,12 @@ struct CompilerOptions {
   std::string cpu = "native";
   /// Polynomial f32 transcendentals instead of libm calls.
   bool approximateMath = true;
+  /// Rows per kernel tile (0: chosen from the model's widths and the cache).
+  int64_t tileRows = 0;
+  /// Fuse layers at the nf level (nf-fuse-layers).
+  bool fuseLayers = true;
+  /// Solve MADE-conditioned sequential directions incrementally.
+  bool incrementalInverse = true;
   /// Where the runtime is: libnf_runtime.a and nf_runtime.h.
   std::string runtimeDir;
 };
@@ -54,9 +61,11 @@ CompilerOutputs getCompilerOutputs(StringRef inputFile, StringRef output,
 /// Compiles the nf models of `module` (parsed and verified, read from
 /// `inputName`) and writes `outputs`. Pipeline diagnostics go to the
 /// context's diagnostic handler; other failures come back as the error.
+/// Each stage (every MLIR pass, LLVM optimization, code generation, link) is
+/// timed in a scope nested in `timing`.
 llvm::Error compileModels(ModuleOp module, StringRef inputName,
                           const CompilerOptions &options,
-                          const CompilerOutputs &outputs);
+                          const CompilerOutputs &outputs, TimingScope &timing);
 
 } // namespace mlir::nf
 

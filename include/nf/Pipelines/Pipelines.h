@@ -18,7 +18,17 @@ namespace mlir::nf {
 
 /// Options of the target-independent part.
 struct KernelPipelineOptions
-    : public PassPipelineOptions<KernelPipelineOptions> {};
+    : public PassPipelineOptions<KernelPipelineOptions> {
+  PassOptions::Option<bool> fuseLayers{
+      *this, "fuse-layers",
+      llvm::cl::desc("Fuse layers at the nf level (nf-fuse-layers)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> incrementalInverse{
+      *this, "incremental-autoregressive-inverse",
+      llvm::cl::desc("Solve MADE-conditioned sequential directions "
+                     "incrementally"),
+      llvm::cl::init(true)};
+};
 
 /// Options of the CPU pipeline: its own and the target-independent part's.
 struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
@@ -32,8 +42,22 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
                      "and the host's cache)"),
       llvm::cl::init(0)};
 
-  /// The options of the target-independent part.
-  KernelPipelineOptions getKernelOptions() const;
+  PassOptions::Option<bool> fuseLayers{
+      *this, "fuse-layers",
+      llvm::cl::desc("Fuse layers at the nf level (nf-fuse-layers)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> incrementalInverse{
+      *this, "incremental-autoregressive-inverse",
+      llvm::cl::desc("Solve MADE-conditioned sequential directions "
+                     "incrementally"),
+      llvm::cl::init(true)};
+  PassOptions::Option<int64_t> vectorBits{
+      *this, "vector-bits",
+      llvm::cl::desc("Vector register width in bits (0: the host's)"),
+      llvm::cl::init(0)};
+
+  /// Sets the options of the target-independent part from these.
+  void setKernelOptions(KernelPipelineOptions &kernel) const;
 };
 
 /// nf models -> kernels on tensors: one `nfk_<model>_<kernel>` function per

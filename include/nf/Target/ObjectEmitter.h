@@ -25,6 +25,10 @@ namespace mlir::nf {
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 createHostTargetMachine(StringRef cpu, unsigned optLevel);
 
+/// The width in bits of `machine`'s vector registers: 512 with AVX-512, 256
+/// with AVX, else 128.
+int64_t getVectorBits(const llvm::TargetMachine &machine);
+
 /// Translates `module` (in the LLVM dialect) to LLVM IR named `name` and
 /// optimizes it for `machine` at `optLevel`.
 llvm::Expected<std::unique_ptr<llvm::Module>>
@@ -35,6 +39,15 @@ translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
 /// Writes the object code of `module` to `path`.
 llvm::Error emitObjectFile(llvm::Module &module, llvm::TargetMachine &machine,
                            StringRef path);
+
+/// Translates `module` (in the LLVM dialect) to LLVM IR and writes its
+/// object code to the files `paths`, one part each: the functions are split
+/// into parts of about equal size, each optimized and compiled on its own
+/// thread with its own LLVM context and a target machine for `cpu` at
+/// `optLevel`. The parts link into one library.
+llvm::Error emitObjectFilesInParallel(ModuleOp module, StringRef cpu,
+                                      unsigned optLevel, StringRef name,
+                                      ArrayRef<std::string> paths);
 
 } // namespace mlir::nf
 
