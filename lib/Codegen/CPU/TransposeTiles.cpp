@@ -163,6 +163,19 @@ private:
     }
     if (auto cast = dyn_cast<tensor::CastOp>(op))
       return markTogether({cast.getSource(), cast.getResult()});
+    if (auto extract = dyn_cast<tensor::ExtractOp>(op))
+      return propagateGather(extract);
+    if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+      if (!isBatch(pad.getSource()) && !isBatch(pad.getResult()))
+        return false;
+      // Padding of the image dimensions only, by a constant.
+      if (pad.getStaticLow().front() != 0 || pad.getStaticHigh().front() != 0 ||
+          !pad.getLow().empty() || !pad.getHigh().empty() ||
+          llvm::any_of(pad.getRegion().getArguments(),
+                       [](BlockArgument arg) { return !arg.use_empty(); }))
+        fail();
+      return markTogether({pad.getSource(), pad.getResult()});
+    }
     if (auto loop = dyn_cast<scf::ForOp>(op)) {
       bool changed = false;
       auto yield = cast<scf::YieldOp>(loop.getBody()->getTerminator());
@@ -193,6 +206,37 @@ private:
                     ArrayRef<int64_t> strides) {
     return offsets.front() == 0 && sizes.front() == rows &&
            strides.front() == 1;
+  }
+
+  /// A gather: a generic whose body reads a batch tensor at (its own batch
+  /// loop's index, ...), as feature permutations do. The generic's outputs
+  /// indexed by that loop share the batch dimension.
+  bool propagateGather(tensor::ExtractOp extract) {
+    if (!isBatch(extract.getTensor()))
+      return false;
+    auto generic = dyn_cast<linalg::GenericOp>(extract->getParentOp());
+    auto index =
+        extract.getIndices().empty()
+            ? linalg::IndexOp()
+            : extract.getIndices().front().getDefiningOp<linalg::IndexOp>();
+    if (!generic || !index) {
+      fail(extract);
+      return false;
+    }
+    bool changed = false;
+    for (OpOperand &init : generic.getDpsInitsMutable()) {
+      AffineMap map = generic.getMatchingIndexingMap(&init);
+      auto dim = map.getNumResults() == 0
+                     ? nullptr
+                     : dyn_cast<AffineDimExpr>(map.getResult(0));
+      if (!dim || dim.getPosition() != index.getDim()) {
+        fail(extract);
+        return false;
+      }
+      changed |= mark(init.get());
+      changed |= mark(generic.getTiedOpResult(&init));
+    }
+    return changed;
   }
 
   bool propagateGeneric(linalg::GenericOp op) {
@@ -349,6 +393,21 @@ void rewrite(func::FuncOp fn, const BatchAnalysis &analysis) {
     if (auto concat = dyn_cast<tensor::ConcatOp>(op)) {
       if (isMinor(concat.getResult()))
         concat.setDim(concat.getDim() - 1);
+      return;
+    }
+    if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+      if (!isMinor(pad.getResult()))
+        return;
+      pad.setStaticLow(toBatchMinor(pad.getStaticLow()));
+      pad.setStaticHigh(toBatchMinor(pad.getStaticHigh()));
+      return;
+    }
+    if (auto extract = dyn_cast<tensor::ExtractOp>(op)) {
+      if (!isMinor(extract.getTensor()))
+        return;
+      SmallVector<Value> indices(extract.getIndices());
+      extract.getIndicesMutable().assign(
+          toBatchMinor(ArrayRef<Value>(indices)));
       return;
     }
     auto moveBatchGroupLast =

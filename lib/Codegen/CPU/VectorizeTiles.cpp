@@ -109,6 +109,36 @@ getContractionTiles(linalg::LinalgOp op, ArrayRef<int64_t> ranges,
   return tiles;
 }
 
+/// Whether `op` is a convolution with output channels (a conditioner's
+/// convolution, generalized).
+bool isConvolution(linalg::LinalgOp op) {
+  FailureOr<linalg::ConvolutionDimensions> dims =
+      linalg::inferConvolutionDims(op);
+  return !linalg::isaContractionOpInterface(op) && succeeded(dims) &&
+         !dims->outputChannel.empty();
+}
+
+/// Tile sizes of a convolution: a register block like a contraction's, over
+/// an output channel and the output's contiguous dimension, 1 along every
+/// other loop; once its unit dimensions are folded, the tile is a
+/// contraction step over one input channel and filter tap.
+std::optional<SmallVector<int64_t>>
+getConvolutionTiles(linalg::LinalgOp op, ArrayRef<int64_t> ranges,
+                    const VectorShape &shape) {
+  FailureOr<linalg::ConvolutionDimensions> dims =
+      linalg::inferConvolutionDims(op);
+  std::optional<unsigned> inner = getInnermostOutputDim(op);
+  if (failed(dims) || dims->outputChannel.empty() || !inner)
+    return std::nullopt;
+  unsigned channel = dims->outputChannel.front();
+  if (channel == *inner)
+    return std::nullopt;
+  SmallVector<int64_t> tiles(ranges.size(), 1);
+  tiles[channel] = getLargestDivisor(ranges[channel], shape.blockRows);
+  tiles[*inner] = getLargestDivisor(ranges[*inner], shape.blockColumns);
+  return tiles;
+}
+
 /// Interchanges the loops of `op` so that its first output's dimensions come
 /// in its order, the output's contiguous dimension innermost among them, so
 /// that vectors run along contiguous memory. Reductions go before that
@@ -129,7 +159,7 @@ linalg::GenericOp interchangeForVectors(RewriterBase &rewriter,
   }
   if (outputDims.empty())
     return op;
-  bool contraction = linalg::isaContractionOpInterface(op);
+  bool contraction = linalg::isaContractionOpInterface(op) || isConvolution(op);
   SmallVector<unsigned> order(outputDims.begin(), outputDims.end() - 1);
   if (contraction)
     order.push_back(outputDims.back());
@@ -147,8 +177,11 @@ linalg::GenericOp interchangeForVectors(RewriterBase &rewriter,
 }
 
 /// Tile sizes of any other op: `tileElements` along the output's contiguous
-/// dimension (the vector), up to sixteen registers' worth along reductions
-/// (combined a whole vector at a time), 1 along the other dimensions.
+/// dimension (the vector), 1 along the other dimensions. Reductions are
+/// tiled by 1 too when that gives whole vectors (batch-minor tiles: the
+/// reduction accumulates vectors of rows in a loop, and the code holds one
+/// step, not one per reduced element; spline bins made it 8x larger);
+/// otherwise up to eight tiles' worth along them gives the vectors.
 SmallVector<int64_t> getElementwiseTiles(linalg::LinalgOp op,
                                          ArrayRef<int64_t> ranges,
                                          const VectorShape &shape) {
@@ -160,6 +193,8 @@ SmallVector<int64_t> getElementwiseTiles(linalg::LinalgOp op,
     tiles[*inner] = getLargestDivisor(ranges[*inner], shape.tileElements);
     elements = tiles[*inner];
   }
+  if (elements >= shape.lanes)
+    return tiles;
   for (auto [i, iterator] : llvm::enumerate(iterators))
     if (iterator == utils::IteratorType::reduction) {
       tiles[i] = getLargestDivisor(
@@ -253,6 +288,9 @@ struct NFVectorizeTilesPass
       if (linalg::isaContractionOpInterface(op))
         tiles = getContractionTiles(op, ranges, shape)
                     .value_or(getElementwiseTiles(op, ranges, shape));
+      else if (isConvolution(op))
+        tiles = getConvolutionTiles(op, ranges, shape)
+                    .value_or(getElementwiseTiles(op, ranges, shape));
       else
         tiles = getElementwiseTiles(op, ranges, shape);
       if (tiles == ranges) {
@@ -276,15 +314,27 @@ struct NFVectorizeTilesPass
       llvm::append_range(tiled, result->tiledOps);
     }
 
-    for (Operation *op : tiled) {
-      if (failed(linalg::vectorizeOpPrecondition(op)))
-        continue;
-      rewriter.setInsertionPoint(op);
-      FailureOr<linalg::VectorizationResult> result =
-          linalg::vectorize(rewriter, op);
-      if (succeeded(result))
-        rewriter.replaceOp(op, result->replacements);
-    }
+    auto vectorize = [&](ArrayRef<Operation *> targets) {
+      for (Operation *op : targets) {
+        if (failed(linalg::vectorizeOpPrecondition(op)))
+          continue;
+        rewriter.setInsertionPoint(op);
+        FailureOr<linalg::VectorizationResult> result =
+            linalg::vectorize(rewriter, op);
+        if (succeeded(result))
+          rewriter.replaceOp(op, result->replacements);
+      }
+    };
+    vectorize(tiled);
+    // Convolution tiles vectorize once their unit loops are folded away
+    // (their input maps, oh + kh, become projections).
+    foldUnitDims(fn);
+    SmallVector<Operation *> rest;
+    fn.walk([&](linalg::LinalgOp op) {
+      if (op.hasPureTensorSemantics() && !op.hasDynamicShape())
+        rest.push_back(op);
+    });
+    vectorize(rest);
     applyVectorizationCleanup(fn);
   }
 };
