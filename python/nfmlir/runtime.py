@@ -95,9 +95,10 @@ class CompiledModel:
     context=None)`, `sample(n, seed=0, context=None)`; `entries` lists them.
     """
 
-    def __init__(self, lib, name, fields, entries):
+    def __init__(self, lib, name, fields, entries, library_path=None):
         dtype, dim, latent, context, exactness, iwae_paths = fields
         self.name = name
+        self.library_path = library_path  # the .so it was loaded from
         self.dtype = np.dtype({"f32": np.float32, "f64": np.float64}[dtype])
         self.dim = int(dim)
         self.latent_dim = int(latent)
@@ -272,7 +273,7 @@ class Library:
         text = ctypes.string_at(ctypes.cast(symbol, _PTR).value)
         self.models = {}
         for name, (fields, entries) in _parse_manifest((text or b"").decode()).items():
-            self.models[name] = CompiledModel(self._lib, name, fields, entries)
+            self.models[name] = CompiledModel(self._lib, name, fields, entries, self.path)
         if not self.models:
             raise NFRuntimeError(f"{self.path} lists no nf models")
 
