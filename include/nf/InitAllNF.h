@@ -6,6 +6,7 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "nf/Codegen/CPU/Passes.h"
 #include "nf/Codegen/Common/Passes.h"
+#include "nf/Codegen/GPU/Passes.h"
 #include "nf/Conversion/Passes.h"
 #include "nf/Dialect/NF/IR/NFDialect.h"
 #include "nf/Dialect/NF/Transforms/Passes.h"
@@ -24,6 +25,7 @@ inline void registerAllNFPasses() {
   registerNFConversionPasses();
   registerNFCodegenCommonPasses();
   registerNFCodegenCPUPasses();
+  registerNFCodegenGPUPasses();
   registerNFPipelines();
 }
 

@@ -4,12 +4,15 @@
 
 #include "nf/Pipelines/Pipelines.h"
 #include "nf/Target/CInterface.h"
+#include "nf/Target/EntryPoints.h"
 #include "nf/Target/Linker.h"
 #include "nf/Target/ObjectEmitter.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Path.h"
@@ -47,6 +50,9 @@ CompilerOutputs mlir::nf::getCompilerOutputs(StringRef inputFile,
     case EmitKind::MLIR:
       outputs.output = stem + ".llvm.mlir";
       break;
+    case EmitKind::PTX:
+      outputs.output = stem + ".ptx";
+      break;
     }
   }
   // libmodel.so -> model.h beside it.
@@ -83,6 +89,69 @@ static llvm::Expected<std::string> createTemporary(StringRef prefix,
   return path.str().str();
 }
 
+/// Functions PTX may declare without defining: the driver's system calls.
+static constexpr const char *kPTXSystemCalls[] = {"malloc", "free", "vprintf"};
+
+/// An error naming the functions `ptx` calls but neither defines nor gets
+/// from the driver (libdevice's `__nv_*` without a CUDA toolkit).
+static llvm::Error checkPTXExterns(StringRef ptx) {
+  SmallVector<std::string> missing;
+  SmallVector<StringRef> lines;
+  ptx.split(lines, '\n');
+  for (StringRef line : lines) {
+    line = line.trim();
+    if (!line.consume_front(".extern .func"))
+      continue;
+    // `.extern .func (.param ...) name(` or `.extern .func name(`.
+    line = line.trim();
+    if (line.starts_with("("))
+      line = line.drop_until([](char c) { return c == ')'; }).drop_front();
+    StringRef name = line.trim().take_until(
+        [](char c) { return c == '(' || c == ';' || llvm::isSpace(c); });
+    if (!llvm::is_contained(kPTXSystemCalls, name))
+      missing.push_back(name.str());
+  }
+  if (missing.empty())
+    return llvm::Error::success();
+  return createStringError(
+      "the PTX calls " + llvm::join(missing, ", ") +
+      ", which the CUDA driver does not provide: f64 transcendentals need "
+      "libdevice from a CUDA toolkit (--cuda-toolkit=<dir>)");
+}
+
+/// The device code of the CUDA target: the kernels on tensors in `module`
+/// (left unchanged) through nf-cuda-pipeline, as PTX text.
+static llvm::Expected<std::string>
+compileForCUDA(ModuleOp module, StringRef inputName,
+               const CompilerOptions &options, TimingScope &timing) {
+  OwningOpRef<ModuleOp> device = cast<ModuleOp>(module->clone());
+  PassManager pm(module.getContext());
+  CUDAPipelineOptions pipeline;
+  pipeline.gpuArch = options.gpuArch;
+  pipeline.cudaToolkit = options.cudaToolkit;
+  pipeline.fuseLayers = options.fuseLayers;
+  pipeline.incrementalInverse = options.incrementalInverse;
+  buildCUDAPipeline(pm, pipeline);
+  {
+    TimingScope scope = timing.nest("CUDA pipeline (to PTX)");
+    pm.enableTiming(scope);
+    if (failed(pm.run(*device)))
+      return createStringError("lowering '" + inputName +
+                               "' for the CUDA target failed");
+  }
+  std::string ptx;
+  device->walk([&](gpu::BinaryOp binary) {
+    for (Attribute attr : binary.getObjects())
+      if (auto object = dyn_cast<gpu::ObjectAttr>(attr))
+        ptx += object.getObject().getValue();
+  });
+  if (ptx.empty())
+    return createStringError("the CUDA pipeline produced no PTX");
+  if (llvm::Error err = checkPTXExterns(ptx))
+    return std::move(err);
+  return ptx;
+}
+
 llvm::Error mlir::nf::compileModels(ModuleOp module, StringRef inputName,
                                     const CompilerOptions &options,
                                     const CompilerOutputs &outputs,
@@ -93,20 +162,63 @@ llvm::Error mlir::nf::compileModels(ModuleOp module, StringRef inputName,
   if (models.empty())
     return createStringError("'" + inputName + "' holds no nf.model");
   EmitKind emit = options.emit;
+  unsigned targets = options.targets;
+  bool cpu = targets & abi::kCPU, cuda = targets & abi::kCUDA;
+  if (!cpu && !cuda)
+    return createStringError("no target: choose cpu, cuda or both");
+  if (emit == EmitKind::PTX && !cuda)
+    return createStringError("--emit=ptx needs the cuda target");
+  if (!cpu && (emit == EmitKind::Object || emit == EmitKind::LLVMIR ||
+               emit == EmitKind::MLIR))
+    return createStringError("this output is CPU code; add the cpu target");
 
   // The C side comes from the models, before they become kernels.
   if (emit == EmitKind::Header || emit == EmitKind::SharedLibrary)
     if (llvm::Error err = writeFile(outputs.header, [&](raw_ostream &os) {
-          emitCHeader(os, outputs.headerGuard, models);
+          emitCHeader(os, outputs.headerGuard, models, targets);
         }))
       return err;
   if (emit == EmitKind::Header)
     return llvm::Error::success();
+
+  // The device code, from the kernels on tensors both targets share.
+  std::string ptx;
+  if (cuda && (emit == EmitKind::SharedLibrary || emit == EmitKind::Glue ||
+               emit == EmitKind::PTX)) {
+    PassManager pm(module.getContext());
+    KernelPipelineOptions kernels;
+    kernels.fuseLayers = options.fuseLayers;
+    kernels.incrementalInverse = options.incrementalInverse;
+    buildKernelPipeline(pm, kernels);
+    {
+      TimingScope scope = timing.nest("MLIR kernel pipeline");
+      pm.enableTiming(scope);
+      if (failed(pm.run(module)))
+        return createStringError("lowering '" + inputName + "' failed");
+    }
+    auto compiled = compileForCUDA(module, inputName, options, timing);
+    if (!compiled)
+      return compiled.takeError();
+    ptx = std::move(*compiled);
+    if (emit == EmitKind::PTX)
+      return writeFile(outputs.output, [&](raw_ostream &os) { os << ptx; });
+  }
   auto writeGlue = [&](StringRef path) {
-    return writeFile(path, [&](raw_ostream &os) { emitCGlue(os, models); });
+    return writeFile(
+        path, [&](raw_ostream &os) { emitCGlue(os, models, targets, ptx); });
   };
   if (emit == EmitKind::Glue)
     return writeGlue(outputs.output);
+  if (!cpu) {
+    llvm::FileRemover glueRemover;
+    auto gluePath = createTemporary("nf-glue", "c", glueRemover);
+    if (!gluePath)
+      return gluePath.takeError();
+    if (llvm::Error err = writeGlue(*gluePath))
+      return err;
+    TimingScope linking = timing.nest("glue compile and link");
+    return linkSharedLibrary(*gluePath, {}, options.runtimeDir, outputs.output);
+  }
 
   auto machine = createHostTargetMachine(options.cpu, options.optLevel);
   if (!machine)
@@ -118,7 +230,11 @@ llvm::Error mlir::nf::compileModels(ModuleOp module, StringRef inputName,
   pipeline.fuseLayers = options.fuseLayers;
   pipeline.incrementalInverse = options.incrementalInverse;
   pipeline.vectorBits = getVectorBits(**machine);
-  buildCPUPipeline(pm, pipeline);
+  // With the CUDA target the kernel pipeline has run already.
+  if (cuda && !ptx.empty())
+    buildCPUCodegenPipeline(pm, pipeline);
+  else
+    buildCPUPipeline(pm, pipeline);
   {
     TimingScope scope = timing.nest("MLIR pipeline");
     pm.enableTiming(scope);

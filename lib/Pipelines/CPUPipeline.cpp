@@ -28,13 +28,6 @@ void CPUPipelineOptions::setKernelOptions(KernelPipelineOptions &kernel) const {
   kernel.incrementalInverse = incrementalInverse;
 }
 
-/// Canonicalization and CSE, function by function (in parallel).
-static void addCleanup(OpPassManager &pm) {
-  OpPassManager &fn = pm.nest<func::FuncOp>();
-  fn.addPass(createCanonicalizerPass());
-  fn.addPass(createCSEPass());
-}
-
 void mlir::nf::buildCPUCodegenPipeline(OpPassManager &pm,
                                        const CPUPipelineOptions &options) {
   // Kernels become loops over static tiles of rows; canonicalization makes
@@ -42,30 +35,19 @@ void mlir::nf::buildCPUCodegenPipeline(OpPassManager &pm,
   NFTileKernelsPassOptions tiles;
   tiles.tileRows = options.tileRows;
   pm.addPass(createNFTileKernelsPass(tiles));
-  addCleanup(pm);
+  addFunctionCleanup(pm);
   // Inside a tile, vectors run along the rows; register blocks and vectors
   // at the MLIR level, the contractions' accumulators hoisted out of their
   // k loops.
   pm.addNestedPass<func::FuncOp>(createNFTransposeTilesPass());
-  addCleanup(pm);
+  addFunctionCleanup(pm);
   NFVectorizeTilesPassOptions vectorize;
   vectorize.vectorBits = options.vectorBits;
   pm.addNestedPass<func::FuncOp>(createNFVectorizeTilesPass(vectorize));
-  addCleanup(pm);
+  addFunctionCleanup(pm);
   pm.addNestedPass<func::FuncOp>(createLoopInvariantSubsetHoistingPass());
 
-  // Tensors to buffers; kernels write into the caller's buffers. No
-  // empty-tensor elimination: it rewrote a zero-filled init that CSE had
-  // shared between two reductions into an output buffer, so the second
-  // reduction started from the first's sum (wrong V), and bufferization
-  // without it measured as fast.
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.allowReturnAllocsFromLoops = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  addCleanup(pm);
+  addKernelBufferization(pm);
   bufferization::buildBufferDeallocationPipeline(pm);
 
   // What was not vectorized becomes loops the LLVM vectorizer handles well.

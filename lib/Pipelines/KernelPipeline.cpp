@@ -10,6 +10,7 @@
 #include "nf/Conversion/Passes.h"
 #include "nf/Dialect/NF/Transforms/Passes.h"
 
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -40,6 +41,27 @@ void mlir::nf::buildKernelPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
 }
 
+void mlir::nf::addFunctionCleanup(OpPassManager &pm) {
+  OpPassManager &fn = pm.nest<func::FuncOp>();
+  fn.addPass(createCanonicalizerPass());
+  fn.addPass(createCSEPass());
+}
+
+void mlir::nf::addKernelBufferization(OpPassManager &pm) {
+  // Tensors to buffers; kernels write into the caller's buffers. No
+  // empty-tensor elimination: it rewrote a zero-filled init that CSE had
+  // shared between two reductions into an output buffer, so the second
+  // reduction started from the first's sum (wrong V), and bufferization
+  // without it measured as fast.
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.allowReturnAllocsFromLoops = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  addFunctionCleanup(pm);
+}
+
 void mlir::nf::registerNFPipelines() {
   PassPipelineRegistration<KernelPipelineOptions>(
       "nf-kernel-pipeline",
@@ -50,4 +72,8 @@ void mlir::nf::registerNFPipelines() {
       "nf-cpu-pipeline",
       "Compile nf models to the LLVM dialect for the host CPU",
       buildCPUPipeline);
+  PassPipelineRegistration<CUDAPipelineOptions>(
+      "nf-cuda-pipeline",
+      "Compile nf models to PTX in a gpu.binary (one row per GPU thread)",
+      buildCUDAPipeline);
 }

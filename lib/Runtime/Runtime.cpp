@@ -111,7 +111,7 @@ void noisePair(int noise, uint64_t seed, int64_t row, int64_t pair, T out[2]) {
 }
 
 /// Layer noise uses pair counters from 2^31 on, base noise those below.
-constexpr int64_t kLayerNoisePairs = int64_t(1) << 31;
+constexpr int64_t kLayerNoisePairs = mlir::nf::abi::kLayerNoiseFirstPair;
 
 template <typename T>
 void fillNoise(int noise, uint64_t seed, int64_t rowBegin, int64_t rowEnd,

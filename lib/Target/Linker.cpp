@@ -41,7 +41,7 @@ Error mlir::nf::linkSharedLibrary(StringRef gluePath,
       "c",   gluePath,  "-x",    "none"};
   for (const std::string &object : objectPaths)
     args.push_back(object);
-  args.append({runtime, "-o", output, "-lstdc++", "-lm", "-lpthread"});
+  args.append({runtime, "-o", output, "-lstdc++", "-lm", "-lpthread", "-ldl"});
   // lld links in a fraction of the system linker's time.
   std::string lld = findLld();
   std::string ldPath = "--ld-path=" + lld;

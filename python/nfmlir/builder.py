@@ -1488,10 +1488,18 @@ class Model:
             lines.append("    }\n  }\n#-}")
         return "\n".join(lines) + "\n"
 
-    def compile(self, opt=3, out_dir=None):
-        """Compiles with nf-compile and loads the model."""
+    def compile(self, opt=3, out_dir=None, target="cpu"):
+        """Compiles with nf-compile and loads the model.
+
+        `target` is "cpu", "cuda" (log_prob, forward and inverse run on the
+        GPU; numpy arrays are copied, CUDA arrays passed as they are) or
+        "cuda,cpu" (the CPU entries plus cuda_log_prob, ...)."""
         from .compiler import compile_mlir
         from .runtime import load
 
-        path = compile_mlir(self.to_mlir(), name=self.name, opt=opt, out_dir=out_dir)
+        targets = target.split(",") if isinstance(target, str) else list(target)
+        if not targets or any(t not in ("cpu", "cuda") for t in targets):
+            raise ValueError(f"target must be 'cpu', 'cuda' or 'cuda,cpu', not {target!r}")
+        path = compile_mlir(self.to_mlir(), name=self.name, opt=opt, out_dir=out_dir,
+                            extra_args=[f"--target={','.join(targets)}"])
         return load(path)[self.name]

@@ -17,6 +17,9 @@ _ERRORS = {
     1: "invalid argument",
     2: "NULL pointer where data is needed",
     3: "out of memory",
+    4: "no CUDA device",
+    5: "CUDA driver error",
+    6: "not supported by this target",
 }
 
 
@@ -29,11 +32,12 @@ _U64 = ctypes.c_uint64
 _PTR = ctypes.c_void_p
 
 # Argument roles of the manifest: their ctypes type.
-_CTYPES = {"rows": _PTR, "n": _I64, "k": _I64, "seed": _U64, "layer_seed": _U64, "ctx": _PTR, "out": _PTR}
+_CTYPES = {"rows": _PTR, "n": _I64, "k": _I64, "seed": _U64, "layer_seed": _U64, "ctx": _PTR, "out": _PTR,
+           "stream": _PTR}
 
 # Python arguments, by role, in the order methods take them: the rows (or
 # n), k, the seed, the context, then a seed that only keys layer noise.
-_PYTHON_ORDER = ["rows", "n", "k", "seed", "ctx", "layer_seed"]
+_PYTHON_ORDER = ["rows", "n", "k", "seed", "ctx", "layer_seed", "stream"]
 
 
 class _Arg:
@@ -65,7 +69,7 @@ class _Entry:
                 if arg.role != role or (role == "n" and has_rows):
                     continue
                 name = {"ctx": "context", "layer_seed": "seed"}.get(role, arg.name)
-                default = {"seed": 0, "layer_seed": 0, "ctx": None}.get(role, inspect.Parameter.empty)
+                default = {"seed": 0, "layer_seed": 0, "ctx": None, "stream": None}.get(role, inspect.Parameter.empty)
                 params.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default))
         return params
 
@@ -95,7 +99,7 @@ class CompiledModel:
     context=None)`, `sample(n, seed=0, context=None)`; `entries` lists them.
     """
 
-    def __init__(self, lib, name, fields, entries, library_path=None):
+    def __init__(self, lib, name, fields, entries, library_path=None, device=None):
         dtype, dim, latent, context, exactness, iwae_paths = fields
         self.name = name
         self.library_path = library_path  # the .so it was loaded from
@@ -106,6 +110,7 @@ class CompiledModel:
         self.exactness = exactness
         self.iwae_paths = int(iwae_paths)
         self._lib = lib
+        self._device = device  # _Device of libraries with the CUDA target
         self._fn = {}
         self._entries = {}
         for entry in entries:
@@ -118,6 +123,11 @@ class CompiledModel:
                 setattr(self, entry.name, self._method(entry))
             elif getattr(self, entry.name, None) != fn():
                 raise NFRuntimeError(f"nf_{name}_{entry.name}() disagrees with the library manifest")
+        # A library for the GPU alone answers log_prob(x) and friends there.
+        for entry in entries:
+            host = entry.name[len("cuda_"):] if entry.name.startswith("cuda_") else None
+            if host and host not in self._entries:
+                setattr(self, host, getattr(self, entry.name))
 
     @property
     def entries(self):
@@ -178,10 +188,12 @@ class CompiledModel:
         parameters = entry.python_parameters()
         signature = inspect.Signature(parameters)
 
+        invoke = self._invoke_device if any(a.role == "stream" for a in entry.args) else self._invoke
+
         def method(*args, **kwargs):
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
-            return self._invoke(entry, bound.arguments)
+            return invoke(entry, bound.arguments)
 
         method.__name__ = entry.name
         method.__qualname__ = f"CompiledModel.{entry.name}"
@@ -223,6 +235,155 @@ class CompiledModel:
         if rc != 0:
             raise NFRuntimeError(f"nf_{self.name}_{entry.name} failed: {_ERRORS.get(rc, rc)}")
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    # -- device entries (the CUDA target) ----------------------------------
+    def _invoke_device(self, entry, values):
+        """`entry` on device arrays: objects with __cuda_array_interface__
+        (PyTorch CUDA tensors, CuPy arrays) are passed as they are and the
+        outputs are new objects of the same kind; numpy arrays are copied to
+        the device and the outputs back."""
+        inputs = {}
+        n = None
+        for arg in entry.args:
+            if arg.role == "rows":
+                inputs[arg.name] = _DeviceRows.of(values[arg.name], self, self._width(arg.width), arg.name)
+                n = inputs[arg.name].n
+        if n is None:
+            n = self._count(values["n"])
+        context = values.get("context")
+        if self.context_dim == 0 and context is not None:
+            raise ValueError(f"model @{self.name} takes no context")
+        if self.context_dim > 0:
+            if context is None:
+                raise ValueError(f"model @{self.name} needs a context of shape (n, {self.context_dim})")
+            context = _DeviceRows.of(context, self, self.context_dim, "context")
+            if context.n != n:
+                raise ValueError(f"context has {context.n} rows, but the batch has {n}")
+        # Outputs are of the kind of the first device array given, else numpy.
+        like = next(iter(inputs.values()), context) or _DeviceRows(self, n, None, None)
+        call, outputs = [], []
+        try:
+            for arg in entry.args:
+                if arg.role == "rows":
+                    call.append(inputs[arg.name].pointer)
+                elif arg.role == "n":
+                    call.append(n)
+                elif arg.role in ("seed", "layer_seed"):
+                    call.append(values["seed"])
+                elif arg.role == "ctx":
+                    call.append(context.pointer if context is not None else None)
+                elif arg.role == "stream":
+                    call.append(values.get("stream"))
+                elif arg.role == "out":
+                    out = like.new_output(n, None if arg.width == "1" else self._width(arg.width))
+                    outputs.append(out)
+                    call.append(out.pointer)
+                else:
+                    raise NFRuntimeError(f"unexpected argument role {arg.role!r} of a device entry")
+            rc = self._fn[entry.name](*call)
+            if rc != 0:
+                raise NFRuntimeError(f"nf_{self.name}_{entry.name} failed: {_ERRORS.get(rc, rc)}: "
+                                     f"{self._device.last_error()}")
+            results = [out.result() for out in outputs]
+        finally:
+            for rows in [*inputs.values(), context, *outputs]:
+                if rows is not None:
+                    rows.release()
+        return results[0] if len(results) == 1 else tuple(results)
+
+
+class _Device:
+    """The library-level CUDA functions of a library with the CUDA target."""
+
+    def __init__(self, lib):
+        self.malloc = lib.nf_cuda_malloc
+        self.malloc.argtypes, self.malloc.restype = [ctypes.POINTER(_PTR), _I64], ctypes.c_int
+        self.free = lib.nf_cuda_free
+        self.free.argtypes, self.free.restype = [_PTR], ctypes.c_int
+        self.memcpy = lib.nf_cuda_memcpy
+        self.memcpy.argtypes, self.memcpy.restype = [_PTR, _PTR, _I64, ctypes.c_int], ctypes.c_int
+        self.error = lib.nf_last_error_message
+        self.error.restype = ctypes.c_char_p
+
+    def last_error(self):
+        return (self.error() or b"").decode(errors="replace")
+
+    def check(self, rc, what):
+        if rc != 0:
+            raise NFRuntimeError(f"{what} failed: {_ERRORS.get(rc, rc)}: {self.last_error()}")
+
+
+class _DeviceRows:
+    """Rows on the device: a caller's CUDA array, or a numpy array copied
+    there (and back, for outputs)."""
+
+    def __init__(self, model, n, width, pointer, host=None, like=None):
+        self.model, self.n, self.width = model, n, width
+        self.pointer, self.host, self.like = pointer, host, like
+
+    @classmethod
+    def of(cls, array, model, width, what):
+        interface = getattr(array, "__cuda_array_interface__", None)
+        if interface is not None:
+            shape, typestr = tuple(interface["shape"]), interface["typestr"]
+            if np.dtype(typestr) != model.dtype:
+                raise TypeError(f"{what} must have dtype {model.dtype.name} (model @{model.name}), not "
+                                f"{np.dtype(typestr).name}")
+            if len(shape) != 2 or shape[1] != width:
+                raise ValueError(f"{what} must have shape (n, {width}), not {shape}")
+            strides = interface.get("strides")
+            if strides is not None and tuple(strides) != (width * model.dtype.itemsize, model.dtype.itemsize):
+                raise ValueError(f"{what} must be C-contiguous")
+            return cls(model, shape[0], width, interface["data"][0], like=array)
+        host = model._rows(array, width, what)
+        rows = cls.allocate(model, host.shape[0], width)
+        rows.host = None
+        model._device.check(model._device.memcpy(rows.pointer, host.ctypes.data, host.nbytes, 0),
+                            f"copying {what} to the device")
+        return rows
+
+    @classmethod
+    def allocate(cls, model, n, width):
+        pointer = _PTR()
+        size = n * (width or 1) * model.dtype.itemsize
+        model._device.check(model._device.malloc(ctypes.byref(pointer), size), "nf_cuda_malloc")
+        rows = cls(model, n, width, pointer.value)
+        rows.owned = True
+        return rows
+
+    def new_output(self, n, width):
+        """An output of the kind of these rows."""
+        if self.like is not None:
+            module = type(self.like).__module__.split(".")[0]
+            shape = (n,) if width is None else (n, width)
+            if module == "torch":
+                import torch
+
+                out = torch.empty(shape, dtype=self.like.dtype, device=self.like.device)
+            elif module == "cupy":
+                import cupy
+
+                out = cupy.empty(shape, dtype=self.like.dtype)
+            else:
+                raise TypeError(f"cannot allocate outputs like {type(self.like).__name__}; pass numpy, "
+                                "PyTorch or CuPy arrays")
+            return _DeviceRows(self.model, n, width, out.__cuda_array_interface__["data"][0], like=out)
+        rows = _DeviceRows.allocate(self.model, n, width)
+        rows.host = np.empty((n,) if width is None else (n, width), self.model.dtype)
+        return rows
+
+    def result(self):
+        if self.like is not None:
+            return self.like
+        self.model._device.check(
+            self.model._device.memcpy(self.host.ctypes.data, self.pointer, self.host.nbytes, 1),
+            "copying a result from the device")
+        return self.host
+
+    def release(self):
+        if getattr(self, "owned", False) and self.pointer:
+            self.model._device.free(self.pointer)
+            self.pointer = None
 
 
 # Libraries this process has loaded: real path -> (device, inode) of the
@@ -272,8 +433,9 @@ class Library:
         # A char array: read the string at the symbol's address.
         text = ctypes.string_at(ctypes.cast(symbol, _PTR).value)
         self.models = {}
+        device = _Device(self._lib) if hasattr(self._lib, "nf_cuda_malloc") else None
         for name, (fields, entries) in _parse_manifest((text or b"").decode()).items():
-            self.models[name] = CompiledModel(self._lib, name, fields, entries, self.path)
+            self.models[name] = CompiledModel(self._lib, name, fields, entries, self.path, device)
         if not self.models:
             raise NFRuntimeError(f"{self.path} lists no nf models")
 

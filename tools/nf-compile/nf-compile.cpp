@@ -10,6 +10,7 @@
 
 #include "nf/Compiler/Compiler.h"
 #include "nf/InitAllNF.h"
+#include "nf/Target/EntryPoints.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
@@ -46,7 +47,21 @@ cl::opt<EmitKind> emit(
                clEnumValN(EmitKind::MLIR, "mlir", "MLIR in the LLVM dialect"),
                clEnumValN(EmitKind::Header, "header", "the C header only"),
                clEnumValN(EmitKind::Glue, "glue",
-                          "the C glue between the ABI and the kernels")));
+                          "the C glue between the ABI and the kernels"),
+               clEnumValN(EmitKind::PTX, "ptx", "the PTX of the cuda target")));
+cl::list<std::string>
+    targets("target", cl::CommaSeparated,
+            cl::desc("Targets the library has entries for: cpu (default), "
+                     "cuda, or both (--target=cuda,cpu)"),
+            cl::value_desc("cpu|cuda"));
+cl::opt<std::string> gpuArch("gpu-arch",
+                             cl::desc("GPU architecture of the cuda target"),
+                             cl::init("sm_90"));
+cl::opt<std::string>
+    cudaToolkit("cuda-toolkit",
+                cl::desc("CUDA toolkit for libdevice (f64 transcendentals "
+                         "on the GPU; default: CUDA_HOME, CUDA_PATH, PATH)"),
+                cl::init(""));
 cl::opt<unsigned> optLevel("O", cl::desc("Optimization level (0-3)"),
                            cl::Prefix, cl::init(3));
 cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: host)"),
@@ -116,6 +131,19 @@ int main(int argc, char **argv) {
   options.fuseLayers = fuseLayers;
   options.incrementalInverse = incrementalInverse;
   options.runtimeDir = getRuntimeDir(argv[0]);
+  options.gpuArch = gpuArch;
+  options.cudaToolkit = cudaToolkit;
+  if (!targets.empty()) {
+    options.targets = 0;
+    for (const std::string &target : targets) {
+      if (target == "cpu")
+        options.targets |= nf::abi::kCPU;
+      else if (target == "cuda")
+        options.targets |= nf::abi::kCUDA;
+      else
+        return fail("unknown target '" + target + "' (cpu or cuda)");
+    }
+  }
 
   DefaultTimingManager timing;
   timing.setEnabled(timeStages);

@@ -9,6 +9,7 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "nf/InitAllNF.h"
 
@@ -19,6 +20,8 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  // nf-cuda-pipeline translates its gpu.module to PTX.
+  mlir::registerAllToLLVMIRTranslations(registry);
   mlir::nf::registerAllNFDialects(registry);
 
   return mlir::asMainReturnCode(mlir::MlirOptMain(

@@ -26,6 +26,7 @@ enum class EmitKind {
   MLIR,          ///< MLIR in the LLVM dialect
   Header,        ///< the C header only
   Glue,          ///< the C glue between the ABI and the kernels
+  PTX,           ///< the device code of the CUDA target
 };
 
 struct CompilerOptions {
@@ -43,6 +44,13 @@ struct CompilerOptions {
   bool incrementalInverse = true;
   /// Where the runtime is: libnf_runtime.a and nf_runtime.h.
   std::string runtimeDir;
+  /// The targets (abi::TargetBits) the library has entries for.
+  unsigned targets = 1;
+  /// The GPU architecture of the CUDA target's PTX.
+  std::string gpuArch = "sm_90";
+  /// A CUDA toolkit for libdevice (f64 transcendentals on the GPU); empty:
+  /// CUDA_HOME, CUDA_PATH, CUDA_ROOT or PATH.
+  std::string cudaToolkit;
 };
 
 /// The files a compilation writes: `output`, and for a shared library the

@@ -60,6 +60,34 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   void setKernelOptions(KernelPipelineOptions &kernel) const;
 };
 
+/// Options of the CUDA pipeline: its own and the target-independent part's.
+struct CUDAPipelineOptions : public PassPipelineOptions<CUDAPipelineOptions> {
+  PassOptions::Option<std::string> gpuArch{
+      *this, "gpu-arch", llvm::cl::desc("GPU architecture of the PTX"),
+      llvm::cl::init("sm_90")};
+  PassOptions::Option<std::string> ptxFeatures{
+      *this, "ptx-features", llvm::cl::desc("PTX ISA features"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<std::string> cudaToolkit{
+      *this, "cuda-toolkit",
+      llvm::cl::desc("CUDA toolkit for libdevice (f64 transcendentals); "
+                     "empty: CUDA_HOME, CUDA_PATH, CUDA_ROOT or PATH"),
+      llvm::cl::init("")};
+
+  PassOptions::Option<bool> fuseLayers{
+      *this, "fuse-layers",
+      llvm::cl::desc("Fuse layers at the nf level (nf-fuse-layers)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> incrementalInverse{
+      *this, "incremental-autoregressive-inverse",
+      llvm::cl::desc("Solve MADE-conditioned sequential directions "
+                     "incrementally"),
+      llvm::cl::init(true)};
+
+  /// Sets the options of the target-independent part from these.
+  void setKernelOptions(KernelPipelineOptions &kernel) const;
+};
+
 /// nf models -> kernels on tensors: one `nfk_<model>_<kernel>` function per
 /// row of the ABI's kernel table (nf-expand-model), conditioners inlined,
 /// nf ops lowered to linalg, elementwise producers and consumers fused.
@@ -76,8 +104,24 @@ void buildCPUCodegenPipeline(OpPassManager &pm,
 /// `_mlir_ciface_nfk_*` function per kernel.
 void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options);
 
-/// Registers `nf-kernel-pipeline` and `nf-cpu-pipeline` with the global
-/// pass registry.
+/// Kernels on tensors -> a module whose `gpu.binary @nf_kernels` holds PTX:
+/// each kernel body a `gpu.func` running one row per thread through the
+/// whole flow, f32 transcendentals polynomial (no libdevice).
+void buildCUDACodegenPipeline(OpPassManager &pm,
+                              const CUDAPipelineOptions &options);
+
+/// nf models -> PTX: buildKernelPipeline, then buildCUDACodegenPipeline.
+void buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &options);
+
+/// Canonicalization and CSE, function by function (in parallel).
+void addFunctionCleanup(OpPassManager &pm);
+
+/// One-shot bufferization of kernels on tensors, writing into the caller's
+/// buffers: the same for every target (each then places its temporaries).
+void addKernelBufferization(OpPassManager &pm);
+
+/// Registers `nf-kernel-pipeline`, `nf-cpu-pipeline` and
+/// `nf-cuda-pipeline` with the global pass registry.
 void registerNFPipelines();
 
 } // namespace mlir::nf

@@ -22,6 +22,9 @@ enum {
   NF_ERROR_INVALID_ARGUMENT = 1, /* n < 0, k < 1 */
   NF_ERROR_NULL_POINTER = 2,     /* NULL where data is needed */
   NF_ERROR_OUT_OF_MEMORY = 3,
+  NF_ERROR_NO_DEVICE = 4,   /* no CUDA driver (libcuda.so.1) or no GPU */
+  NF_ERROR_DEVICE = 5,      /* a CUDA driver call failed; see the message */
+  NF_ERROR_UNSUPPORTED = 6, /* the model needs what the target lacks */
 };
 
 /* Ranked memref descriptors of MLIR's C interface. */
@@ -95,6 +98,43 @@ void nfrt_fill_noise_f32(int noise, uint64_t seed, int64_t row_begin,
                          int64_t row_end, int64_t cols, float *out);
 void nfrt_fill_noise_f64(int noise, uint64_t seed, int64_t row_begin,
                          int64_t row_end, int64_t cols, double *out);
+
+/*===-- CUDA target ------------------------------------------------------===*/
+
+/* The PTX of a library's device code (every model's kernel bodies). The
+ * runtime loads it once per CUDA context. */
+typedef struct nfrt_cuda_module {
+  const char *ptx;
+} nfrt_cuda_module;
+
+/* Runs a kernel on n rows of device arrays on the GPU, one row per thread,
+ * on `stream` (a CUstream; NULL: the default stream), and returns without
+ * waiting for it. `body` names the direction's body in the PTX (the
+ * normalize body for data input: outputs mapped, log_det, log_prob; the
+ * generate body otherwise: mapped, log_prob); NULL outputs get device
+ * scratch. Noise input: the base noise of (seed, row) is drawn on the
+ * device and turned into latents by `base_from_noise` first. Layer noise,
+ * if the direction draws any, is drawn on the device from `seed`: the
+ * runtime's streams, so results match the CPU's. Returns
+ * NF_ERROR_NO_DEVICE without a driver or device, NF_ERROR_DEVICE when a
+ * driver call fails (its CUDA error name in nfrt_last_error_message). */
+int nfrt_cuda_run(const nfrt_model *model, const nfrt_cuda_module *module,
+                  const char *body, const char *base_from_noise, int input,
+                  const void *in, int64_t n, uint64_t seed, const void *ctx,
+                  void *mapped, void *log_det, void *log_prob, void *stream);
+
+/* Records `message` as the calling thread's last error and returns `code`. */
+int nfrt_fail(int code, const char *message);
+
+/* The calling thread's last error message ("" if none). */
+const char *nfrt_last_error_message(void);
+
+/* Device memory on the current device's primary context, for callers
+ * without a CUDA runtime of their own. Copies are synchronous; `kind` is 0
+ * for host to device, 1 for device to host. */
+int nfrt_cuda_malloc(void **ptr, int64_t bytes);
+int nfrt_cuda_free(void *ptr);
+int nfrt_cuda_memcpy(void *dst, const void *src, int64_t bytes, int kind);
 
 #ifdef __cplusplus
 }

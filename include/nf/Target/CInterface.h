@@ -12,6 +12,7 @@
 #define NF_TARGET_CINTERFACE_H
 
 #include "nf/Dialect/NF/IR/NFInterfaces.h"
+#include "nf/Target/EntryPoints.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/raw_ostream.h"
@@ -40,11 +41,13 @@ SmallVector<ModelInterface> collectModelInterfaces(ModuleOp module);
 
 /// The C header declaring every entry of `models`, guarded by `guard`.
 void emitCHeader(raw_ostream &os, StringRef guard,
-                 ArrayRef<ModelInterface> models);
+                 ArrayRef<ModelInterface> models, unsigned targets = abi::kCPU);
 
 /// The C glue: a runtime descriptor and kernel wrappers per model, the
-/// definition of every entry, and the manifest.
-void emitCGlue(raw_ostream &os, ArrayRef<ModelInterface> models);
+/// definition of every entry, and the manifest. `targets` are TargetBits;
+/// with the CUDA target, `ptx` is the device code the glue embeds.
+void emitCGlue(raw_ostream &os, ArrayRef<ModelInterface> models,
+               unsigned targets = abi::kCPU, StringRef ptx = "");
 
 /// The manifest the library exports as `nf_library_manifest`:
 ///
@@ -55,8 +58,10 @@ void emitCGlue(raw_ostream &os, ArrayRef<ModelInterface> models);
 ///
 /// one `model` line per model followed by one `entry` line per entry, each
 /// argument `<role>:<name>[:<width>]` in C order with role rows, n, k, seed,
-/// layer_seed, ctx or out and width dim, latent_dim, context_dim or 1.
-std::string getManifest(ArrayRef<ModelInterface> models);
+/// layer_seed, ctx, out or stream and width dim, latent_dim, context_dim or
+/// 1. Only the entries of `targets` are listed.
+std::string getManifest(ArrayRef<ModelInterface> models,
+                        unsigned targets = abi::kCPU);
 
 /// The include guard for a header named `<stem>.h`.
 std::string getHeaderGuard(StringRef stem);

@@ -117,6 +117,8 @@ enum class Arg {
               ///< for models with surjective or stochastic layers alone.
   Context,    ///< const T *: n context rows (NULL for models without one).
   OutputRows, ///< T *: n rows the entry writes.
+  Stream,     ///< void *: the CUDA stream device entries launch on (NULL:
+              ///< the default stream).
 };
 
 /// One C argument: its role, its name in the header, and for row arrays
@@ -140,17 +142,26 @@ enum class Impl {
   /// The density: one run for exact models; for bound models the estimate
   /// with the model's iwae_paths and seed 0.
   Density,
+  /// Runs the body of the kernel's direction on the GPU, one row per
+  /// thread, on device arrays (the CUDA target).
+  DeviceRun,
 };
+
+/// The targets a library is compiled for, as bits; an entry exists in a
+/// library compiled for any of its targets.
+enum TargetBits : unsigned { kCPU = 1, kCUDA = 2, kAnyTarget = kCPU | kCUDA };
 
 struct Entry {
   const char *name;
   Impl impl;
   KernelId kernel;
   Width value; ///< For Constant entries.
-  Param params[6];
+  Param params[7];
   int numParams;
   /// One line for the header and for bindings' documentation.
   const char *summary;
+  /// The targets (TargetBits) whose libraries export it.
+  unsigned targets = kCPU;
 
   /// The C return type: int64_t for constants, else an NF_* status code.
   constexpr bool returnsStatus() const { return impl != Impl::Constant; }
@@ -160,11 +171,11 @@ struct Entry {
 // clang-format off
 inline constexpr Entry kEntries[] = {
     {"dim", Impl::Constant, KernelId::LogProb, Width::Dim, {}, 0,
-     "Values per data row."},
+     "Values per data row.", kAnyTarget},
     {"latent_dim", Impl::Constant, KernelId::LogProb, Width::LatentDim, {}, 0,
-     "Values per latent row."},
+     "Values per latent row.", kAnyTarget},
     {"context_dim", Impl::Constant, KernelId::LogProb, Width::ContextDim, {}, 0,
-     "Values per context row (0: the model takes no context)."},
+     "Values per context row (0: the model takes no context).", kAnyTarget},
     {"log_prob", Impl::Density, KernelId::LogProb, Width::One,
      {{Arg::InputRows, "x", Width::Dim},
       {Arg::Count, "n"},
@@ -217,12 +228,61 @@ inline constexpr Entry kEntries[] = {
       {Arg::OutputRows, "out_x", Width::Dim},
       {Arg::OutputRows, "out_logp", Width::One}}, 5,
      "n samples and the log-probability of each."},
+    {"cuda_log_prob", Impl::DeviceRun, KernelId::LogProb, Width::One,
+     {{Arg::InputRows, "d_x", Width::Dim},
+      {Arg::Count, "n"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out_logp", Width::One},
+      {Arg::Stream, "stream"}}, 5,
+     "log p(x) per row of device arrays, on the GPU (exact models).", kCUDA},
+    {"cuda_forward", Impl::DeviceRun, KernelId::Forward, Width::One,
+     {{Arg::InputRows, "d_x", Width::Dim},
+      {Arg::Count, "n"},
+      {Arg::LayerSeed, "seed"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out_z", Width::LatentDim},
+      {Arg::OutputRows, "d_out_ldj", Width::One},
+      {Arg::Stream, "stream"}}, 7,
+     "forward on the GPU: z and V of each row of device arrays.", kCUDA},
+    {"cuda_inverse", Impl::DeviceRun, KernelId::Inverse, Width::One,
+     {{Arg::InputRows, "d_z", Width::LatentDim},
+      {Arg::Count, "n"},
+      {Arg::LayerSeed, "seed"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out_x", Width::Dim},
+      {Arg::Stream, "stream"}}, 6,
+     "inverse on the GPU: x from latents z (device arrays).", kCUDA},
+    {"cuda_sample", Impl::DeviceRun, KernelId::Sample, Width::One,
+     {{Arg::Count, "n"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out_x", Width::Dim},
+      {Arg::Stream, "stream"}}, 5,
+     "sample on the GPU: row i depends only on (seed, i), as on the CPU.",
+     kCUDA},
+    {"cuda_sample_with_log_prob", Impl::DeviceRun, KernelId::SampleWithLogProb,
+     Width::One,
+     {{Arg::Count, "n"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out_x", Width::Dim},
+      {Arg::OutputRows, "d_out_logp", Width::One},
+      {Arg::Stream, "stream"}}, 6,
+     "sample_with_log_prob on the GPU (device arrays).", kCUDA},
 };
 // clang-format on
 
 /// The library-level symbol loaders read: one line per model and per entry
 /// (see CInterface.h for its format).
 inline constexpr const char *kManifestSymbol = "nf_library_manifest";
+
+/// Library-level functions of libraries with the CUDA target: the calling
+/// thread's last error message, and device memory for callers without a
+/// CUDA runtime of their own (bindings copying host arrays).
+inline constexpr const char *kLastErrorSymbol = "nf_last_error_message";
+inline constexpr const char *kDeviceAllocSymbol = "nf_cuda_malloc";
+inline constexpr const char *kDeviceFreeSymbol = "nf_cuda_free";
+inline constexpr const char *kDeviceCopySymbol = "nf_cuda_memcpy";
 
 //===----------------------------------------------------------------------===//
 // Generated names
@@ -248,6 +308,17 @@ inline std::string getGlueKernelSymbol(const std::string &model,
                                        const char *kernel) {
   return model + "_" + kernel;
 }
+
+/// The CUDA target's noise kernels, one per kind and element type, shared
+/// by the library's models: row i of `out` gets the noise values (seed, i,
+/// pair) from pair `first_pair` on, exactly the stream of the runtime's
+/// nfrt_fill_noise / nfrt_fill_layer_noise (layer noise: uniform, pairs
+/// from kLayerNoiseFirstPair on).
+inline std::string getNoiseKernelSymbol(bool uniform, bool f64) {
+  return std::string("nf_noise_") + (uniform ? "uniform" : "normal") +
+         (f64 ? "_f64" : "_f32");
+}
+inline constexpr int64_t kLayerNoiseFirstPair = int64_t(1) << 31;
 
 /// Calls `fn(name)` for every global name a library defines for `model`:
 /// exported entries, kernels (and their `_mlir_ciface_` wrappers), glue

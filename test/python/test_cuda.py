@@ -1,0 +1,238 @@
+"""The CUDA target (nf-compile --target=cuda): every example's device code
+is PTX without libdevice calls that ptxas accepts for sm_90, a library with
+both targets keeps its CPU results, and without a GPU the device entries
+fail with NF_ERROR_NO_DEVICE and a message, never a crash. With a GPU (the
+device machine), the device entries agree with the CPU's."""
+
+import ctypes
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+import nfmlir
+from nfmlir.compiler import find_nf_compile
+from nfmlir.runtime import NFRuntimeError
+
+EXAMPLES = sorted((ROOT / "examples").glob("*.mlir"))
+PTXAS = shutil.which("ptxas") or next(
+    (p for p in ["/usr/local/cuda/bin/ptxas"] if os.path.exists(p)), None)
+STUB = "/usr/local/cuda/lib64/stubs/libcuda.so"
+NF_ERROR_INVALID_ARGUMENT, NF_ERROR_NULL_POINTER = 1, 2
+NF_ERROR_NO_DEVICE, NF_ERROR_UNSUPPORTED = 4, 6
+
+
+def has_gpu():
+    try:
+        lib = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    count = ctypes.c_int(0)
+    return lib.cuInit(0) == 0 and lib.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0
+
+
+GPU = has_gpu()
+
+
+def nf_compile(*args, env=None):
+    return subprocess.run([find_nf_compile(), *map(str, args)], capture_output=True, text=True, env=env)
+
+
+def is_f64(path):
+    return "xf64>" in path.read_text()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_ptx(path, tmp_path):
+    """Toolkit-free PTX (no CUDA on PATH): polynomial f32 math, so no
+    libdevice call; only the driver's malloc/free (loop-carried temporaries)
+    may be declared. f64 transcendentals need libdevice: a clear error."""
+    ptx = tmp_path / "model.ptx"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = nf_compile(path, "--target=cuda", "--emit=ptx", "-o", ptx, env=env)
+    if result.returncode != 0:
+        assert is_f64(path), result.stderr
+        assert "f64 transcendentals need libdevice" in result.stderr
+        assert "Traceback" not in result.stderr and "PLEASE submit" not in result.stderr
+        if not PTXAS:
+            return
+        # With the toolkit, libdevice is linked in.
+        result = nf_compile(path, "--target=cuda", "--emit=ptx", "--cuda-toolkit",
+                            Path(PTXAS).parents[1], "-o", ptx)
+        assert result.returncode == 0, result.stderr
+    text = ptx.read_text()
+    assert ".target sm_90" in text
+    externs = set(re.findall(r"\.extern \.func\s*(?:\([^)]*\))?\s*(\w+)", text))
+    assert externs <= {"malloc", "free"}, externs
+    model = re.search(r"nf\.model @(\w+)", path.read_text()).group(1)
+    for body in ("normalize", "generate", "base_from_noise"):
+        assert f".entry nfk_{model}_{body}(" in text
+    if PTXAS:
+        check = subprocess.run([PTXAS, "-arch=sm_90", str(ptx), "-o", str(tmp_path / "m.cubin")],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+
+
+def small_flow(name="tiny", **kw):
+    rng = np.random.default_rng(3)
+    layers = [nfmlir.AffineCoupling([0], nfmlir.MLP.random([1, 16, 2], "tanh", rng), "exp"),
+              nfmlir.Reverse(),
+              nfmlir.AffineCoupling([0], nfmlir.MLP.random([1, 16, 2], "relu", rng), "softplus")]
+    return nfmlir.Model(layers, nfmlir.StandardNormal(2), name=name, **kw)
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    out = tmp_path_factory.mktemp("both")
+    return small_flow().compile(out_dir=out / "both", target="cuda,cpu"), \
+        small_flow().compile(out_dir=out / "cpu")
+
+
+def test_both_targets_keep_cpu_results(both):
+    gpu_lib, cpu_lib = both
+    x = np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32)
+    np.testing.assert_array_equal(gpu_lib.log_prob(x), cpu_lib.log_prob(x))
+    np.testing.assert_array_equal(gpu_lib.sample(50, seed=4), cpu_lib.sample(50, seed=4))
+    assert {"cuda_log_prob", "cuda_forward", "cuda_inverse"} <= set(gpu_lib.entries)
+    assert not any(e.startswith("cuda_") for e in cpu_lib.entries)
+
+
+def raw(model, entry):
+    lib = ctypes.CDLL(model.library_path)
+    fn = getattr(lib, f"nf_{model.name}_{entry}")
+    fn.restype = ctypes.c_int
+    lib.nf_last_error_message.restype = ctypes.c_char_p
+    return fn, lambda: lib.nf_last_error_message().decode()
+
+
+def test_argument_errors_come_first(both):
+    model = both[0]
+    fn, message = raw(model, "cuda_log_prob")
+    x = np.zeros((4, 2), np.float32)
+    assert fn(None, ctypes.c_int64(4), None, None, None) == NF_ERROR_NULL_POINTER
+    assert "NULL" in message()
+    assert fn(ctypes.c_void_p(x.ctypes.data), ctypes.c_int64(-1), None, None, None) == NF_ERROR_INVALID_ARGUMENT
+    assert "negative" in message()
+
+
+@pytest.mark.skipif(GPU, reason="this machine has a GPU")
+def test_no_device_is_an_error_code(both):
+    model = both[0]
+    x = np.zeros((4, 2), np.float32)
+    fn, message = raw(model, "cuda_forward")
+    assert fn(ctypes.c_void_p(x.ctypes.data), ctypes.c_int64(4), None, ctypes.c_void_p(x.ctypes.data),
+              None, None) == NF_ERROR_NO_DEVICE
+    assert "libcuda.so.1" in message()
+    with pytest.raises(NFRuntimeError, match="no CUDA"):
+        model.cuda_log_prob(x)
+
+
+@pytest.mark.skipif(GPU or not os.path.exists(STUB), reason="needs the toolkit's stub driver and no GPU")
+def test_driver_without_device(both, tmp_path):
+    """The toolkit's stub libcuda: every driver function resolves, cuInit
+    fails; the error names the CUDA error."""
+    (tmp_path / "libcuda.so.1").symlink_to(STUB)
+    script = (
+        "import ctypes, sys, numpy as np\n"
+        f"lib = ctypes.CDLL({both[0].library_path!r})\n"
+        "fn = lib.nf_tiny_cuda_log_prob; fn.restype = ctypes.c_int\n"
+        "lib.nf_last_error_message.restype = ctypes.c_char_p\n"
+        "x = np.zeros((4, 2), np.float32); p = ctypes.c_void_p(x.ctypes.data)\n"
+        "print(fn(p, ctypes.c_int64(4), None, p, None)); print(lib.nf_last_error_message().decode())\n")
+    env = dict(os.environ, LD_LIBRARY_PATH=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    code, text = out.stdout.splitlines()
+    assert int(code) == NF_ERROR_NO_DEVICE
+    assert "no CUDA device" in text and "CUDA_ERROR" in text
+
+
+def test_bound_log_prob_is_unsupported(tmp_path):
+    """A bound model's log_prob on the device: code 6 with the reason
+    (before any device is needed)."""
+    bound = nfmlir.Model([nfmlir.UniformDequantize(4)], nfmlir.StandardNormal(2), name="deq")
+    model = bound.compile(out_dir=tmp_path, target="cuda,cpu")
+    fn, message = raw(model, "cuda_log_prob")
+    x = np.zeros((4, 2), np.float32)
+    p = ctypes.c_void_p(x.ctypes.data)
+    assert fn(p, ctypes.c_int64(4), None, p, None) == NF_ERROR_UNSUPPORTED
+    assert "exact models only" in message()
+
+
+CLANG = shutil.which("clang-22") or shutil.which("/usr/lib/llvm-22/bin/clang")
+MLIR_TRANSLATE = shutil.which("mlir-translate-22") or shutil.which("/usr/lib/llvm-22/bin/mlir-translate")
+
+
+@pytest.mark.skipif(not CLANG or not MLIR_TRANSLATE, reason="needs clang-22 and mlir-translate")
+def test_device_noise_matches_runtime(tmp_path):
+    """The noise kernels the GPU runs (nf-add-noise-kernels, the same
+    builder nf-gpu-map-rows calls), compiled for the CPU and run against
+    the runtime's Philox streams: uniform base and layer noise bit for bit,
+    normal noise within the rounding of the polynomial log."""
+    nf_opt = Path(find_nf_compile()).with_name("nf-opt")
+    (tmp_path / "empty.mlir").write_text("module {}\n")
+    objects = []
+    for element in ("f32", "f64"):
+        lowered = tmp_path / f"noise_{element}.mlir"
+        subprocess.run([nf_opt, tmp_path / "empty.mlir",
+                        f"--nf-add-noise-kernels=target=cpu element-type={element}", "--nf-cpu-pipeline",
+                        "-o", lowered], check=True)
+        ll = tmp_path / f"noise_{element}.ll"
+        subprocess.run([MLIR_TRANSLATE, "--mlir-to-llvmir", lowered, "-o", ll], check=True)
+        objects.append(ll)
+    runtime = Path(find_nf_compile()).parents[1] / "lib"
+    exe = tmp_path / "noise_check"
+    subprocess.run([CLANG, "-O2", f"-I{runtime}", ROOT / "test/python/inputs/noise_check.c", *objects,
+                    runtime / "libnf_runtime.a", "-lstdc++", "-lm", "-lpthread", "-ldl", "-o", exe],
+                   check=True, capture_output=True)
+    lines = subprocess.run([exe], check=True, capture_output=True, text=True).stdout.split("\n")
+    results = {tuple(line.split()[:2]): line.split()[2:] for line in lines if line}
+    assert len(results) == 6
+    for (element, kind), (worst, exact) in results.items():
+        same, total = map(int, exact.split("/"))
+        if kind in ("uniform", "layer") or element == "f64":
+            assert same == total, (element, kind, worst)
+        else:
+            assert float(worst) < 1e-6, (element, kind, worst)
+
+
+@pytest.mark.skipif(not GPU, reason="no CUDA GPU on this machine")
+@pytest.mark.parametrize("path", [p for p in EXAMPLES if not is_f64(p)], ids=lambda p: p.stem)
+def test_device_matches_cpu(path, tmp_path):
+    lib_path = tmp_path / "libm.so"
+    result = nf_compile(path, "--target=cuda,cpu", "-o", lib_path)
+    assert result.returncode == 0, result.stderr
+    for model in nfmlir.load(lib_path).models.values():
+        rng = np.random.default_rng(1)
+        if model.context_dim:
+            continue
+        x = model.sample(1000, seed=3)
+        np.testing.assert_allclose(model.cuda_sample(1000, seed=3), x, rtol=1e-5, atol=1e-5)
+        if model.exactness == "exact":
+            np.testing.assert_allclose(model.cuda_log_prob(x), model.log_prob(x), rtol=1e-5, atol=1e-4)
+        z = rng.normal(size=(1000, model.latent_dim)).astype(model.dtype)
+        np.testing.assert_allclose(model.cuda_inverse(z, seed=5), model.inverse(z, seed=5), rtol=1e-5, atol=1e-4)
+        got_z, got_v = model.cuda_forward(x, seed=7)
+        want_z, want_v = model.forward(x, seed=7)
+        np.testing.assert_allclose(got_z, want_z, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(got_v, want_v, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.skipif(not GPU, reason="no CUDA GPU on this machine")
+def test_device_arrays_pass_through(tmp_path):
+    """PyTorch CUDA tensors in, PyTorch CUDA tensors out, no copies."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch without CUDA")
+    model = small_flow().compile(out_dir=tmp_path, target="cuda,cpu")
+    x = np.random.default_rng(2).normal(size=(500, 2)).astype(np.float32)
+    got = model.cuda_log_prob(torch.from_numpy(x).cuda())
+    assert isinstance(got, torch.Tensor) and got.is_cuda
+    np.testing.assert_allclose(got.cpu().numpy(), model.log_prob(x), rtol=1e-5, atol=1e-4)
