@@ -12,6 +12,8 @@
 #include "nf/Runtime/nf_runtime.h"
 #include "nf/Target/EntryPoints.h"
 
+#include "Errors.h"
+
 #include <dlfcn.h>
 
 #include <cstddef>
@@ -275,156 +277,168 @@ int nfrt_cuda_run(const nfrt_model *model, const nfrt_cuda_module *module,
                   const char *body, const char *base_from_noise, int input,
                   const void *in, int64_t n, uint64_t seed, const void *ctx,
                   void *mapped, void *log_det, void *log_prob, void *stream) {
-  if (n < 0)
-    return fail(NF_ERROR_INVALID_ARGUMENT, "n must not be negative");
-  if (n > 0 &&
-      ((input != NFRT_INPUT_NOISE && !in) || (model->context_dim > 0 && !ctx)))
-    return fail(NF_ERROR_NULL_POINTER, "a device array is NULL");
-  const Driver *driver;
-  if (int code = openDevice(driver))
-    return code;
-  if (n == 0)
-    return NF_OK;
+  return nfrt::guardExceptions([&]() -> int {
+    if (n < 0)
+      return fail(NF_ERROR_INVALID_ARGUMENT, "n must not be negative");
+    if (n > 0 && ((input != NFRT_INPUT_NOISE && !in) ||
+                  (model->context_dim > 0 && !ctx)))
+      return fail(NF_ERROR_NULL_POINTER, "a device array is NULL");
+    const Driver *driver;
+    if (int code = openDevice(driver))
+      return code;
+    if (n == 0)
+      return NF_OK;
 
-  bool generative = input != NFRT_INPUT_DATA;
-  bool f64 = model->element_size == 8;
-  int64_t size = model->element_size;
-  int64_t layerCols = generative ? model->inverse_noise : model->forward_noise;
-  CUfunction function, base = nullptr, noise = nullptr, layerNoise = nullptr;
-  if (int code = getFunction(*driver, module, body, function))
-    return code;
-  if (input == NFRT_INPUT_NOISE) {
-    if (int code = getFunction(*driver, module, base_from_noise, base))
+    bool generative = input != NFRT_INPUT_DATA;
+    bool f64 = model->element_size == 8;
+    int64_t size = model->element_size;
+    int64_t layerCols =
+        generative ? model->inverse_noise : model->forward_noise;
+    CUfunction function, base = nullptr, noise = nullptr, layerNoise = nullptr;
+    if (int code = getFunction(*driver, module, body, function))
       return code;
-    std::string name = mlir::nf::abi::getNoiseKernelSymbol(
-        model->noise == NFRT_NOISE_UNIFORM, f64);
-    if (int code = getFunction(*driver, module, name.c_str(), noise))
-      return code;
-  }
-  if (layerCols > 0) {
-    std::string name = mlir::nf::abi::getNoiseKernelSymbol(true, f64);
-    if (int code = getFunction(*driver, module, name.c_str(), layerNoise))
-      return code;
-  }
-
-  auto cuStream = static_cast<CUstream>(stream);
-  std::vector<CUdeviceptr> scratch;
-  // Device rows for what the caller does not give: null if out of memory.
-  auto rows = [&](void *given, int64_t cols) -> void * {
-    if (given)
-      return given;
-    CUdeviceptr ptr = 0;
-    if (driver->memAllocAsync(&ptr, n * (cols > 0 ? cols : 1) * size,
-                              cuStream) != kSuccess)
-      return nullptr;
-    scratch.push_back(ptr);
-    return reinterpret_cast<void *>(ptr);
-  };
-  unsigned blocks =
-      static_cast<unsigned>((n + kThreadsPerBlock - 1) / kThreadsPerBlock);
-  auto launch = [&](CUfunction fn, KernelParams &params) {
-    CUresult result =
-        driver->launchKernel(fn, blocks, 1, 1, kThreadsPerBlock, 1, 1, 0,
-                             cuStream, params.get(), nullptr);
-    return result == kSuccess ? NF_OK
-                              : failDriver(*driver, result, "cuLaunchKernel");
-  };
-  auto run = [&]() -> int {
-    const void *rowsIn = in;
     if (input == NFRT_INPUT_NOISE) {
-      // Base noise of (seed, row), then the latents it maps to.
-      void *drawn = rows(nullptr, model->latent_dim);
-      void *latents = rows(nullptr, model->latent_dim);
-      if (!drawn || !latents)
-        return fail(NF_ERROR_OUT_OF_MEMORY, "cuMemAllocAsync failed");
-      KernelParams draw;
-      draw.addInt(static_cast<int64_t>(seed));
-      draw.addInt(0);
-      draw.addRows(drawn, n, model->latent_dim);
-      if (int code = launch(noise, draw))
+      if (int code = getFunction(*driver, module, base_from_noise, base))
         return code;
-      KernelParams toLatents;
-      toLatents.addRows(drawn, n, model->latent_dim);
-      toLatents.addRows(latents, n, model->latent_dim);
-      if (int code = launch(base, toLatents))
+      std::string name = mlir::nf::abi::getNoiseKernelSymbol(
+          model->noise == NFRT_NOISE_UNIFORM, f64);
+      if (int code = getFunction(*driver, module, name.c_str(), noise))
         return code;
-      rowsIn = latents;
     }
-    void *layer = nullptr;
     if (layerCols > 0) {
-      if (!(layer = rows(nullptr, layerCols)))
-        return fail(NF_ERROR_OUT_OF_MEMORY, "cuMemAllocAsync failed");
-      KernelParams draw;
-      draw.addInt(static_cast<int64_t>(seed));
-      draw.addInt(mlir::nf::abi::kLayerNoiseFirstPair);
-      draw.addRows(layer, n, layerCols);
-      if (int code = launch(layerNoise, draw))
+      std::string name = mlir::nf::abi::getNoiseKernelSymbol(true, f64);
+      if (int code = getFunction(*driver, module, name.c_str(), layerNoise))
         return code;
     }
-    int64_t mappedCols = generative ? model->dim : model->latent_dim;
-    void *outMapped = rows(mapped, mappedCols);
-    void *outLogDet = generative ? nullptr : rows(log_det, 0);
-    void *outLogProb = rows(log_prob, 0);
-    if (!outMapped || (!generative && !outLogDet) || !outLogProb)
-      return fail(NF_ERROR_OUT_OF_MEMORY, "cuMemAllocAsync failed");
-    KernelParams params;
-    params.addRows(rowsIn, n, generative ? model->latent_dim : model->dim);
-    if (model->context_dim > 0)
-      params.addRows(ctx, n, model->context_dim);
-    if (layer)
-      params.addRows(layer, n, layerCols);
-    params.addRows(outMapped, n, mappedCols);
-    if (!generative)
-      params.addRows(outLogDet, n, 0);
-    params.addRows(outLogProb, n, 0);
-    return launch(function, params);
-  };
-  int status = run();
-  // Stream-ordered: freed once the kernels before it have run.
-  for (CUdeviceptr ptr : scratch)
-    driver->memFreeAsync(ptr, cuStream);
-  return status;
+
+    auto cuStream = static_cast<CUstream>(stream);
+    std::vector<CUdeviceptr> scratch;
+    // Device rows for what the caller does not give: null if out of memory.
+    auto rows = [&](void *given, int64_t cols) -> void * {
+      if (given)
+        return given;
+      CUdeviceptr ptr = 0;
+      if (driver->memAllocAsync(&ptr, n * (cols > 0 ? cols : 1) * size,
+                                cuStream) != kSuccess)
+        return nullptr;
+      scratch.push_back(ptr);
+      return reinterpret_cast<void *>(ptr);
+    };
+    unsigned blocks =
+        static_cast<unsigned>((n + kThreadsPerBlock - 1) / kThreadsPerBlock);
+    auto launch = [&](CUfunction fn, KernelParams &params) {
+      CUresult result =
+          driver->launchKernel(fn, blocks, 1, 1, kThreadsPerBlock, 1, 1, 0,
+                               cuStream, params.get(), nullptr);
+      return result == kSuccess ? NF_OK
+                                : failDriver(*driver, result, "cuLaunchKernel");
+    };
+    auto run = [&]() -> int {
+      const void *rowsIn = in;
+      if (input == NFRT_INPUT_NOISE) {
+        // Base noise of (seed, row), then the latents it maps to.
+        void *drawn = rows(nullptr, model->latent_dim);
+        void *latents = rows(nullptr, model->latent_dim);
+        if (!drawn || !latents)
+          return fail(NF_ERROR_OUT_OF_MEMORY, "cuMemAllocAsync failed");
+        KernelParams draw;
+        draw.addInt(static_cast<int64_t>(seed));
+        draw.addInt(0);
+        draw.addRows(drawn, n, model->latent_dim);
+        if (int code = launch(noise, draw))
+          return code;
+        KernelParams toLatents;
+        toLatents.addRows(drawn, n, model->latent_dim);
+        toLatents.addRows(latents, n, model->latent_dim);
+        if (int code = launch(base, toLatents))
+          return code;
+        rowsIn = latents;
+      }
+      void *layer = nullptr;
+      if (layerCols > 0) {
+        if (!(layer = rows(nullptr, layerCols)))
+          return fail(NF_ERROR_OUT_OF_MEMORY, "cuMemAllocAsync failed");
+        KernelParams draw;
+        draw.addInt(static_cast<int64_t>(seed));
+        draw.addInt(mlir::nf::abi::kLayerNoiseFirstPair);
+        draw.addRows(layer, n, layerCols);
+        if (int code = launch(layerNoise, draw))
+          return code;
+      }
+      int64_t mappedCols = generative ? model->dim : model->latent_dim;
+      void *outMapped = rows(mapped, mappedCols);
+      void *outLogDet = generative ? nullptr : rows(log_det, 0);
+      void *outLogProb = rows(log_prob, 0);
+      if (!outMapped || (!generative && !outLogDet) || !outLogProb)
+        return fail(NF_ERROR_OUT_OF_MEMORY, "cuMemAllocAsync failed");
+      KernelParams params;
+      params.addRows(rowsIn, n, generative ? model->latent_dim : model->dim);
+      if (model->context_dim > 0)
+        params.addRows(ctx, n, model->context_dim);
+      if (layer)
+        params.addRows(layer, n, layerCols);
+      params.addRows(outMapped, n, mappedCols);
+      if (!generative)
+        params.addRows(outLogDet, n, 0);
+      params.addRows(outLogProb, n, 0);
+      return launch(function, params);
+    };
+    int status = run();
+    // Stream-ordered: freed once the kernels before it have run.
+    for (CUdeviceptr ptr : scratch)
+      driver->memFreeAsync(ptr, cuStream);
+    return status;
+  });
 }
 
 int nfrt_cuda_malloc(void **ptr, int64_t bytes) {
-  const Driver *driver;
-  if (!ptr)
-    return fail(NF_ERROR_NULL_POINTER, "ptr is NULL");
-  if (int code = openDevice(driver))
-    return code;
-  CUdeviceptr device = 0;
-  NF_CUDA_CHECK(*driver,
-                driver->memAlloc(&device, bytes > 0 ? size_t(bytes) : 1));
-  *ptr = reinterpret_cast<void *>(device);
-  return NF_OK;
+  return nfrt::guardExceptions([&]() -> int {
+    const Driver *driver;
+    if (!ptr)
+      return fail(NF_ERROR_NULL_POINTER, "ptr is NULL");
+    if (int code = openDevice(driver))
+      return code;
+    CUdeviceptr device = 0;
+    NF_CUDA_CHECK(*driver,
+                  driver->memAlloc(&device, bytes > 0 ? size_t(bytes) : 1));
+    *ptr = reinterpret_cast<void *>(device);
+    return NF_OK;
+  });
 }
 
 int nfrt_cuda_free(void *ptr) {
-  const Driver *driver;
-  if (int code = openDevice(driver))
-    return code;
-  if (ptr)
-    NF_CUDA_CHECK(*driver, driver->memFree(reinterpret_cast<CUdeviceptr>(ptr)));
-  return NF_OK;
+  return nfrt::guardExceptions([&]() -> int {
+    const Driver *driver;
+    if (int code = openDevice(driver))
+      return code;
+    if (ptr)
+      NF_CUDA_CHECK(*driver,
+                    driver->memFree(reinterpret_cast<CUdeviceptr>(ptr)));
+    return NF_OK;
+  });
 }
 
 int nfrt_cuda_memcpy(void *dst, const void *src, int64_t bytes, int kind) {
-  const Driver *driver;
-  if (bytes < 0 || (kind != 0 && kind != 1))
-    return fail(NF_ERROR_INVALID_ARGUMENT, "bad size or copy kind");
-  if (int code = openDevice(driver))
-    return code;
-  if (bytes == 0)
+  return nfrt::guardExceptions([&]() -> int {
+    const Driver *driver;
+    if (bytes < 0 || (kind != 0 && kind != 1))
+      return fail(NF_ERROR_INVALID_ARGUMENT, "bad size or copy kind");
+    if (int code = openDevice(driver))
+      return code;
+    if (bytes == 0)
+      return NF_OK;
+    if (!dst || !src)
+      return fail(NF_ERROR_NULL_POINTER, "a copy pointer is NULL");
+    if (kind == 0)
+      NF_CUDA_CHECK(
+          *driver,
+          driver->memcpyHtoD(reinterpret_cast<CUdeviceptr>(dst), src, bytes));
+    else
+      NF_CUDA_CHECK(
+          *driver,
+          driver->memcpyDtoH(dst, reinterpret_cast<CUdeviceptr>(src), bytes));
     return NF_OK;
-  if (!dst || !src)
-    return fail(NF_ERROR_NULL_POINTER, "a copy pointer is NULL");
-  if (kind == 0)
-    NF_CUDA_CHECK(*driver, driver->memcpyHtoD(
-                               reinterpret_cast<CUdeviceptr>(dst), src, bytes));
-  else
-    NF_CUDA_CHECK(*driver, driver->memcpyDtoH(
-                               dst, reinterpret_cast<CUdeviceptr>(src), bytes));
-  return NF_OK;
+  });
 }
 
 } // extern "C"

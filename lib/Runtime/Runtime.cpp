@@ -9,11 +9,13 @@
 #include "nf/Runtime/nf_runtime.h"
 #include "nf/Target/EntryPoints.h"
 
+#include "Errors.h"
 #include "ThreadPool.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <csetjmp>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -127,61 +129,124 @@ void fillNoise(int noise, uint64_t seed, int64_t rowBegin, int64_t rowEnd,
 }
 
 /// Scratch memory of the kernels: lowered with MLIR's generic allocation
-/// functions, their temporary buffers come from this per-thread bump arena,
-/// which runRows resets after every kernel call (kernels write results only
-/// into the caller's buffers, so nothing outlives a call). After the first
-/// call the arena is one block, and allocation is a pointer bump instead of
-/// ~40 aligned mallocs per call.
+/// functions, their temporary buffers come from this per-thread arena. Freed
+/// buffers go to a free list of their power-of-two size class and are
+/// reused, so temporaries that loops allocate and free every iteration (MAF's
+/// sequential inverse, fixed points, MCMC steps) take bounded memory; the
+/// rest is a pointer bump in a few large blocks. runRows resets it after
+/// every kernel call (kernels write results only into the caller's buffers,
+/// so nothing outlives a call), merging the blocks into one, up to
+/// kKeepBytes: a call's peak is not kept for ever.
 class Arena {
 public:
-  ~Arena() {
-    for (Block &block : blocks)
-      std::free(block.data);
-  }
+  ~Arena() { releaseBlocks(); }
 
+  /// `size` bytes aligned to `alignment`, or null when out of memory.
   void *allocate(size_t size, size_t alignment) {
-    alignment = std::max<size_t>(alignment, 16);
-    if (void *p = bump(size, alignment))
-      return p;
-    size_t blockSize = std::max<size_t>(size + alignment, 1 << 20);
-    char *data =
-        static_cast<char *>(std::aligned_alloc(64, (blockSize + 63) / 64 * 64));
-    if (!data)
+    if (alignment <= kHeader) {
+      unsigned sizeClass = getSizeClass(size + kHeader);
+      char *block = freeLists[sizeClass];
+      if (block) {
+        std::memcpy(&freeLists[sizeClass], block + sizeof(unsigned) * 2,
+                    sizeof(char *));
+      } else if (!(block = bump(size_t(1) << sizeClass, kHeader))) {
+        return nullptr;
+      }
+      std::memcpy(block, &sizeClass, sizeof(sizeClass));
+      return block + kHeader;
+    }
+    // Rare over-aligned buffers are not recycled.
+    char *block = bump(size + alignment + kHeader, alignment);
+    if (!block)
       return nullptr;
-    total += blockSize;
-    blocks.push_back({data, blockSize});
-    used = 0;
-    return bump(size, alignment);
+    char *data = block + ((kHeader + alignment - 1) / alignment) * alignment;
+    unsigned unrecycled = kUnrecycled;
+    std::memcpy(data - kHeader, &unrecycled, sizeof(unrecycled));
+    return data;
   }
 
-  /// Frees everything; keeps one block as large as all of them together.
+  void release(void *data) {
+    if (!data)
+      return;
+    char *block = static_cast<char *>(data) - kHeader;
+    unsigned sizeClass;
+    std::memcpy(&sizeClass, block, sizeof(sizeClass));
+    if (sizeClass >= kNumClasses)
+      return;
+    std::memcpy(block + sizeof(unsigned) * 2, &freeLists[sizeClass],
+                sizeof(char *));
+    freeLists[sizeClass] = block;
+  }
+
+  /// Frees everything; keeps one block as large as all of them together,
+  /// unless that is more than kKeepBytes.
   void reset() {
     used = 0;
-    if (blocks.size() <= 1)
+    std::fill(std::begin(freeLists), std::end(freeLists), nullptr);
+    if (blocks.size() <= 1 && total <= kKeepBytes)
       return;
-    for (Block &block : blocks)
-      std::free(block.data);
-    blocks.clear();
     size_t size = total;
-    total = 0;
+    releaseBlocks();
+    if (size > kKeepBytes)
+      return;
     if (char *data = static_cast<char *>(
-            std::aligned_alloc(64, (size + 63) / 64 * 64))) {
+            std::aligned_alloc(kHeader, roundUp(size, kHeader)))) {
       blocks.push_back({data, size});
       total = size;
     }
   }
 
+  /// Bytes the arena holds from the system.
+  size_t getReserved() const { return total; }
+
 private:
-  /// `size` bytes from the current block, or null if they do not fit.
-  void *bump(size_t size, size_t alignment) {
+  static constexpr size_t kHeader = 64; // keeps data 64-byte aligned
+  static constexpr unsigned kNumClasses = 64, kUnrecycled = ~0u;
+  static constexpr size_t kKeepBytes = size_t(64) << 20;
+
+  static size_t roundUp(size_t value, size_t to) {
+    return (value + to - 1) / to * to;
+  }
+  static unsigned getSizeClass(size_t bytes) {
+    unsigned sizeClass = 7; // 128 bytes, the header and a line of data
+    while ((size_t(1) << sizeClass) < bytes)
+      ++sizeClass;
+    return sizeClass;
+  }
+
+  /// `size` bytes at `alignment` from the current block or a new one.
+  char *bump(size_t size, size_t alignment) {
+    if (char *p = bumpCurrent(size, alignment))
+      return p;
+    // Blocks grow with the total, so a call needs few of them.
+    size_t blockSize =
+        roundUp(std::max({size + alignment, size_t(1) << 20, total}), kHeader);
+    char *data = static_cast<char *>(std::aligned_alloc(kHeader, blockSize));
+    if (!data)
+      return nullptr;
+    total += blockSize;
+    blocks.push_back({data, blockSize});
+    used = 0;
+    return bumpCurrent(size, alignment);
+  }
+
+  char *bumpCurrent(size_t size, size_t alignment) {
     if (blocks.empty())
       return nullptr;
     uintptr_t base = reinterpret_cast<uintptr_t>(blocks.back().data);
-    uintptr_t start = (base + used + alignment - 1) / alignment * alignment;
+    uintptr_t start = roundUp(base + used, alignment);
     if (start + size > base + blocks.back().size)
       return nullptr;
     used = start + size - base;
-    return reinterpret_cast<void *>(start);
+    return reinterpret_cast<char *>(start);
+  }
+
+  void releaseBlocks() {
+    for (Block &block : blocks)
+      std::free(block.data);
+    blocks.clear();
+    total = 0;
+    used = 0;
   }
 
   struct Block {
@@ -190,9 +255,31 @@ private:
   };
   std::vector<Block> blocks;
   size_t used = 0, total = 0;
+  char *freeLists[kNumClasses] = {};
 };
 
 thread_local Arena scratch;
+
+/// Where a kernel call goes when an allocation fails: the kernels cannot
+/// handle a null buffer, so the allocator jumps back out of the kernel
+/// (generated code holds no resources a jump could leak; the arena is reset
+/// after it).
+thread_local std::jmp_buf *outOfMemory = nullptr;
+
+/// Calls the kernel; false if it ran out of memory.
+bool callKernel(nfrt_kernel kernel, nfrt_memref2 *in, nfrt_memref2 *ctx,
+                nfrt_memref2 *noise, nfrt_memref2 *out2, nfrt_memref1 *out1) {
+  std::jmp_buf jump;
+  std::jmp_buf *outer = outOfMemory;
+  if (setjmp(jump)) {
+    outOfMemory = outer;
+    return false;
+  }
+  outOfMemory = &jump;
+  kernel(in, ctx, noise, out2, out1);
+  outOfMemory = outer;
+  return true;
+}
 
 struct Call {
   const nfrt_model *model;
@@ -240,8 +327,11 @@ int runRows(const Call &call, int64_t begin, int64_t end) {
     nfrt_memref2 layer = rows2(layerNoise.data(), 0, e - b, layerCols, size);
     nfrt_memref2 out2 = rows2(call.out2, b, e, call.out2Cols, size);
     nfrt_memref1 out1 = rows1(call.out1, b, e, size);
-    call.kernel(&in, &ctx, &layer, &out2, &out1);
+    bool ran = callKernel(call.kernel, &in, &ctx, &layer, &out2, &out1);
     scratch.reset();
+    if (!ran)
+      return nfrt_fail(NF_ERROR_OUT_OF_MEMORY,
+                       "out of memory for the kernel's temporaries");
   }
   return NF_OK;
 }
@@ -264,15 +354,22 @@ extern "C" int nfrt_run(const nfrt_model *model, nfrt_kernel kernel, int input,
   // Blocks go to the process's persistent threads one at a time; a single
   // block runs on the caller's thread.
   int64_t blocks = (n + kRowsPerBlock - 1) / kRowsPerBlock;
-  if (blocks == 1)
-    return runRows(call, 0, n);
-  std::atomic<int> status{NF_OK};
-  nfrt::parallelFor(blocks, nfrt::getNumThreads(), [&](int64_t block) {
+  auto runBlock = [&](int64_t block) {
     int64_t begin = block * kRowsPerBlock;
-    if (int rc = runRows(call, begin, std::min(n, begin + kRowsPerBlock)))
-      status.store(rc);
+    return nfrt::guardExceptions([&] {
+      return runRows(call, begin, std::min(n, begin + kRowsPerBlock));
+    });
+  };
+  if (blocks == 1)
+    return runBlock(0);
+  std::atomic<int> status{NF_OK};
+  return nfrt::guardExceptions([&] {
+    nfrt::parallelFor(blocks, nfrt::getNumThreads(), [&](int64_t block) {
+      if (int rc = runBlock(block))
+        status.store(rc);
+    });
+    return status.load();
   });
-  return status.load();
 }
 
 namespace {
@@ -322,10 +419,12 @@ extern "C" int nfrt_iwae(const nfrt_model *model, nfrt_kernel kernel,
     return NF_OK;
   if (!x || !out || (model->context_dim > 0 && !ctx))
     return NF_ERROR_NULL_POINTER;
-  return model->element_size == 4 ? runIwae(model, kernel, x, n, k, seed, ctx,
-                                            static_cast<float *>(out))
-                                  : runIwae(model, kernel, x, n, k, seed, ctx,
-                                            static_cast<double *>(out));
+  return nfrt::guardExceptions([&] {
+    return model->element_size == 4 ? runIwae(model, kernel, x, n, k, seed, ctx,
+                                              static_cast<float *>(out))
+                                    : runIwae(model, kernel, x, n, k, seed, ctx,
+                                              static_cast<double *>(out));
+  });
 }
 
 extern "C" void nfrt_philox4x32_10(const uint32_t counter[4],
@@ -429,14 +528,25 @@ extern "C" void memrefCopy(int64_t elementSize, UnrankedMemRef *src,
 // Allocation functions of kernels lowered with use-generic-functions.
 //===----------------------------------------------------------------------===//
 
+/// A buffer from the arena; out of memory leaves the kernel (callKernel).
+static void *allocateOrLeave(size_t size, size_t alignment) {
+  void *data = scratch.allocate(size, alignment);
+  if (!data && outOfMemory)
+    std::longjmp(*outOfMemory, 1);
+  return data;
+}
+
 extern "C" void *_mlir_memref_to_llvm_alloc(size_t size) {
-  return scratch.allocate(size, 16);
+  return allocateOrLeave(size, 16);
 }
 
 extern "C" void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment,
                                                     size_t size) {
-  return scratch.allocate(size, alignment);
+  return allocateOrLeave(size, alignment);
 }
 
-/// Buffers live until the runtime resets the arena after the kernel call.
-extern "C" void _mlir_memref_to_llvm_free(void *) {}
+extern "C" void _mlir_memref_to_llvm_free(void *data) { scratch.release(data); }
+
+extern "C" int64_t nfrt_scratch_bytes(void) {
+  return static_cast<int64_t>(scratch.getReserved());
+}

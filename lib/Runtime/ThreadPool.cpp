@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -148,7 +149,13 @@ int nfrt::getNumThreads() {
 void nfrt::parallelFor(int64_t count, int threads,
                        const std::function<void(int64_t)> &task) {
   threads = static_cast<int>(std::min<int64_t>(threads, count));
-  if (threads > 1 && ThreadPool::get().tryRun(count, threads, task))
+  bool ran = false;
+  try {
+    ran = threads > 1 && ThreadPool::get().tryRun(count, threads, task);
+  } catch (const std::system_error &) {
+    // No new thread to be had: the caller's thread does the work.
+  }
+  if (ran)
     return;
   for (int64_t i = 0; i < count; ++i)
     task(i);

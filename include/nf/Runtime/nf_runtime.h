@@ -3,7 +3,9 @@
 |* Linked into every library nf-compile writes. The generated glue describes  *|
 |* each model (nfrt_model) and wraps each kernel in an nfrt_kernel; the       *|
 |* runtime validates arguments, splits the batch into row blocks over         *|
-|* threads, draws sampling noise and calls the kernels.                       *|
+|* threads, draws sampling noise and calls the kernels. Kernel temporaries    *|
+|* come from a per-thread arena that recycles freed buffers; running out of   *|
+|* memory returns NF_ERROR_OUT_OF_MEMORY, and no C++ exception leaves it.     *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 
@@ -79,6 +81,11 @@ int nfrt_run(const nfrt_model *model, nfrt_kernel kernel, int input,
  * nfrt_run's error codes (1 also for k < 1). */
 int nfrt_iwae(const nfrt_model *model, nfrt_kernel kernel, const void *x,
               int64_t n, int64_t k, uint64_t seed, const void *ctx, void *out);
+
+/* Bytes the calling thread's scratch arena holds between calls: one block
+ * as large as the last calls' peak, at most 64 MiB (for tests and memory
+ * accounting). */
+int64_t nfrt_scratch_bytes(void);
 
 /* Philox4x32-10: one block of four 32-bit outputs. */
 void nfrt_philox4x32_10(const uint32_t counter[4], const uint32_t key[2],
