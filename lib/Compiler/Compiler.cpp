@@ -152,10 +152,29 @@ compileForCUDA(ModuleOp module, StringRef inputName,
   return ptx;
 }
 
+static llvm::Error compile(ModuleOp module, StringRef inputName,
+                           const CompilerOptions &options,
+                           const CompilerOutputs &outputs, TimingScope &timing);
+
 llvm::Error mlir::nf::compileModels(ModuleOp module, StringRef inputName,
                                     const CompilerOptions &options,
                                     const CompilerOutputs &outputs,
                                     TimingScope &timing) {
+  // A library's header is written first; it goes if the library fails, so
+  // that a failed compile leaves no partial output.
+  llvm::FileRemover header;
+  if (options.emit == EmitKind::SharedLibrary)
+    header.setFile(outputs.header);
+  llvm::Error err = compile(module, inputName, options, outputs, timing);
+  if (!err)
+    header.releaseFile();
+  return err;
+}
+
+static llvm::Error compile(ModuleOp module, StringRef inputName,
+                           const CompilerOptions &options,
+                           const CompilerOutputs &outputs,
+                           TimingScope &timing) {
   if (options.optLevel > 3)
     return createStringError("optimization level must be 0 to 3");
   SmallVector<ModelInterface> models = collectModelInterfaces(module);

@@ -1153,3 +1153,60 @@ func.func @max_pool_context(%x: tensor<?x2x4x4xf32>, %c: tensor<?x3xf32>) -> ten
   %0 = nf.max_pool %x context %c : tensor<?x3xf32> : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
   return %0 : tensor<?x2x2x2xf32>
 }
+
+// -----
+
+// x * c is injective only for c != 0, which a parameter-free body can only
+// show with a nonzero constant or an exp.
+func.func @elementwise_mul_by_possible_zero(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{cannot derive the inverse: 'arith.mulf' is not injective in x unless its operand #1 is nonzero, which is not proven}}
+  %0 = nf.elementwise %x : tensor<?x2xf32> {
+  ^bb0(%v: f32):
+    %c = arith.constant 0.0 : f32
+    %s = arith.mulf %v, %c : f32
+    nf.scalar_yield %s : f32
+  }
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @elementwise_even_power(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{cannot derive the inverse: 'math.powf' is not injective in x: its exponent (operand #1) must be an odd integer constant, or a nonzero constant over a base proven positive (operand #0)}}
+  %0 = nf.elementwise %x : tensor<?x2xf32> {
+  ^bb0(%v: f32):
+    %c = arith.constant 2.0 : f32
+    %s = math.powf %v, %c : f32
+    nf.scalar_yield %s : f32
+  }
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @elementwise_false_monotone(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{is declared monotone increasing, but f(-10) = 100 and f(-9.995) = 99.9}}
+  %0 = nf.elementwise %x monotone increasing : tensor<?x2xf32> {
+  ^bb0(%v: f32):
+    %sq = arith.mulf %v, %v : f32
+    nf.scalar_yield %sq : f32
+  }
+  return %0 : tensor<?x2xf32>
+}
+
+// -----
+
+// Feature 0's parameters depend on x_0: no feature-by-feature inverse.
+func.func private @self_made(%x: tensor<?x2xf32>, %w0: tensor<2x4xf32>, %b0: tensor<4xf32>, %w1: tensor<4x4xf32>, %b1: tensor<4xf32>) -> tensor<?x4xf32> {
+  %h = nf.mlp %x (%w0, %b0, %w1, %b1 : tensor<2x4xf32>, tensor<4xf32>, tensor<4x4xf32>, tensor<4xf32>) activation relu : tensor<?x2xf32> -> tensor<?x4xf32>
+  return %h : tensor<?x4xf32>
+}
+func.func @autoregressive_not(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+  %w0 = arith.constant dense<[[1.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]]> : tensor<2x4xf32>
+  %b0 = arith.constant dense<0.0> : tensor<4xf32>
+  %w1 = arith.constant dense<[[1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]> : tensor<4x4xf32>
+  %b1 = arith.constant dense<0.0> : tensor<4xf32>
+  // expected-error @+1 {{conditioner @self_made is not autoregressive: by the zero pattern of its constant weights, the parameters of feature 0 depend on that feature}}
+  %0 = nf.affine_autoregressive %x conditioner @self_made(%w0, %b0, %w1, %b1 : tensor<2x4xf32>, tensor<4xf32>, tensor<4x4xf32>, tensor<4xf32>) : tensor<?x2xf32>
+  return %0 : tensor<?x2xf32>
+}

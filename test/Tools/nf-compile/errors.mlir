@@ -7,6 +7,10 @@
 // RUN: not nf-compile %S/Inputs/no-model.mlir --emit=exe 2>&1 | FileCheck %s --check-prefix=EMIT
 // RUN: not nf-compile %S/Inputs/bad-resource.mlir -o %t.so 2>&1 | FileCheck %s --check-prefix=RESOURCE
 // RUN: not nf-compile %s --emit=obj -o /nonexistent/dir/out.o 2>&1 | FileCheck %s --check-prefix=OUTPUT
+// A library that cannot be linked (a directory in its place) leaves no
+// header behind either.
+// RUN: rm -rf %t.d && mkdir -p %t.d/libm.so && not nf-compile %s -o %t.d/libm.so 2>&1 | FileCheck %s --check-prefix=LINK
+// RUN: not test -e %t.d/m.h
 
 // VERIFY: invalid-model.mlir:4:8: error: 'nf.permute' op permutation repeats entry 1
 // SYNTAX: syntax-error.mlir:3:{{[0-9]+}}: error:
@@ -16,6 +20,7 @@
 // EMIT: Cannot find option named 'exe'
 // RESOURCE: bad-resource.mlir:4:8: error: 'arith.constant' op resource 'half' is missing or does not hold one 'f32'
 // OUTPUT: nf-compile: error: {{.*}}/nonexistent/dir/out.o
+// LINK: nf-compile: error: linking '{{.*}}libm.so' failed
 
 nf.model @m(%x: tensor<?x2xf32>) base #nf.std_normal {
   nf.yield %x : tensor<?x2xf32>

@@ -49,8 +49,10 @@ mlir::nf::verifyAutoregressiveConditioner(ConditionedLayerOpInterface op,
   llvm::append_range(inputs, op.getParams().getTypes());
   Type result =
       getBatchType(op.getTransformer().numParams * features, {}, elementType);
-  return verifyConditionerType(op, table, op.getConditionerAttr(), inputs,
-                               result, layout);
+  if (failed(verifyConditionerType(op, table, op.getConditionerAttr(), inputs,
+                                   result, layout)))
+    return failure();
+  return verifyAutoregressiveStructure(op);
 }
 
 namespace {
@@ -111,53 +113,60 @@ struct IncrementalPlan {
   Activation activation;
 };
 
-/// Plans the incremental solve; fails unless the conditioner is an MLP with
-/// constant weights whose zero pattern is autoregressive.
-std::optional<IncrementalPlan> planIncremental(ConditionedLayerOpInterface op,
-                                               ValueRange params) {
-  std::optional<ConditionerMLP> mlp = getConditionerMLP(op);
-  if (!mlp)
-    return std::nullopt;
-  IncrementalPlan plan;
-  plan.activation = mlp->activation;
-  for (unsigned i = 0; i < mlp->paramIndices.size(); i += 2) {
-    Value weight = params[mlp->paramIndices[i]];
+/// The constant weights and biases of an MLP conditioner, if they are.
+std::optional<std::pair<SmallVector<Matrix>, SmallVector<Values>>>
+getConstantMLP(const ConditionerMLP &mlp, ValueRange params) {
+  SmallVector<Matrix> weights;
+  SmallVector<Values> biases;
+  for (unsigned i = 0; i + 1 < mlp.paramIndices.size(); i += 2) {
+    Value weight = params[mlp.paramIndices[i]];
     FailureOr<Values> w = getConstantFloatValues(weight);
     FailureOr<Values> bias =
-        getConstantFloatValues(params[mlp->paramIndices[i + 1]]);
+        getConstantFloatValues(params[mlp.paramIndices[i + 1]]);
     if (failed(w) || failed(bias))
       return std::nullopt;
     auto type = cast<RankedTensorType>(weight.getType());
-    plan.weights.push_back({*w, type.getDimSize(0), type.getDimSize(1)});
-    plan.biases.push_back(*bias);
+    weights.push_back({*w, type.getDimSize(0), type.getDimSize(1)});
+    biases.push_back(*bias);
   }
-  if (plan.weights.size() < 2)
-    return std::nullopt;
-  int64_t features =
-      cast<RankedTensorType>(op.getInput().getType()).getDimSize(1);
-  Transformer transformer = op.getTransformer();
+  return std::make_pair(weights, biases);
+}
+
+/// What the zero pattern of an MLP conditioner's weights says: the features
+/// each layer's units depend on, and an order in which the features can be
+/// solved one by one (each after those its parameters need), or, if there
+/// is none (not autoregressive), a feature whose parameters need itself or
+/// a cycle through it.
+struct DependenceStructure {
+  SmallVector<SmallVector<llvm::BitVector>> reach;
+  SmallVector<int64_t> order;
+  int64_t blocked = -1;
+};
+
+DependenceStructure analyzeDependence(ArrayRef<Matrix> weights,
+                                      int64_t features,
+                                      Transformer transformer) {
+  DependenceStructure result;
   auto outputColumn = [&](int64_t feature, int64_t r) {
     return transformer.layout == ParamLayout::Blocked
                ? r * features + feature
                : feature * transformer.numParams + r;
   };
-
   // The features each unit depends on, layer by layer.
-  SmallVector<SmallVector<llvm::BitVector>> reach;
   SmallVector<llvm::BitVector> current;
-  for (int64_t j = 0; j < plan.weights.front().rows; ++j) {
+  for (int64_t j = 0; j < weights.front().rows; ++j) {
     llvm::BitVector bits(features);
     if (j < features)
       bits.set(j);
     current.push_back(bits);
   }
-  for (const Matrix &w : plan.weights) {
+  for (const Matrix &w : weights) {
     SmallVector<llvm::BitVector> next(w.cols, llvm::BitVector(features));
     for (int64_t r = 0; r < w.rows; ++r)
       for (int64_t c = 0; c < w.cols; ++c)
         if (w.at(r, c) != 0.0)
           next[c] |= current[r];
-    reach.push_back(next);
+    result.reach.push_back(next);
     current = next;
   }
   // Solve order: each feature once the features its parameters need are.
@@ -166,7 +175,7 @@ std::optional<IncrementalPlan> planIncremental(ConditionedLayerOpInterface op,
     for (int64_t r = 0; r < transformer.numParams; ++r)
       needs[i] |= current[outputColumn(i, r)];
   llvm::BitVector solved(features);
-  while (static_cast<int64_t>(plan.order.size()) < features) {
+  while (static_cast<int64_t>(result.order.size()) < features) {
     int64_t next = -1;
     for (int64_t i = 0; i < features && next < 0; ++i) {
       llvm::BitVector missing = needs[i];
@@ -174,11 +183,44 @@ std::optional<IncrementalPlan> planIncremental(ConditionedLayerOpInterface op,
       if (!solved.test(i) && missing.none())
         next = i;
     }
-    if (next < 0)
-      return std::nullopt; // not autoregressive
-    plan.order.push_back(next);
+    if (next < 0) {
+      // Prefer a feature that needs itself directly.
+      for (int64_t i = 0; i < features && result.blocked < 0; ++i)
+        if (!solved.test(i) && needs[i].test(i))
+          result.blocked = i;
+      for (int64_t i = 0; i < features && result.blocked < 0; ++i)
+        if (!solved.test(i))
+          result.blocked = i;
+      return result;
+    }
+    result.order.push_back(next);
     solved.set(next);
   }
+  return result;
+}
+
+/// Plans the incremental solve; fails unless the conditioner is an MLP with
+/// constant weights whose zero pattern is autoregressive.
+std::optional<IncrementalPlan> planIncremental(ConditionedLayerOpInterface op,
+                                               ValueRange params) {
+  std::optional<ConditionerMLP> mlp = getConditionerMLP(op);
+  if (!mlp)
+    return std::nullopt;
+  auto constants = getConstantMLP(*mlp, params);
+  if (!constants || constants->first.size() < 2)
+    return std::nullopt;
+  IncrementalPlan plan;
+  plan.activation = mlp->activation;
+  plan.weights = constants->first;
+  plan.biases = constants->second;
+  int64_t features =
+      cast<RankedTensorType>(op.getInput().getType()).getDimSize(1);
+  DependenceStructure structure =
+      analyzeDependence(plan.weights, features, op.getTransformer());
+  if (structure.blocked >= 0)
+    return std::nullopt; // not autoregressive
+  plan.order = structure.order;
+  SmallVector<SmallVector<llvm::BitVector>> &reach = structure.reach;
   SmallVector<int64_t> rank(features);
   for (auto [k, feature] : llvm::enumerate(plan.order))
     rank[feature] = k;
@@ -224,6 +266,29 @@ Value buildConstant(OpBuilder &b, Location loc, Type elementType,
 }
 
 } // namespace
+
+LogicalResult
+mlir::nf::verifyAutoregressiveStructure(ConditionedLayerOpInterface op) {
+  std::optional<ConditionerMLP> mlp = getConditionerMLP(op);
+  if (!mlp)
+    return success(); // not an nf.mlp conditioner: nothing to read
+  auto constants = getConstantMLP(*mlp, op.getParams());
+  if (!constants || constants->first.empty())
+    return success(); // weights known only at run time
+  int64_t features =
+      cast<RankedTensorType>(op.getInput().getType()).getDimSize(1);
+  DependenceStructure structure =
+      analyzeDependence(constants->first, features, op.getTransformer());
+  if (structure.blocked < 0)
+    return success();
+  return op.emitOpError("conditioner @")
+         << op.getConditionerAttr().getValue()
+         << " is not autoregressive: by the zero pattern of its constant "
+            "weights, the parameters of feature "
+         << structure.blocked
+         << " depend on that feature (directly or through a cycle of "
+            "features), so no feature-by-feature inverse exists";
+}
 
 /// Solves out = tau^-1(in; h(out)) feature by feature in a loop over the D
 /// steps, evaluating the MADE incrementally: every hidden unit is computed

@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "llvm/Support/Format.h"
@@ -43,6 +44,13 @@ mlir::nf::buildElementwiseLayer(ElementwiseBijectionOpInterface op,
   return LayerValues{results[0], logDet};
 }
 
+/// `v` as printf's %g writes it.
+static std::string formatShort(double v) {
+  std::string text;
+  llvm::raw_string_ostream(text) << llvm::format("%g", v);
+  return text;
+}
+
 namespace {
 /// Verifies that `value` lies in (low, high) (open bounds).
 LogicalResult verifyInRange(Operation *op, StringRef name, double value,
@@ -50,14 +58,9 @@ LogicalResult verifyInRange(Operation *op, StringRef name, double value,
   bool aboveLow = closedLow ? value >= low : value > low;
   if (aboveLow && value < high)
     return success();
-  auto format = [](double v) {
-    std::string text;
-    llvm::raw_string_ostream(text) << llvm::format("%g", v);
-    return text;
-  };
   return op->emitOpError(name)
-         << " must be in " << (closedLow ? "[" : "(") << format(low) << ", "
-         << format(high) << "), but is " << format(value);
+         << " must be in " << (closedLow ? "[" : "(") << formatShort(low)
+         << ", " << formatShort(high) << "), but is " << formatShort(value);
 }
 } // namespace
 
@@ -272,15 +275,84 @@ static DenseSet<Value> getValuesDependingOnX(Block &body) {
   return dependent;
 }
 
-/// Whether `op` can be undone symbolically given its operand `index` (the
-/// others do not depend on x).
-static bool isInvertibleIn(Operation *op, unsigned index) {
-  if (isa<arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp,
-          arith::NegFOp, math::ExpOp, math::LogOp, math::Log1pOp, math::ExpM1Op,
-          math::TanhOp, math::AtanhOp, math::SinhOp, math::AsinhOp,
-          math::SqrtOp>(op))
+/// The value of a float constant, if `v` is one.
+static std::optional<double> getConstantValue(Value v) {
+  FloatAttr attr;
+  if (matchPattern(v, m_Constant(&attr)))
+    return attr.getValueAsDouble();
+  return std::nullopt;
+}
+
+/// Whether `v` is provably > 0 for every x: a positive constant, an exp, or
+/// products, quotients and sums of such values.
+static bool isProvenPositive(Value v) {
+  if (std::optional<double> c = getConstantValue(v))
+    return *c > 0;
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return false;
+  if (isa<math::ExpOp>(def))
     return true;
-  return isa<math::PowFOp>(op) && index == 0;
+  if (isa<arith::MulFOp, arith::DivFOp, arith::AddFOp>(def))
+    return isProvenPositive(def->getOperand(0)) &&
+           isProvenPositive(def->getOperand(1));
+  return false;
+}
+
+/// Whether `v` is provably nonzero for every x: a nonzero constant, a
+/// positive value, or products, quotients and negations of such values.
+static bool isProvenNonzero(Value v) {
+  if (std::optional<double> c = getConstantValue(v))
+    return *c != 0;
+  if (isProvenPositive(v))
+    return true;
+  Operation *def = v.getDefiningOp();
+  if (def && isa<arith::MulFOp, arith::DivFOp>(def))
+    return isProvenNonzero(def->getOperand(0)) &&
+           isProvenNonzero(def->getOperand(1));
+  if (def && isa<arith::NegFOp>(def))
+    return isProvenNonzero(def->getOperand(0));
+  return false;
+}
+
+/// Whether `op`, a function of x through its operand `index` (the others do
+/// not depend on x), is injective, so that it can be undone symbolically;
+/// if not, `why` says which operand breaks it.
+static bool isInvertibleIn(Operation *op, unsigned index, std::string &why) {
+  std::string name = "'" + op->getName().getStringRef().str() + "'";
+  if (isa<arith::AddFOp, arith::SubFOp, arith::NegFOp, math::ExpOp, math::LogOp,
+          math::Log1pOp, math::ExpM1Op, math::TanhOp, math::AtanhOp,
+          math::SinhOp, math::AsinhOp, math::SqrtOp>(op))
+    return true;
+  if (isa<arith::MulFOp, arith::DivFOp>(op)) {
+    // x * c, x / c and c / x are injective only for c != 0.
+    unsigned other = 1 - index;
+    if (isProvenNonzero(op->getOperand(other)))
+      return true;
+    why = name + " is not injective in x unless its operand #" +
+          std::to_string(other) +
+          " is nonzero, which is not proven (use a nonzero constant or an "
+          "exp)";
+    return false;
+  }
+  if (auto pow = dyn_cast<math::PowFOp>(op)) {
+    if (index != 0) {
+      why = name + " with x in the exponent is not inverted symbolically";
+      return false;
+    }
+    // x^c: injective for odd integer c on all reals, for any c != 0 on a
+    // positive base.
+    std::optional<double> c = getConstantValue(pow.getRhs());
+    bool oddInteger = c && std::fmod(std::abs(*c), 2.0) == 1.0;
+    if ((c && *c != 0 && isProvenPositive(pow.getLhs())) || oddInteger)
+      return true;
+    why = name + " is not injective in x: its exponent (operand #1) must be "
+                 "an odd integer constant, or a nonzero constant over a base "
+                 "proven positive (operand #0)";
+    return false;
+  }
+  why = name + " is not invertible in x";
+  return false;
 }
 
 FailureOr<SmallVector<OpOperand *>>
@@ -304,15 +376,111 @@ ElementwiseOp::getInversionChain(std::string &why) {
       why = name + " uses x in more than one operand";
       return failure();
     }
-    if (!isInvertibleIn(def, uses.front()->getOperandNumber())) {
-      why = name + " is not invertible in x";
+    if (!isInvertibleIn(def, uses.front()->getOperandNumber(), why))
       return failure();
-    }
     chain.push_back(uses.front());
     value = uses.front()->get();
   }
   std::reverse(chain.begin(), chain.end());
   return chain;
+}
+
+/// f(x) of a body of scalar arith/math ops on constants, in double
+/// precision; nullopt for an op it does not know.
+static std::optional<double> evaluateBody(Block &body, double x) {
+  DenseMap<Value, double> values;
+  values[body.getArgument(0)] = x;
+  for (Operation &op : body.without_terminator()) {
+    if (auto c = getConstantValue(op.getResult(0))) {
+      values[op.getResult(0)] = *c;
+      continue;
+    }
+    SmallVector<double> in;
+    for (Value operand : op.getOperands()) {
+      auto it = values.find(operand);
+      if (it == values.end())
+        return std::nullopt;
+      in.push_back(it->second);
+    }
+    double a = in.empty() ? 0 : in[0], b = in.size() > 1 ? in[1] : 0, r;
+    if (isa<arith::AddFOp>(op))
+      r = a + b;
+    else if (isa<arith::SubFOp>(op))
+      r = a - b;
+    else if (isa<arith::MulFOp>(op))
+      r = a * b;
+    else if (isa<arith::DivFOp>(op))
+      r = a / b;
+    else if (isa<arith::NegFOp>(op))
+      r = -a;
+    else if (isa<arith::MaximumFOp>(op))
+      r = std::max(a, b);
+    else if (isa<arith::MinimumFOp>(op))
+      r = std::min(a, b);
+    else if (isa<math::ExpOp>(op))
+      r = std::exp(a);
+    else if (isa<math::LogOp>(op))
+      r = std::log(a);
+    else if (isa<math::Log1pOp>(op))
+      r = std::log1p(a);
+    else if (isa<math::ExpM1Op>(op))
+      r = std::expm1(a);
+    else if (isa<math::TanhOp>(op))
+      r = std::tanh(a);
+    else if (isa<math::AtanhOp>(op))
+      r = std::atanh(a);
+    else if (isa<math::SinhOp>(op))
+      r = std::sinh(a);
+    else if (isa<math::AsinhOp>(op))
+      r = std::asinh(a);
+    else if (isa<math::SqrtOp>(op))
+      r = std::sqrt(a);
+    else if (isa<math::PowFOp>(op))
+      r = std::pow(a, b);
+    else if (isa<math::AbsFOp>(op))
+      r = std::abs(a);
+    else if (isa<math::SinOp>(op))
+      r = std::sin(a);
+    else if (isa<math::CosOp>(op))
+      r = std::cos(a);
+    else
+      return std::nullopt;
+    values[op.getResult(0)] = r;
+  }
+  auto it = values.find(cast<ScalarYieldOp>(body.getTerminator()).getValue());
+  return it == values.end() ? std::nullopt : std::optional<double>(it->second);
+}
+
+/// The grid a `monotone` declaration is checked on.
+static constexpr double kMonotoneGridBound = 10.0;
+static constexpr int kMonotoneGridPoints = 4001;
+
+/// Checks a `monotone` declaration on a grid over [-10, 10] where f is
+/// finite; an error names the first pair of points that contradicts it.
+static LogicalResult verifyMonotone(ElementwiseOp op, bool increasing) {
+  Block &body = op.getBody().front();
+  std::optional<double> previous;
+  double previousX = 0;
+  for (int k = 0; k < kMonotoneGridPoints; ++k) {
+    double x = -kMonotoneGridBound +
+               2 * kMonotoneGridBound * k / (kMonotoneGridPoints - 1);
+    std::optional<double> fx = evaluateBody(body, x);
+    if (!fx)
+      return success(); // an op the check cannot evaluate
+    if (!std::isfinite(*fx))
+      continue; // outside the domain
+    if (previous) {
+      bool violated = increasing ? !(*fx > *previous) : !(*fx < *previous);
+      if (violated)
+        return op.emitOpError("is declared monotone ")
+               << (increasing ? "increasing" : "decreasing") << ", but f("
+               << formatShort(previousX) << ") = " << formatShort(*previous)
+               << " and f(" << formatShort(x) << ") = " << formatShort(*fx);
+    }
+    previous = fx;
+    previousX = x;
+  }
+  return success();
 }
 
 LogicalResult ElementwiseOp::verifyRegions() {
@@ -346,6 +514,8 @@ LogicalResult ElementwiseOp::verifyRegions() {
               "decreasing` to invert it numerically";
   if (!(getTolerance().convertToDouble() > 0))
     return emitOpError("tolerance must be positive");
+  if (getMonotone())
+    return verifyMonotone(*this, *getMonotone() == Monotonicity::Increasing);
   return success();
 }
 
@@ -391,8 +561,22 @@ static Value buildDerivative(ElementwiseOp op, OpBuilder &b, Location loc,
 
 Value ElementwiseOp::buildScalarLogAbsDerivative(OpBuilder &b, Location loc,
                                                  Value x) {
-  return math::LogOp::create(
-      b, loc, math::AbsFOp::create(b, loc, buildDerivative(*this, b, loc, x)));
+  // In log space, so that log|f'| stays finite where f' overflows.
+  Block &body = getBody().front();
+  IRMapping mapping;
+  mapping.map(body.getArgument(0), x);
+  DenseMap<Value, LogDerivative> derivatives;
+  derivatives[body.getArgument(0)] = {
+      createFloatConstant(b, loc, x.getType(), 0.0),
+      createFloatConstant(b, loc, x.getType(), 1.0)};
+  cloneWithLogDerivatives(b, loc, body.without_terminator(), mapping,
+                          derivatives);
+  Value yielded = cast<ScalarYieldOp>(body.getTerminator()).getValue();
+  auto it = derivatives.find(yielded);
+  if (it == derivatives.end())
+    return createFloatConstant(b, loc, x.getType(),
+                               -std::numeric_limits<double>::infinity());
+  return it->second.logAbs;
 }
 
 /// Undoes `op` on its x-dependent operand `index`: returns a with
@@ -428,7 +612,10 @@ static Value invertStep(ScalarBuilder &s, Operation *op, unsigned index,
   if (isa<math::SqrtOp>(op))
     return s.mul(v, v);
   assert(isa<math::PowFOp>(op) && "not an invertible primitive");
-  return math::PowFOp::create(s.b, s.loc, v, s.div(s.c(1.0), other));
+  // x = sign(v) |v|^(1/c): odd powers of negative x come back negative.
+  Value root =
+      math::PowFOp::create(s.b, s.loc, s.abs(v), s.div(s.c(1.0), other));
+  return math::CopySignOp::create(s.b, s.loc, root, v);
 }
 
 /// Solves f(x) = z for a monotone f (see buildMonotoneSolve).

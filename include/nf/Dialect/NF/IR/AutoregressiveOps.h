@@ -18,11 +18,19 @@ namespace mlir::nf {
 LogicalResult verifyAutoregressiveLayer(ConditionedLayerOpInterface op);
 
 /// Checks that the conditioner maps (x [, context], params...) to the
-/// transformer's parameters for every feature; `layout` describes them in
-/// the error.
+/// transformer's parameters for every feature, and that it is
+/// autoregressive (verifyAutoregressiveStructure); `layout` describes the
+/// parameters in the error.
 LogicalResult verifyAutoregressiveConditioner(ConditionedLayerOpInterface op,
                                               SymbolTableCollection &table,
                                               StringRef layout);
+
+/// For an nf.mlp conditioner with constant weights: that the zero pattern
+/// of the weights lets the features be solved one by one (in some order,
+/// each after those its parameters depend on), else a located error. The
+/// compiler inverts MAF/IAF layers feature by feature and trusts nothing
+/// else about the conditioner.
+LogicalResult verifyAutoregressiveStructure(ConditionedLayerOpInterface op);
 
 /// The layer's map (`inverse` false) or inverse on `in`, with V at x in both
 /// directions; `inverted` for IAF layers. `context` and `params` are the

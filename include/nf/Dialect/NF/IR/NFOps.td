@@ -571,8 +571,9 @@ def NF_AffineAutoregressiveOp : NF_AutoregressiveOp<"affine_autoregressive",
 
     With `inverted` the layer is the inverse of that map (IAF): x -> z is
     the D-pass loop, z -> x one pass, and V = -sum log scale(h(z)).
-    The compiler trusts the conditioner's autoregressive structure; a
-    conditioner without it makes the inverse wrong.
+    An `nf.mlp` conditioner with constant weights must be autoregressive by
+    the zero pattern of its weights (in some order of the features): the
+    verifier rejects one that is not. Other conditioners are trusted.
 
     ```mlir
     %z = nf.affine_autoregressive %x conditioner @made(%w0, %b0 : tensor<4x8xf32>, tensor<8xf32>)
@@ -1373,16 +1374,21 @@ def NF_ElementwiseOp : NF_ElementwiseLayerOp<"elementwise", [
     type) to z with arith and math ops, ending in `nf.scalar_yield`. The
     compiler derives the rest:
 
-    - the inverse symbolically when the body is a chain of invertible
-      primitives on x (add/sub/mul/div by x-independent values, negation,
-      exp/log, log1p/expm1, tanh/atanh, sinh/asinh, sqrt, powf by an
-      x-independent exponent, ...), undoing them in reverse order;
+    - the inverse symbolically when the body is a chain of injective
+      primitives on x (add/sub of x-independent values; mul/div by values
+      proven nonzero: nonzero constants, exp, products of such; negation,
+      exp/log, log1p/expm1, tanh/atanh, sinh/asinh, sqrt; powf by an odd
+      integer constant, or by a nonzero constant over a base proven
+      positive), undoing them in reverse order;
     - otherwise, when `monotone` is given, by a safeguarded Newton/bisection
       solve (bracket doubling, then Newton steps kept inside the bracket) to
-      `tolerance`;
-    - anything else is rejected by the verifier, naming the op in the way;
+      `tolerance`; the verifier evaluates the body on a grid over [-10, 10]
+      and rejects a declaration the values contradict;
+    - anything else is rejected by the verifier, naming the op (and the
+      operand) in the way;
     - log|f'(x)| by forward-mode symbolic differentiation of the body (chain
-      and product rules over arith/math).
+      and product rules over arith/math), in log space (log cosh, log of exp
+      chains), so that it stays finite where f'(x) overflows.
 
     ```mlir
     %z = nf.elementwise %x : tensor<?x4xf32> {

@@ -26,6 +26,22 @@ void cloneWithDerivatives(OpBuilder &b, Location loc,
                           IRMapping &mapping,
                           DenseMap<Value, Value> &derivatives);
 
+/// A derivative as log|d| and sign(d) (+-1): finite where d itself would
+/// overflow (sinh(2x) at |x| = 45 in f32).
+struct LogDerivative {
+  Value logAbs, sign;
+};
+
+/// cloneWithDerivatives in log space: records log|d| and the sign of every
+/// dependent result. Multiplicative steps (exp, sinh, products and
+/// quotients by independent values, ...) add logs, with log cosh, log of
+/// exp and softplus forms that cannot overflow; a sum or product of two
+/// dependent values combines them in linear space.
+void cloneWithLogDerivatives(OpBuilder &b, Location loc,
+                             iterator_range<Block::iterator> ops,
+                             IRMapping &mapping,
+                             DenseMap<Value, LogDerivative> &derivatives);
+
 } // namespace mlir::nf
 
 #endif // NF_DIALECT_NF_IR_SCALARDERIVATIVES_H
