@@ -98,6 +98,46 @@ int fail(const Twine &message) {
   return 1;
 }
 
+/// Bracket nesting deeper than this is refused before parsing: MLIR's
+/// parser recurses per level and would overflow the stack (at ~10^5).
+constexpr unsigned kMaxNesting = 1000;
+
+/// Where the nesting of (), [] and {} outside strings and comments first
+/// exceeds `limit` in `text`, if it does.
+std::optional<const char *> findExcessiveNesting(StringRef text,
+                                                 unsigned limit) {
+  unsigned depth = 0;
+  for (const char *p = text.begin(), *end = text.end(); p < end; ++p) {
+    switch (*p) {
+    case '"':
+      for (++p; p < end && *p != '"'; ++p)
+        if (*p == '\\')
+          ++p;
+      break;
+    case '/':
+      if (p + 1 < end && p[1] == '/')
+        while (p < end && *p != '\n')
+          ++p;
+      break;
+    case '(':
+    case '[':
+    case '{':
+      if (++depth > limit)
+        return p;
+      break;
+    case ')':
+    case ']':
+    case '}':
+      if (depth > 0)
+        --depth;
+      break;
+    default:
+      break;
+    }
+  }
+  return std::nullopt;
+}
+
 /// The directory of the runtime: build/lib beside build/bin/nf-compile.
 std::string getRuntimeDir(const char *argv0) {
   SmallString<256> dir(sys::path::parent_path(sys::path::parent_path(
@@ -155,6 +195,15 @@ int main(int argc, char **argv) {
   if (!input)
     return fail(error);
   SourceMgr sourceMgr;
+  if (std::optional<const char *> deep =
+          findExcessiveNesting(input->getBuffer(), kMaxNesting)) {
+    SMLoc loc = SMLoc::getFromPointer(*deep);
+    sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
+    sourceMgr.PrintMessage(loc, SourceMgr::DK_Error,
+                           "brackets nested deeper than " + Twine(kMaxNesting) +
+                               " levels");
+    return 1;
+  }
   sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);

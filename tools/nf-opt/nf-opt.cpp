@@ -12,6 +12,9 @@
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "nf/InitAllNF.h"
+#include "llvm/Support/thread.h"
+
+static constexpr unsigned kStackBytes = 1u << 30;
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
@@ -24,7 +27,14 @@ int main(int argc, char **argv) {
   mlir::registerAllToLLVMIRTranslations(registry);
   mlir::nf::registerAllNFDialects(registry);
 
-  return mlir::asMainReturnCode(mlir::MlirOptMain(
-      argc, argv, "nf-opt: the nf normalizing-flow compiler driver\n",
-      registry));
+  // MLIR's parser and many passes recurse per level of region nesting: a
+  // large stack lets deeply nested input get an answer, not a crash.
+  mlir::LogicalResult result = mlir::failure();
+  llvm::thread worker(std::optional<unsigned>(kStackBytes), [&] {
+    result = mlir::MlirOptMain(
+        argc, argv, "nf-opt: the nf normalizing-flow compiler driver\n",
+        registry);
+  });
+  worker.join();
+  return mlir::asMainReturnCode(result);
 }

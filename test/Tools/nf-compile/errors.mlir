@@ -7,6 +7,11 @@
 // RUN: not nf-compile %S/Inputs/no-model.mlir --emit=exe 2>&1 | FileCheck %s --check-prefix=EMIT
 // RUN: not nf-compile %S/Inputs/bad-resource.mlir -o %t.so 2>&1 | FileCheck %s --check-prefix=RESOURCE
 // RUN: not nf-compile %s --emit=obj -o /nonexistent/dir/out.o 2>&1 | FileCheck %s --check-prefix=OUTPUT
+// Binary garbage, a truncated model and brackets nested 5000 deep (the
+// parser would overflow its stack): located errors, no crash.
+// RUN: printf 'nf\x00\x01\xff\xfe{{{\x80' > %t.bin.mlir && not nf-compile %t.bin.mlir -o %t.so 2>&1 | FileCheck %s --check-prefix=GARBAGE
+// RUN: head -c -60 %S/cuda.mlir > %t.trunc.mlir && not nf-compile %t.trunc.mlir -o %t.so 2>&1 | FileCheck %s --check-prefix=TRUNC
+// RUN: %python -c "print('module {' * 5000 + '}' * 5000)" > %t.deep.mlir && not nf-compile %t.deep.mlir -o %t.so 2>&1 | FileCheck %s --check-prefix=DEEP
 // A library that cannot be linked (a directory in its place) leaves no
 // header behind either.
 // RUN: rm -rf %t.d && mkdir -p %t.d/libm.so && not nf-compile %s -o %t.d/libm.so 2>&1 | FileCheck %s --check-prefix=LINK
@@ -20,6 +25,9 @@
 // EMIT: Cannot find option named 'exe'
 // RESOURCE: bad-resource.mlir:4:8: error: 'arith.constant' op resource 'half' is missing or does not hold one 'f32'
 // OUTPUT: nf-compile: error: {{.*}}/nonexistent/dir/out.o
+// GARBAGE: bin.mlir:1:{{[0-9]+}}: error:
+// TRUNC: trunc.mlir:{{[0-9]+}}:{{[0-9]+}}: error:
+// DEEP: deep.mlir:1:{{[0-9]+}}: error: brackets nested deeper than 1000 levels
 // LINK: nf-compile: error: linking '{{.*}}libm.so' failed
 
 nf.model @m(%x: tensor<?x2xf32>) base #nf.std_normal {
