@@ -84,6 +84,22 @@ private:
         .front();
   }
 
+  /// log p_Z(z) + V, with NaN read as -inf: for finite data a NaN can only
+  /// come from leaving a layer's domain or from overflow (inf - inf, 0 *
+  /// inf), where the density is 0 (or below the type's range).
+  Value addLogProb(Value logBase, Value logDet) {
+    return mapElementwise(builder, loc, logBase, {logBase, logDet}, 1,
+                          [](OpBuilder &nb, Location nloc, ValueRange args) {
+                            ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+                            Value sum = s.add(args[0], args[1]);
+                            Value nan =
+                                s.cmp(arith::CmpFPredicate::UNO, sum, sum);
+                            return SmallVector<Value>{
+                                s.select(nan, s.minusInfinity(), sum)};
+                          })
+        .front();
+  }
+
   /// Reads a flat memref argument as a tensor of `type` (the model's shape).
   Value readArgument(Value memref, RankedTensorType type) {
     auto flatType = RankedTensorType::get(
@@ -198,7 +214,8 @@ private:
         break;
       case abi::Output::LogProb:
         writeResult(
-            add(base.buildLogProb(builder, loc, latent), mapped->logDet), out);
+            addLogProb(base.buildLogProb(builder, loc, latent), mapped->logDet),
+            out);
         break;
       }
     }
