@@ -228,7 +228,8 @@ static llvm::Error compile(ModuleOp module, StringRef inputName,
   };
   if (emit == EmitKind::Glue)
     return writeGlue(outputs.output);
-  if (!cpu) {
+  // Glue + kernel objects + runtime -> the shared library.
+  auto link = [&](ArrayRef<std::string> objectPaths) -> llvm::Error {
     llvm::FileRemover glueRemover;
     auto gluePath = createTemporary("nf-glue", "c", glueRemover);
     if (!gluePath)
@@ -236,8 +237,11 @@ static llvm::Error compile(ModuleOp module, StringRef inputName,
     if (llvm::Error err = writeGlue(*gluePath))
       return err;
     TimingScope linking = timing.nest("glue compile and link");
-    return linkSharedLibrary(*gluePath, {}, options.runtimeDir, outputs.output);
-  }
+    return linkSharedLibrary(*gluePath, objectPaths, options.runtimeDir,
+                             outputs.output);
+  };
+  if (!cpu)
+    return link({});
 
   auto machine = createHostTargetMachine(options.cpu, options.optLevel);
   if (!machine)
@@ -298,13 +302,5 @@ static llvm::Error compile(ModuleOp module, StringRef inputName,
           llvm::sys::path::stem(inputName), objectPaths))
     return err;
   codegen.stop();
-  llvm::FileRemover glueRemover;
-  auto gluePath = createTemporary("nf-glue", "c", glueRemover);
-  if (!gluePath)
-    return gluePath.takeError();
-  if (llvm::Error err = writeGlue(*gluePath))
-    return err;
-  TimingScope linking = timing.nest("glue compile and link");
-  return linkSharedLibrary(*gluePath, objectPaths, options.runtimeDir,
-                           outputs.output);
+  return link(objectPaths);
 }

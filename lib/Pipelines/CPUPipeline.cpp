@@ -59,10 +59,7 @@ void mlir::nf::buildCPUCodegenPipeline(OpPassManager &pm,
   loops.addPass(createConvertVectorToSCFPass(
       VectorTransferToSCFOptions().enableFullUnroll()));
 
-  // Hyperbolic and inverse-hyperbolic functions have no LLVM intrinsic.
-  math::MathExpandOpsPassOptions expand;
-  expand.opMnemonics = {"sinh", "cosh", "asinh", "acosh", "atanh"};
-  loops.addPass(math::createMathExpandOpsPass(expand));
+  addHyperbolicExpansion(loops);
   if (options.approximateMath)
     loops.addPass(createNFApproximateMathPass());
 

@@ -53,9 +53,7 @@ void mlir::nf::buildCUDACodegenPipeline(OpPassManager &pm,
   // Scalar loops per thread; polynomial f32 math, as on the CPU.
   OpPassManager &loops = pm.nest<func::FuncOp>();
   loops.addPass(createConvertLinalgToLoopsPass());
-  math::MathExpandOpsPassOptions expand;
-  expand.opMnemonics = {"sinh", "cosh", "asinh", "acosh", "atanh"};
-  loops.addPass(math::createMathExpandOpsPass(expand));
+  addHyperbolicExpansion(loops);
   loops.addPass(createNFApproximateMathPass());
   loops.addPass(createCanonicalizerPass());
   loops.addPass(createCSEPass());

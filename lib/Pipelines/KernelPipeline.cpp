@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -45,6 +46,12 @@ void mlir::nf::addFunctionCleanup(OpPassManager &pm) {
   OpPassManager &fn = pm.nest<func::FuncOp>();
   fn.addPass(createCanonicalizerPass());
   fn.addPass(createCSEPass());
+}
+
+void mlir::nf::addHyperbolicExpansion(OpPassManager &pm) {
+  math::MathExpandOpsPassOptions expand;
+  expand.opMnemonics = {"sinh", "cosh", "asinh", "acosh", "atanh"};
+  pm.addPass(math::createMathExpandOpsPass(expand));
 }
 
 void mlir::nf::addKernelBufferization(OpPassManager &pm) {

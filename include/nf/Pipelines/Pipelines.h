@@ -116,6 +116,10 @@ void buildCUDAPipeline(OpPassManager &pm, const CUDAPipelineOptions &options);
 /// Canonicalization and CSE, function by function (in parallel).
 void addFunctionCleanup(OpPassManager &pm);
 
+/// Hyperbolic and inverse-hyperbolic functions as exp/log formulas (no LLVM
+/// intrinsic exists for them, on any target), in a function pipeline.
+void addHyperbolicExpansion(OpPassManager &pm);
+
 /// One-shot bufferization of kernels on tensors, writing into the caller's
 /// buffers: the same for every target (each then places its temporaries).
 void addKernelBufferization(OpPassManager &pm);

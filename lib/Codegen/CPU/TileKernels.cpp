@@ -95,16 +95,11 @@ void buildTileLoop(func::FuncOp kernel, func::FuncOp tile, func::FuncOp row,
   Value full = arith::MulIOp::create(
       rewriter, loc, arith::DivUIOp::create(rewriter, loc, n, tileRows),
       tileRows);
-  scf::ForOp::create(
-      rewriter, loc, zero, full, tileRows, ValueRange{},
-      [&](OpBuilder &b, Location nloc, Value row, ValueRange) {
-        SmallVector<Value> tileArgs;
-        for (auto [arg, type] : llvm::zip(args, tile.getArgumentTypes()))
-          tileArgs.push_back(memref::CastOp::create(
-              b, nloc, type, getRows(b, nloc, arg, row, b.getIndexAttr(rows))));
-        func::CallOp::create(b, nloc, tile, tileArgs);
-        scf::YieldOp::create(b, nloc);
-      });
+  scf::ForOp::create(rewriter, loc, zero, full, tileRows, ValueRange{},
+                     [&](OpBuilder &b, Location nloc, Value row, ValueRange) {
+                       callOnRows(b, nloc, tile, args, row, rows);
+                       scf::YieldOp::create(b, nloc);
+                     });
 
   Value rest = arith::SubIOp::create(rewriter, loc, n, full);
   // A row costs about as much as kRowsPerRowCall rows of a tile.
@@ -120,11 +115,7 @@ void buildTileLoop(func::FuncOp kernel, func::FuncOp tile, func::FuncOp row,
   scf::ForOp::create(
       rewriter, loc, full, n, arith::ConstantIndexOp::create(rewriter, loc, 1),
       ValueRange{}, [&](OpBuilder &b, Location nloc, Value r, ValueRange) {
-        SmallVector<Value> rowArgs;
-        for (auto [arg, type] : llvm::zip(args, row.getArgumentTypes()))
-          rowArgs.push_back(memref::CastOp::create(
-              b, nloc, type, getRows(b, nloc, arg, r, b.getIndexAttr(1))));
-        func::CallOp::create(b, nloc, row, rowArgs);
+        callOnRows(b, nloc, row, args, r, 1);
         scf::YieldOp::create(b, nloc);
       });
   rewriter.setInsertionPointToStart(byRows.elseBlock());

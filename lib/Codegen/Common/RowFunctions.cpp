@@ -164,6 +164,15 @@ Value mlir::nf::getRows(OpBuilder &b, Location loc, Value array,
   return memref::SubViewOp::create(b, loc, array, offsets, sizes, strides);
 }
 
+void mlir::nf::callOnRows(OpBuilder &b, Location loc, func::FuncOp fn,
+                          ValueRange arrays, Value offset, int64_t rows) {
+  SmallVector<Value> args;
+  for (auto [array, type] : llvm::zip(arrays, fn.getArgumentTypes()))
+    args.push_back(memref::CastOp::create(
+        b, loc, type, getRows(b, loc, array, offset, b.getIndexAttr(rows))));
+  func::CallOp::create(b, loc, fn, args);
+}
+
 void mlir::nf::propagateStaticShapes(ModuleOp module) {
   MLIRContext *ctx = module.getContext();
   RewritePatternSet patterns(ctx);

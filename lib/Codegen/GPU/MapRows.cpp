@@ -45,11 +45,7 @@ void buildGridBody(func::FuncOp body, func::FuncOp row,
   Value inside =
       arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, r, n);
   scf::IfOp::create(rewriter, loc, inside, [&](OpBuilder &b, Location nloc) {
-    SmallVector<Value> rowArgs;
-    for (auto [arg, type] : llvm::zip(args, row.getArgumentTypes()))
-      rowArgs.push_back(memref::CastOp::create(
-          b, nloc, type, getRows(b, nloc, arg, r, b.getIndexAttr(1))));
-    func::CallOp::create(b, nloc, row, rowArgs);
+    callOnRows(b, nloc, row, args, r, 1);
     scf::YieldOp::create(b, nloc);
   });
   func::ReturnOp::create(rewriter, loc);

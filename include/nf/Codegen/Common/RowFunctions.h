@@ -34,6 +34,11 @@ func::FuncOp createTileFunction(func::FuncOp kernel, int64_t rows,
 Value getRows(OpBuilder &b, Location loc, Value array, OpFoldResult offset,
               OpFoldResult size);
 
+/// Calls `fn`, a function from createTileFunction, on rows [offset, offset +
+/// rows) of the row arrays `arrays`.
+void callOnRows(OpBuilder &b, Location loc, func::FuncOp fn, ValueRange arrays,
+                Value offset, int64_t rows);
+
 /// Canonicalizes the functions marked `nf.tile_rows` with loop-carried
 /// types refined, so that their static row count reaches every op.
 void propagateStaticShapes(ModuleOp module);
