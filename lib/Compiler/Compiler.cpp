@@ -16,6 +16,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/Threading.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -119,6 +120,44 @@ static llvm::Error checkPTXExterns(StringRef ptx) {
       "libdevice from a CUDA toolkit (--cuda-toolkit=<dir>)");
 }
 
+/// Whether `dir` is a CUDA toolkit with libdevice.
+static bool hasLibdevice(StringRef dir) {
+  llvm::SmallString<256> path(dir);
+  llvm::sys::path::append(path, "nvvm", "libdevice", "libdevice.10.bc");
+  return !dir.empty() && llvm::sys::fs::exists(path);
+}
+
+/// The CUDA toolkit whose libdevice the PTX links, or "" for none. A toolkit
+/// named by `--cuda-toolkit` must have libdevice; one named by CUDA_ROOT,
+/// CUDA_HOME or CUDA_PATH is taken as is (a toolkit without libdevice is
+/// the user's choice). Otherwise, as clang does: the toolkit of the `ptxas`
+/// on PATH (through symbolic links), then /usr/local/cuda.
+static llvm::Expected<std::string> findCUDAToolkit(StringRef requested) {
+  if (!requested.empty()) {
+    if (!hasLibdevice(requested))
+      return createStringError("--cuda-toolkit=" + requested +
+                               ": no nvvm/libdevice/libdevice.10.bc there");
+    return requested.str();
+  }
+  for (const char *variable : {"CUDA_ROOT", "CUDA_HOME", "CUDA_PATH"})
+    if (const char *dir = std::getenv(variable))
+      return hasLibdevice(dir) ? std::string(dir) : std::string();
+  SmallVector<std::string> candidates;
+  if (llvm::ErrorOr<std::string> ptxas =
+          llvm::sys::findProgramByName("ptxas")) {
+    llvm::SmallString<256> real;
+    if (!llvm::sys::fs::real_path(*ptxas, real))
+      candidates.push_back(
+          llvm::sys::path::parent_path(llvm::sys::path::parent_path(real))
+              .str());
+  }
+  candidates.push_back("/usr/local/cuda");
+  for (const std::string &dir : candidates)
+    if (hasLibdevice(dir))
+      return dir;
+  return std::string();
+}
+
 /// The device code of the CUDA target: the kernels on tensors in `module`
 /// (left unchanged) through nf-cuda-pipeline, as PTX text.
 static llvm::Expected<std::string>
@@ -128,7 +167,10 @@ compileForCUDA(ModuleOp module, StringRef inputName,
   PassManager pm(module.getContext());
   CUDAPipelineOptions pipeline;
   pipeline.gpuArch = options.gpuArch;
-  pipeline.cudaToolkit = options.cudaToolkit;
+  llvm::Expected<std::string> toolkit = findCUDAToolkit(options.cudaToolkit);
+  if (!toolkit)
+    return toolkit.takeError();
+  pipeline.cudaToolkit = *toolkit;
   pipeline.fuseLayers = options.fuseLayers;
   pipeline.incrementalInverse = options.incrementalInverse;
   buildCUDAPipeline(pm, pipeline);

@@ -49,23 +49,35 @@ def is_f64(path):
     return "xf64>" in path.read_text()
 
 
+def libdevice_toolkit():
+    """A CUDA toolkit with libdevice on this machine, or None."""
+    candidates = [Path("/usr/local/cuda")]
+    if PTXAS:
+        candidates.append(Path(PTXAS).resolve().parents[1])
+    return next((d for d in candidates if (d / "nvvm/libdevice/libdevice.10.bc").exists()), None)
+
+
+TOOLKIT = libdevice_toolkit()
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_ptx(path, tmp_path):
-    """Toolkit-free PTX (no CUDA on PATH): polynomial f32 math, so no
-    libdevice call; only the driver's malloc/free (loop-carried temporaries)
-    may be declared. f64 transcendentals need libdevice: a clear error."""
+    """Toolkit-free PTX (CUDA_HOME names a folder without libdevice):
+    polynomial f32 math, so no libdevice call; only the driver's malloc/free
+    (loop-carried temporaries) may be declared. f64 transcendentals need
+    libdevice: a clear error, and no output."""
     ptx = tmp_path / "model.ptx"
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CUDA_HOME": str(tmp_path)}
     result = nf_compile(path, "--target=cuda", "--emit=ptx", "-o", ptx, env=env)
     if result.returncode != 0:
         assert is_f64(path), result.stderr
         assert "f64 transcendentals need libdevice" in result.stderr
         assert "Traceback" not in result.stderr and "PLEASE submit" not in result.stderr
-        if not PTXAS:
+        assert not ptx.exists()
+        if not TOOLKIT:
             return
         # With the toolkit, libdevice is linked in.
-        result = nf_compile(path, "--target=cuda", "--emit=ptx", "--cuda-toolkit",
-                            Path(PTXAS).parents[1], "-o", ptx)
+        result = nf_compile(path, "--target=cuda", "--emit=ptx", "--cuda-toolkit", TOOLKIT, "-o", ptx)
         assert result.returncode == 0, result.stderr
     text = ptx.read_text()
     assert ".target sm_90" in text
@@ -120,6 +132,27 @@ def test_argument_errors_come_first(both):
     assert "NULL" in message()
     assert fn(ctypes.c_void_p(x.ctypes.data), ctypes.c_int64(-1), None, None, None) == NF_ERROR_INVALID_ARGUMENT
     assert "negative" in message()
+
+
+@pytest.mark.skipif(TOOLKIT is None, reason="no CUDA toolkit with libdevice")
+def test_toolkit_found_without_path(tmp_path):
+    """With no CUDA variable and no CUDA on PATH, the toolkit of the
+    ptxas on PATH or /usr/local/cuda provides libdevice (f64 exp/log)."""
+    f64 = next(p for p in EXAMPLES if is_f64(p))
+    ptx = tmp_path / "model.ptx"
+    path_dirs = "/usr/bin:/bin" if TOOLKIT == Path("/usr/local/cuda") else f"{Path(PTXAS).parent}:/usr/bin:/bin"
+    result = nf_compile(f64, "--target=cuda", "--emit=ptx", "-o", ptx,
+                        env={"PATH": path_dirs, "HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "__nv_" not in "".join(re.findall(r"\.extern \.func[^;]*;", ptx.read_text()))
+
+
+def test_toolkit_without_libdevice_refused(tmp_path):
+    ptx = tmp_path / "model.ptx"
+    result = nf_compile(EXAMPLES[0], "--target=cuda", "--emit=ptx", "--cuda-toolkit", tmp_path, "-o", ptx)
+    assert result.returncode != 0
+    assert "no nvvm/libdevice/libdevice.10.bc" in result.stderr
+    assert not ptx.exists()
 
 
 @pytest.mark.skipif(GPU, reason="this machine has a GPU")

@@ -57,11 +57,12 @@ cl::list<std::string>
 cl::opt<std::string> gpuArch("gpu-arch",
                              cl::desc("GPU architecture of the cuda target"),
                              cl::init("sm_90"));
-cl::opt<std::string>
-    cudaToolkit("cuda-toolkit",
-                cl::desc("CUDA toolkit for libdevice (f64 transcendentals "
-                         "on the GPU; default: CUDA_HOME, CUDA_PATH, PATH)"),
-                cl::init(""));
+cl::opt<std::string> cudaToolkit(
+    "cuda-toolkit",
+    cl::desc("CUDA toolkit for libdevice (f64 transcendentals "
+             "on the GPU; default: CUDA_ROOT, CUDA_HOME, CUDA_PATH, the "
+             "ptxas on PATH, /usr/local/cuda)"),
+    cl::init(""));
 cl::opt<unsigned> optLevel("O", cl::desc("Optimization level (0-3)"),
                            cl::Prefix, cl::init(3));
 cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: host)"),

@@ -49,7 +49,8 @@ struct CompilerOptions {
   /// The GPU architecture of the CUDA target's PTX.
   std::string gpuArch = "sm_90";
   /// A CUDA toolkit for libdevice (f64 transcendentals on the GPU); empty:
-  /// CUDA_HOME, CUDA_PATH, CUDA_ROOT or PATH.
+  /// CUDA_ROOT, CUDA_HOME or CUDA_PATH if set, else the toolkit of the
+  /// `ptxas` on PATH, else /usr/local/cuda.
   std::string cudaToolkit;
 };
 
