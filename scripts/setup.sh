@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian bookworm, run as root), then configures
 # and builds nf-mlir into build/. Sourced by the Quick-start scripts.
+#   scripts/setup.sh TARGETS...   install, configure, build TARGETS
+#   scripts/setup.sh --packages   only install
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PACKAGES=(cmake ninja-build clang-22 lld-22 llvm-22-dev llvm-22-tools
-          libmlir-22-dev mlir-22-tools libgtest-dev python3 python3-numpy
+          libmlir-22-dev mlir-22-tools libclang-rt-22-dev libgtest-dev python3
+          python3-numpy
           python3-pytest ${NF_EXTRA_PACKAGES:-})
 missing=()
 for package in "${PACKAGES[@]}"; do
@@ -18,6 +21,8 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+[ "${1:-}" = --packages ] && exit 0
 
 echo "== configuring build/"
 cmake -G Ninja -S . -B build -Wno-dev \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # All tests: build nf-mlir, then run the lit/FileCheck suite with the
-# GoogleTest binaries (through lit) and the end-to-end pytest suite
-# (compiled models checked numerically), and print one summary line.
+# GoogleTest binaries (through lit), the end-to-end pytest suite (compiled
+# models checked numerically) and a fuzzing smoke run of each libFuzzer
+# target (scripts/fuzz.sh), and print one summary line.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # python3-torch: the PyTorch importer's tests (skipped without it).
@@ -20,6 +21,13 @@ echo "== pytest (end to end)"
 /usr/bin/python3 -m pytest -q test/python 2>&1 | tee "$py_log"
 py_status=${PIPESTATUS[0]}
 
+echo "== fuzzing smoke run (scripts/fuzz.sh)"
+fuzz_log=$(mktemp)
+bash scripts/fuzz.sh 2>&1 | tee "$fuzz_log"
+fuzz_status=${PIPESTATUS[0]}
+fuzz_passed=$(grep -c "no crash$" "$fuzz_log")
+rm -f "$fuzz_log"
+
 lit_count() { sed -n "s/^ *$1: *\([0-9]*\).*/\1/p" "$lit_log" | head -n 1; }
 py_count() { grep -Eo "[0-9]+ $1" "$py_log" | tail -n 1 | cut -d' ' -f1; }
 lit_passed=$(lit_count Passed)
@@ -27,7 +35,7 @@ lit_failed=$(lit_count Failed)
 py_passed=$(py_count passed)
 py_failed=$(py_count failed)
 py_errors=$(py_count error)
-passed=$(( ${lit_passed:-0} + ${py_passed:-0} ))
-failed=$(( ${lit_failed:-0} + ${py_failed:-0} + ${py_errors:-0} ))
+passed=$(( ${lit_passed:-0} + ${py_passed:-0} + fuzz_passed ))
+failed=$(( ${lit_failed:-0} + ${py_failed:-0} + ${py_errors:-0} + (fuzz_status != 0) ))
 echo "${passed} passed, ${failed} failed"
-[ "$lit_status" -eq 0 ] && [ "$py_status" -eq 0 ]
+[ "$lit_status" -eq 0 ] && [ "$py_status" -eq 0 ] && [ "$fuzz_status" -eq 0 ]

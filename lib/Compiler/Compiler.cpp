@@ -2,6 +2,7 @@
 
 #include "nf/Compiler/Compiler.h"
 
+#include "nf/Dialect/NF/Transforms/Passes.h"
 #include "nf/Pipelines/Pipelines.h"
 #include "nf/Target/CInterface.h"
 #include "nf/Target/EntryPoints.h"
@@ -9,6 +10,7 @@
 #include "nf/Target/ObjectEmitter.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 
@@ -17,6 +19,7 @@
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/Threading.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -64,6 +67,58 @@ CompilerOutputs mlir::nf::getCompilerOutputs(StringRef inputFile,
   outputs.header = emit == EmitKind::Header ? outputs.output : header.str();
   outputs.headerGuard = getHeaderGuard(headerStem);
   return outputs;
+}
+
+/// Where the nesting of (), [] and {} outside strings and comments first
+/// exceeds `limit` in `text`, if it does.
+static std::optional<const char *> findExcessiveNesting(StringRef text,
+                                                        unsigned limit) {
+  unsigned depth = 0;
+  for (const char *p = text.begin(), *end = text.end(); p < end; ++p) {
+    switch (*p) {
+    case '"':
+      for (++p; p < end && *p != '"'; ++p)
+        if (*p == '\\')
+          ++p;
+      break;
+    case '/':
+      if (p + 1 < end && p[1] == '/')
+        while (p < end && *p != '\n')
+          ++p;
+      break;
+    case '(':
+    case '[':
+    case '{':
+      if (++depth > limit)
+        return p;
+      break;
+    case ')':
+    case ']':
+    case '}':
+      if (depth > 0)
+        --depth;
+      break;
+    default:
+      break;
+    }
+  }
+  return std::nullopt;
+}
+
+OwningOpRef<ModuleOp> mlir::nf::parseModelSource(llvm::SourceMgr &sourceMgr,
+                                                 MLIRContext *context) {
+  const llvm::MemoryBuffer *buffer =
+      sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
+  if (std::optional<const char *> deep =
+          findExcessiveNesting(buffer->getBuffer(), kMaxInputNesting)) {
+    auto [line, column] =
+        sourceMgr.getLineAndColumn(llvm::SMLoc::getFromPointer(*deep));
+    emitError(FileLineColLoc::get(context, buffer->getBufferIdentifier(), line,
+                                  column))
+        << "brackets nested deeper than " << kMaxInputNesting << " levels";
+    return nullptr;
+  }
+  return parseSourceFile<ModuleOp>(sourceMgr, context);
 }
 
 /// Writes what `write` prints to `path`.
@@ -232,6 +287,17 @@ static llvm::Error compile(ModuleOp module, StringRef inputName,
   if (!cpu && (emit == EmitKind::Object || emit == EmitKind::LLVMIR ||
                emit == EmitKind::MLIR))
     return createStringError("this output is CPU code; add the cpu target");
+
+  // Near-singular constant linear layers: a warning, or an error by option.
+  {
+    PassManager pm(module.getContext());
+    NFCheckConditioningPassOptions conditioning;
+    conditioning.error = options.illConditionedError;
+    pm.addPass(createNFCheckConditioningPass(conditioning));
+    if (failed(pm.run(module)))
+      return createStringError("'" + inputName +
+                               "' has a near-singular linear layer");
+  }
 
   // The C side comes from the models, before they become kernels.
   if (emit == EmitKind::Header || emit == EmitKind::SharedLibrary)

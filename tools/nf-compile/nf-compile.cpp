@@ -88,6 +88,15 @@ cl::opt<bool> incrementalInverse(
              "(default on; off keeps the D-pass loop)"),
     cl::init(true));
 
+enum class IllConditioned { Warn, Error };
+cl::opt<IllConditioned> illConditioned(
+    "ill-conditioned",
+    cl::desc("Near-singular constant linear layers (condition number above "
+             "0.01/epsilon of the type)"),
+    cl::values(clEnumValN(IllConditioned::Warn, "warn", "warn (default)"),
+               clEnumValN(IllConditioned::Error, "error", "refuse the model")),
+    cl::init(IllConditioned::Warn));
+
 cl::opt<bool> timeStages(
     "time-stages",
     cl::desc("Print the wall time of every stage (parse, each MLIR pass, "
@@ -97,46 +106,6 @@ cl::opt<bool> timeStages(
 int fail(const Twine &message) {
   errs() << "nf-compile: error: " << message << "\n";
   return 1;
-}
-
-/// Bracket nesting deeper than this is refused before parsing: MLIR's
-/// parser recurses per level and would overflow the stack (at ~10^5).
-constexpr unsigned kMaxNesting = 1000;
-
-/// Where the nesting of (), [] and {} outside strings and comments first
-/// exceeds `limit` in `text`, if it does.
-std::optional<const char *> findExcessiveNesting(StringRef text,
-                                                 unsigned limit) {
-  unsigned depth = 0;
-  for (const char *p = text.begin(), *end = text.end(); p < end; ++p) {
-    switch (*p) {
-    case '"':
-      for (++p; p < end && *p != '"'; ++p)
-        if (*p == '\\')
-          ++p;
-      break;
-    case '/':
-      if (p + 1 < end && p[1] == '/')
-        while (p < end && *p != '\n')
-          ++p;
-      break;
-    case '(':
-    case '[':
-    case '{':
-      if (++depth > limit)
-        return p;
-      break;
-    case ')':
-    case ']':
-    case '}':
-      if (depth > 0)
-        --depth;
-      break;
-    default:
-      break;
-    }
-  }
-  return std::nullopt;
 }
 
 /// The directory of the runtime: build/lib beside build/bin/nf-compile.
@@ -171,6 +140,7 @@ int main(int argc, char **argv) {
   options.tileRows = tileRows;
   options.fuseLayers = fuseLayers;
   options.incrementalInverse = incrementalInverse;
+  options.illConditionedError = illConditioned == IllConditioned::Error;
   options.runtimeDir = getRuntimeDir(argv[0]);
   options.gpuArch = gpuArch;
   options.cudaToolkit = cudaToolkit;
@@ -196,18 +166,9 @@ int main(int argc, char **argv) {
   if (!input)
     return fail(error);
   SourceMgr sourceMgr;
-  if (std::optional<const char *> deep =
-          findExcessiveNesting(input->getBuffer(), kMaxNesting)) {
-    SMLoc loc = SMLoc::getFromPointer(*deep);
-    sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
-    sourceMgr.PrintMessage(loc, SourceMgr::DK_Error,
-                           "brackets nested deeper than " + Twine(kMaxNesting) +
-                               " levels");
-    return 1;
-  }
   sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = nf::parseModelSource(sourceMgr, &context);
   if (!module)
     return 1;
   parsing.stop();

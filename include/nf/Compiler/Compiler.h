@@ -11,10 +11,15 @@
 #define NF_COMPILER_COMPILER_H
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/Support/Error.h"
 
 #include <string>
+
+namespace llvm {
+class SourceMgr;
+} // namespace llvm
 
 namespace mlir::nf {
 
@@ -42,6 +47,9 @@ struct CompilerOptions {
   bool fuseLayers = true;
   /// Solve MADE-conditioned sequential directions incrementally.
   bool incrementalInverse = true;
+  /// Refuse near-singular constant linear layers (nf-check-conditioning)
+  /// instead of warning.
+  bool illConditionedError = false;
   /// Where the runtime is: libnf_runtime.a and nf_runtime.h.
   std::string runtimeDir;
   /// The targets (abi::TargetBits) the library has entries for.
@@ -66,6 +74,16 @@ struct CompilerOutputs {
 /// input's stem and the emit kind).
 CompilerOutputs getCompilerOutputs(StringRef inputFile, StringRef output,
                                    EmitKind emit);
+
+/// Bracket nesting deeper than this is refused before parsing: MLIR's
+/// parser recurses per level and would overflow the stack (at ~10^5).
+inline constexpr unsigned kMaxInputNesting = 1000;
+
+/// Parses the main buffer of `sourceMgr` into a verified module, or reports
+/// why not through the context's diagnostics and returns null. Input nested
+/// deeper than kMaxInputNesting is refused at its first excess bracket.
+OwningOpRef<ModuleOp> parseModelSource(llvm::SourceMgr &sourceMgr,
+                                       MLIRContext *context);
 
 /// Compiles the nf models of `module` (parsed and verified, read from
 /// `inputName`) and writes `outputs`. Pipeline diagnostics go to the

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::nf;
@@ -71,6 +72,32 @@ static FailureOr<Inverted> invertMatrix(ArrayRef<double> matrix, int64_t n) {
       inverse[i * n + column] = rhs[i];
   }
   return Inverted{std::move(inverse), logAbsDet};
+}
+
+/// ||W||_1 ||W^-1||_1 of an n x n matrix (infinity when singular).
+static double getConditionNumber(ArrayRef<double> matrix, int64_t n) {
+  FailureOr<Inverted> inverted = invertMatrix(matrix, n);
+  if (failed(inverted))
+    return std::numeric_limits<double>::infinity();
+  auto norm1 = [n](ArrayRef<double> m) {
+    double largest = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      double column = 0;
+      for (int64_t i = 0; i < n; ++i)
+        column += std::abs(m[i * n + j]);
+      largest = std::max(largest, column);
+    }
+    return largest;
+  };
+  return norm1(matrix) * norm1(inverted->inverse);
+}
+
+double LinearOp::getConditionNumber() {
+  int64_t n = getInput().getType().getDimSize(1);
+  FailureOr<SmallVector<double>> weight = getConstantFloatValues(getWeight());
+  if (failed(weight))
+    return std::numeric_limits<double>::infinity();
+  return ::getConditionNumber(*weight, n);
 }
 
 LogicalResult LinearOp::verify() {
@@ -248,6 +275,32 @@ LogicalResult LULinearOp::verify() {
   if (succeeded(diag) && llvm::any_of(*diag, [](double v) { return v == 0; }))
     return emitOpError("diag has a zero entry: the map is singular");
   return success();
+}
+
+std::optional<double> LULinearOp::getConditionNumber() {
+  int64_t n = getInput().getType().getDimSize(1);
+  FailureOr<SmallVector<double>> lower = getConstantFloatValues(getLower());
+  FailureOr<SmallVector<double>> upper = getConstantFloatValues(getUpper());
+  FailureOr<SmallVector<double>> diag = getConstantFloatValues(getDiag());
+  if (failed(lower) || failed(upper) || failed(diag))
+    return std::nullopt;
+  // W = P L (U + diag s): row i of W is row permutation_i of L (U + diag s).
+  SmallVector<int64_t> rows = llvm::to_vector(llvm::seq<int64_t>(0, n));
+  if (std::optional<ArrayRef<int64_t>> perm = getPermutation())
+    rows.assign(perm->begin(), perm->end());
+  SmallVector<double> weight(n * n, 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t r = rows[i];
+      double sum = 0;
+      for (int64_t k = 0; k <= std::min(r, j); ++k) {
+        double l = k == r ? 1.0 : (*lower)[r * n + k];
+        double u = k == j ? (*diag)[j] : (*upper)[k * n + j];
+        sum += l * u;
+      }
+      weight[i * n + j] = sum;
+    }
+  return ::getConditionNumber(weight, n);
 }
 
 /// The unit lower (`lower`) or upper triangular factor with diagonal `diag`

@@ -259,6 +259,11 @@ def NF_LinearOp : NF_SameShapeLayerOp<"linear", "Bijection", [Pure]> {
     type($weight) `,` type($bias)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The 1-norm condition number of the weight, ||W||_1 ||W^-1||_1
+    /// (infinity when singular).
+    double getConditionNumber();
+  }];
 }
 
 def NF_SqueezeOp : NF_LayerOp<"squeeze", "Bijection", [Pure]> {
@@ -695,6 +700,11 @@ def NF_LULinearOp : NF_SameShapeLayerOp<"lu_linear", "Bijection", [Pure,
     type($lower) `,` type($diag)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The 1-norm condition number of W = P L (U + diag s) when its
+    /// parameters are constants (infinity when singular).
+    std::optional<double> getConditionNumber();
+  }];
 }
 
 def NF_PlanarOp : NF_SameShapeLayerOp<"planar", "Bijection", [Pure,
