@@ -7,7 +7,7 @@ from lit.llvm import llvm_config
 config.name = "NF"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir"]
-config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "python"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "python", "fuzz"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.nf_obj_root, "test")
 # Captured FileCheck names do not leak past a CHECK-LABEL.

@@ -15,6 +15,7 @@
 #include "mlir/Support/FileUtilities.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CrashRecoveryContext.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Path.h"
@@ -118,7 +119,21 @@ OwningOpRef<ModuleOp> mlir::nf::parseModelSource(llvm::SourceMgr &sourceMgr,
         << "brackets nested deeper than " << kMaxInputNesting << " levels";
     return nullptr;
   }
-  return parseSourceFile<ModuleOp>(sourceMgr, context);
+  // Some upstream parsers crash on malformed input after reporting it (e.g.
+  // linalg.broadcast's on a bad `dimensions` list, found by nf-fuzz-ir): a
+  // crash while parsing becomes an error.
+  llvm::CrashRecoveryContext::Enable();
+  llvm::CrashRecoveryContext recovery;
+  OwningOpRef<ModuleOp> module;
+  if (!recovery.RunSafely(
+          [&] { module = parseSourceFile<ModuleOp>(sourceMgr, context); })) {
+    (void)module.release(); // Half built: leaked, never touched again.
+    emitError(FileLineColLoc::get(context, buffer->getBufferIdentifier(), 0, 0))
+        << "MLIR's parser crashed on this input (an upstream bug, after "
+           "the errors above if any): the input is malformed";
+    return nullptr;
+  }
+  return module;
 }
 
 /// Writes what `write` prints to `path`.

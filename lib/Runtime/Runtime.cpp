@@ -30,10 +30,11 @@ static_assert(NFRT_INPUT_DATA == int(mlir::nf::abi::Input::Data) &&
 
 namespace {
 
-/// Rows per kernel call, the unit of work the threads share: a whole
-/// number of the kernels' row tiles (at most 128 rows), large enough to
-/// amortize the call.
-constexpr int64_t kRowsPerBlock = 128;
+/// Rows per kernel call, the unit of work the threads share: at most 128,
+/// enough to amortize the call, and fewer for wide rows (images), so that a
+/// block's arrays stay within kBlockBytes, about a core's L2 share.
+constexpr int64_t kMaxRowsPerBlock = 128;
+constexpr int64_t kBlockBytes = 512 << 10;
 
 nfrt_memref2 rows2(const void *base, int64_t begin, int64_t end, int64_t cols,
                    int32_t elementSize) {
@@ -286,6 +287,9 @@ struct Call {
   nfrt_kernel kernel;
   int input;
   const void *in;
+  /// The global indices of the call's rows, [firstRow, end): they key the
+  /// random draws.
+  int64_t firstRow, end;
   uint64_t seed;
   const void *ctx;
   void *out2;
@@ -293,83 +297,182 @@ struct Call {
   void *out1;
 };
 
-/// Runs the kernel on rows [begin, end) in blocks; returns an error code.
-int runRows(const Call &call, int64_t begin, int64_t end) {
+int64_t getLayerNoiseCols(const Call &call) {
+  return call.input == NFRT_INPUT_DATA ? call.model->forward_noise
+                                       : call.model->inverse_noise;
+}
+
+/// The rows of one block of `call`: the values a row reads and writes
+/// (input or base noise, context, layer noise, outputs) times the rows fit
+/// kBlockBytes; a power of two, so that blocks tile the global rows on a
+/// grid that multiples of kMaxRowsPerBlock align with.
+int64_t getRowsPerBlock(const Call &call) {
+  const nfrt_model &m = *call.model;
+  int64_t values = std::max(m.dim, m.latent_dim) + m.context_dim +
+                   getLayerNoiseCols(call) + call.out2Cols + 1;
+  int64_t rows = kMaxRowsPerBlock;
+  while (rows > 1 && rows * values * m.element_size > kBlockBytes)
+    rows /= 2;
+  return rows;
+}
+
+/// `rows` rows of `cols` values: the caller's rows [begin, end) after `lead`
+/// rows of zeros and before more zeros, in `storage`, or the caller's rows
+/// in place when there is no padding. Padding gives a block at an end of
+/// the caller's rows the rows the same grid block has in a whole batch.
+nfrt_memref2 paddedRows(const void *base, int64_t begin, int64_t end,
+                        int64_t lead, int64_t rows, int64_t cols, int32_t size,
+                        std::vector<char> &storage) {
+  if ((lead == 0 && end - begin == rows) || !base)
+    return rows2(base, begin, end, cols, size);
+  storage.assign(static_cast<size_t>(rows * cols * size), 0);
+  std::memcpy(storage.data() + lead * cols * size,
+              static_cast<const char *>(base) + begin * cols * size,
+              static_cast<size_t>((end - begin) * cols * size));
+  return rows2(storage.data(), 0, rows, cols, size);
+}
+
+/// Runs the kernel once on the global rows [blockBegin, blockEnd), a block
+/// of the grid; rows outside the caller's [call.firstRow, call.end) are
+/// padding whose results are dropped. Returns an error code.
+int runBlock(const Call &call, int64_t blockBegin, int64_t blockEnd) {
   const nfrt_model &m = *call.model;
   int32_t size = m.element_size;
-  std::vector<char> noise, layerNoise;
-  int64_t layerCols =
-      call.input == NFRT_INPUT_DATA ? m.forward_noise : m.inverse_noise;
-  for (int64_t b = begin; b < end; b += kRowsPerBlock) {
-    int64_t e = std::min(end, b + kRowsPerBlock);
-    nfrt_memref2 in;
-    if (call.input == NFRT_INPUT_NOISE) {
-      noise.resize(static_cast<size_t>((e - b) * m.latent_dim * size));
-      if (size == 4)
-        nfrt_fill_noise_f32(m.noise, call.seed, b, e, m.latent_dim,
-                            reinterpret_cast<float *>(noise.data()));
-      else
-        nfrt_fill_noise_f64(m.noise, call.seed, b, e, m.latent_dim,
-                            reinterpret_cast<double *>(noise.data()));
-      in = rows2(noise.data(), 0, e - b, m.latent_dim, size);
-    } else {
-      int64_t cols = call.input == NFRT_INPUT_DATA ? m.dim : m.latent_dim;
-      in = rows2(call.in, b, e, cols, size);
-    }
-    nfrt_memref2 ctx = rows2(call.ctx, b, e, m.context_dim, size);
-    layerNoise.resize(static_cast<size_t>((e - b) * layerCols * size));
+  int64_t lead = std::max<int64_t>(0, call.firstRow - blockBegin);
+  // The caller's rows of the block.
+  int64_t b = blockBegin + lead - call.firstRow;
+  int64_t e = std::min(blockEnd, call.end) - call.firstRow;
+  int64_t rows = blockEnd - blockBegin;
+  bool padded = lead > 0 || e - b < rows;
+  std::vector<char> input, context, noise, layerNoise, mapped, perRow;
+  nfrt_memref2 in;
+  if (call.input == NFRT_INPUT_NOISE) {
+    noise.resize(static_cast<size_t>(rows * m.latent_dim * size));
     if (size == 4)
-      nfrt_fill_layer_noise_f32(call.seed, b, e, layerCols,
-                                reinterpret_cast<float *>(layerNoise.data()));
+      nfrt_fill_noise_f32(m.noise, call.seed, blockBegin, blockEnd,
+                          m.latent_dim,
+                          reinterpret_cast<float *>(noise.data()));
     else
-      nfrt_fill_layer_noise_f64(call.seed, b, e, layerCols,
-                                reinterpret_cast<double *>(layerNoise.data()));
-    nfrt_memref2 layer = rows2(layerNoise.data(), 0, e - b, layerCols, size);
-    nfrt_memref2 out2 = rows2(call.out2, b, e, call.out2Cols, size);
-    nfrt_memref1 out1 = rows1(call.out1, b, e, size);
-    bool ran = callKernel(call.kernel, &in, &ctx, &layer, &out2, &out1);
-    scratch.reset();
-    if (!ran)
-      return nfrt_fail(NF_ERROR_OUT_OF_MEMORY,
-                       "out of memory for the kernel's temporaries");
+      nfrt_fill_noise_f64(m.noise, call.seed, blockBegin, blockEnd,
+                          m.latent_dim,
+                          reinterpret_cast<double *>(noise.data()));
+    in = rows2(noise.data(), 0, rows, m.latent_dim, size);
+  } else {
+    int64_t cols = call.input == NFRT_INPUT_DATA ? m.dim : m.latent_dim;
+    in = paddedRows(call.in, b, e, lead, rows, cols, size, input);
+  }
+  nfrt_memref2 ctx =
+      paddedRows(call.ctx, b, e, lead, rows, m.context_dim, size, context);
+  int64_t layerCols = getLayerNoiseCols(call);
+  layerNoise.resize(static_cast<size_t>(rows * layerCols * size));
+  if (size == 4)
+    nfrt_fill_layer_noise_f32(call.seed, blockBegin, blockEnd, layerCols,
+                              reinterpret_cast<float *>(layerNoise.data()));
+  else
+    nfrt_fill_layer_noise_f64(call.seed, blockBegin, blockEnd, layerCols,
+                              reinterpret_cast<double *>(layerNoise.data()));
+  nfrt_memref2 layer = rows2(layerNoise.data(), 0, rows, layerCols, size);
+  nfrt_memref2 out2;
+  nfrt_memref1 out1;
+  if (!padded) {
+    out2 = rows2(call.out2, b, e, call.out2Cols, size);
+    out1 = rows1(call.out1, b, e, size);
+  } else {
+    mapped.resize(static_cast<size_t>(rows * call.out2Cols * size));
+    perRow.resize(static_cast<size_t>(rows * size));
+    out2 = rows2(mapped.data(), 0, rows, call.out2Cols, size);
+    out1 = rows1(perRow.data(), 0, rows, size);
+  }
+  bool ran = callKernel(call.kernel, &in, &ctx, &layer, &out2, &out1);
+  scratch.reset();
+  if (!ran)
+    return nfrt_fail(NF_ERROR_OUT_OF_MEMORY,
+                     "out of memory for the kernel's temporaries");
+  if (padded) {
+    if (call.out2)
+      std::memcpy(static_cast<char *>(call.out2) + b * call.out2Cols * size,
+                  mapped.data() + lead * call.out2Cols * size,
+                  static_cast<size_t>((e - b) * call.out2Cols * size));
+    if (call.out1)
+      std::memcpy(static_cast<char *>(call.out1) + b * size,
+                  perRow.data() + lead * size,
+                  static_cast<size_t>((e - b) * size));
   }
   return NF_OK;
 }
 
 } // namespace
 
-extern "C" int nfrt_run(const nfrt_model *model, nfrt_kernel kernel, int input,
-                        const void *in, int64_t n, uint64_t seed,
-                        const void *ctx, void *out2, int64_t out2Cols,
-                        void *out1, int hasOut1) {
-  if (n < 0)
+/// Whether rows [firstRow, firstRow + n) are valid global row indices.
+static bool isRowRange(int64_t firstRow, int64_t n) {
+  return n >= 0 && firstRow >= 0 &&
+         firstRow <= std::numeric_limits<int64_t>::max() - n;
+}
+
+/// How a call's rows fill the grid blocks. Whole blocks make a row's bits
+/// independent of the call: the kernels take the same path (their row tiles)
+/// for it in every call. A call of fewer rows than a block may instead take
+/// the kernels' one-row path, for latency.
+enum class Blocks { Whole, WholeUnlessFewRows };
+
+static int runRange(const nfrt_model *model, nfrt_kernel kernel, int input,
+                    const void *in, int64_t firstRow, int64_t n, uint64_t seed,
+                    const void *ctx, void *out2, int64_t out2Cols, void *out1,
+                    int hasOut1, Blocks blocking) {
+  if (!isRowRange(firstRow, n))
     return NF_ERROR_INVALID_ARGUMENT;
   if ((input != NFRT_INPUT_NOISE && !in) || (model->context_dim > 0 && !ctx) ||
       (out2Cols > 0 && !out2) || (hasOut1 && !out1))
     return n == 0 ? NF_OK : NF_ERROR_NULL_POINTER;
   if (n == 0)
     return NF_OK;
-  Call call{model, kernel, input, in, seed, ctx, out2, out2Cols, out1};
+  int64_t end = firstRow + n;
+  Call call{model, kernel, input, in,       firstRow, end,
+            seed,  ctx,    out2,  out2Cols, out1};
 
-  // Blocks go to the process's persistent threads one at a time; a single
-  // block runs on the caller's thread.
-  int64_t blocks = (n + kRowsPerBlock - 1) / kRowsPerBlock;
-  auto runBlock = [&](int64_t block) {
-    int64_t begin = block * kRowsPerBlock;
+  // The rows split into blocks of a grid over the global rows, which go to
+  // the process's persistent threads one at a time (a single block runs on
+  // the caller's thread). Each block is computed whole, padded where the
+  // call's rows start or end inside it, so a row comes out the same
+  // whatever range or batch it is computed in.
+  int64_t rowsPerBlock = getRowsPerBlock(call);
+  bool whole = blocking == Blocks::Whole || n >= rowsPerBlock;
+  int64_t firstBlock = firstRow / rowsPerBlock;
+  int64_t blocks = (end - 1) / rowsPerBlock - firstBlock + 1;
+  auto runGridBlock = [&](int64_t block) {
+    int64_t begin = (firstBlock + block) * rowsPerBlock;
+    int64_t blockEnd = begin + rowsPerBlock;
     return nfrt::guardExceptions([&] {
-      return runRows(call, begin, std::min(n, begin + kRowsPerBlock));
+      return runBlock(call, begin, whole ? blockEnd : std::min(end, blockEnd));
     });
   };
   if (blocks == 1)
-    return runBlock(0);
+    return runGridBlock(0);
   std::atomic<int> status{NF_OK};
   return nfrt::guardExceptions([&] {
     nfrt::parallelFor(blocks, nfrt::getNumThreads(), [&](int64_t block) {
-      if (int rc = runBlock(block))
+      if (int rc = runGridBlock(block))
         status.store(rc);
     });
     return status.load();
   });
+}
+
+extern "C" int nfrt_run(const nfrt_model *model, nfrt_kernel kernel, int input,
+                        const void *in, int64_t n, uint64_t seed,
+                        const void *ctx, void *out2, int64_t out2Cols,
+                        void *out1, int hasOut1) {
+  return runRange(model, kernel, input, in, 0, n, seed, ctx, out2, out2Cols,
+                  out1, hasOut1, Blocks::WholeUnlessFewRows);
+}
+
+extern "C" int nfrt_run_rows(const nfrt_model *model, nfrt_kernel kernel,
+                             int input, const void *in, int64_t firstRow,
+                             int64_t n, uint64_t seed, const void *ctx,
+                             void *out2, int64_t out2Cols, void *out1,
+                             int hasOut1) {
+  return runRange(model, kernel, input, in, firstRow, n, seed, ctx, out2,
+                  out2Cols, out1, hasOut1, Blocks::Whole);
 }
 
 namespace {
@@ -383,13 +486,14 @@ uint64_t mixSeed(uint64_t value) {
 
 template <typename T>
 int runIwae(const nfrt_model *model, nfrt_kernel kernel, const void *x,
-            int64_t n, int64_t k, uint64_t seed, const void *ctx, T *out) {
+            int64_t firstRow, int64_t n, int64_t k, uint64_t seed,
+            const void *ctx, T *out, Blocks blocking) {
   std::vector<T> bound(n), largest(n, -std::numeric_limits<T>::infinity()),
       total(n, T(0));
   for (int64_t path = 0; path < k; ++path) {
     uint64_t pathSeed = k == 1 ? seed : mixSeed(seed ^ mixSeed(path));
-    if (int rc = nfrt_run(model, kernel, NFRT_INPUT_DATA, x, n, pathSeed, ctx,
-                          nullptr, 0, bound.data(), 1))
+    if (int rc = runRange(model, kernel, NFRT_INPUT_DATA, x, firstRow, n,
+                          pathSeed, ctx, nullptr, 0, bound.data(), 1, blocking))
       return rc;
     // Running log-sum-exp per row.
     for (int64_t i = 0; i < n; ++i) {
@@ -410,21 +514,38 @@ int runIwae(const nfrt_model *model, nfrt_kernel kernel, const void *x,
 }
 } // namespace
 
-extern "C" int nfrt_iwae(const nfrt_model *model, nfrt_kernel kernel,
-                         const void *x, int64_t n, int64_t k, uint64_t seed,
-                         const void *ctx, void *out) {
-  if (n < 0 || k < 1)
+static int runIwaeRange(const nfrt_model *model, nfrt_kernel kernel,
+                        const void *x, int64_t firstRow, int64_t n, int64_t k,
+                        uint64_t seed, const void *ctx, void *out,
+                        Blocks blocking) {
+  if (!isRowRange(firstRow, n) || k < 1)
     return NF_ERROR_INVALID_ARGUMENT;
   if (n == 0)
     return NF_OK;
   if (!x || !out || (model->context_dim > 0 && !ctx))
     return NF_ERROR_NULL_POINTER;
   return nfrt::guardExceptions([&] {
-    return model->element_size == 4 ? runIwae(model, kernel, x, n, k, seed, ctx,
-                                              static_cast<float *>(out))
-                                    : runIwae(model, kernel, x, n, k, seed, ctx,
-                                              static_cast<double *>(out));
+    return model->element_size == 4
+               ? runIwae(model, kernel, x, firstRow, n, k, seed, ctx,
+                         static_cast<float *>(out), blocking)
+               : runIwae(model, kernel, x, firstRow, n, k, seed, ctx,
+                         static_cast<double *>(out), blocking);
   });
+}
+
+extern "C" int nfrt_iwae(const nfrt_model *model, nfrt_kernel kernel,
+                         const void *x, int64_t n, int64_t k, uint64_t seed,
+                         const void *ctx, void *out) {
+  return runIwaeRange(model, kernel, x, 0, n, k, seed, ctx, out,
+                      Blocks::WholeUnlessFewRows);
+}
+
+extern "C" int nfrt_iwae_rows(const nfrt_model *model, nfrt_kernel kernel,
+                              const void *x, int64_t firstRow, int64_t n,
+                              int64_t k, uint64_t seed, const void *ctx,
+                              void *out) {
+  return runIwaeRange(model, kernel, x, firstRow, n, k, seed, ctx, out,
+                      Blocks::Whole);
 }
 
 extern "C" void nfrt_philox4x32_10(const uint32_t counter[4],

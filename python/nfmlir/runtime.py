@@ -33,11 +33,12 @@ _PTR = ctypes.c_void_p
 
 # Argument roles of the manifest: their ctypes type.
 _CTYPES = {"rows": _PTR, "n": _I64, "k": _I64, "seed": _U64, "layer_seed": _U64, "ctx": _PTR, "out": _PTR,
-           "stream": _PTR}
+           "stream": _PTR, "first_row": _I64}
 
-# Python arguments, by role, in the order methods take them: the rows (or
-# n), k, the seed, the context, then a seed that only keys layer noise.
-_PYTHON_ORDER = ["rows", "n", "k", "seed", "ctx", "layer_seed", "stream"]
+# Python arguments, by role, in the order methods take them: the rows, the
+# first row's global index (row-range entries), n (without rows), k, the
+# seed, the context, then a seed that only keys layer noise.
+_PYTHON_ORDER = ["rows", "first_row", "n", "k", "seed", "ctx", "layer_seed", "stream"]
 
 
 class _Arg:
@@ -217,6 +218,8 @@ class CompiledModel:
                 call.append(self._ptr(arrays[arg.name]))
             elif arg.role == "n":
                 call.append(n)
+            elif arg.role == "first_row":
+                call.append(self._count(values[arg.name], arg.name))
             elif arg.role == "k":
                 k = self._count(values[arg.name], arg.name)
                 if k < 1:

@@ -131,15 +131,20 @@ nf.model @planar(%x: tensor<?x3xf64>) base #nf.std_normal {
 // FWD: linalg.matmul
 // FWD: arith.sitofp
 // FWD: return
-// The inverse: fixed-point iterations while some sample still moves.
+// The inverse: fixed-point iterations while some sample still moves; each
+// sample's change is its own, and a settled sample keeps its value.
 // INV-LABEL: func.func @residual_inverse(
 // INV: scf.while
+// INV: iterator_types = ["reduction"]
+// INV: arith.maximumf
 // INV: arith.cmpf ogt
 // INV: arith.cmpi ult
 // INV: scf.condition
 // INV: linalg.matmul
-// INV: iterator_types = ["reduction", "reduction"]
+// INV: iterator_types = ["parallel", "reduction"]
 // INV: arith.maximumf
+// INV: arith.cmpf ogt
+// INV-NEXT: arith.select
 // INV: scf.while
 nf.model @residual(%x: tensor<?x2xf64>) base #nf.std_normal {
   %w = arith.constant dense<0.2> : tensor<2x2xf64>

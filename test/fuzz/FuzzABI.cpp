@@ -2,8 +2,9 @@
 //
 // Loads every lib*.so in $NF_FUZZ_MODELS (nf-compile output), reads each
 // library's manifest, and turns each input into one call of one entry:
-// arbitrary n (negative, zero, small, huge with NULL arrays), NULL, aligned
-// and unaligned arrays, values with NaN, +-inf, huge and subnormal numbers,
+// arbitrary n (negative, zero, small, huge with NULL arrays), first rows of
+// row-range entries (0 to 2^63 - 1, negative), NULL, aligned and unaligned
+// arrays, values with NaN, +-inf, huge and subnormal numbers,
 // contexts, seeds and k. Checked on every call:
 //   - the status is one of the documented codes, and the one the arguments
 //     call for (1 for n < 0 or k < 1, 2 for a NULL array with n > 0);
@@ -184,8 +185,12 @@ struct Array {
   }
 };
 
+/// Whether `param` is a log-density output: finite or -inf, never NaN, for
+/// finite input. (forward's V is a layer sum, which may be NaN where the
+/// density is 0: log_prob reads that as -inf.)
 bool isLogDensity(const std::string &entry, const Param &param) {
-  return param.role == "out" && param.width == "1" && entry != "forward";
+  return param.role == "out" && param.width == "1" &&
+         entry.rfind("forward", 0) != 0;
 }
 
 } // namespace
@@ -227,6 +232,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size) {
       {1, 2, 0, -1, std::numeric_limits<int64_t>::min(), kMaxPaths});
   if (k == kMaxPaths)
     k = data.ConsumeIntegralInRange<int64_t>(1, kMaxPaths);
+  int64_t firstRow =
+      data.PickValueInArray<int64_t>({0, 1, kMaxRows, int64_t(1) << 40, -1,
+                                      std::numeric_limits<int64_t>::max()});
+  if (firstRow == 1)
+    firstRow = data.ConsumeIntegralInRange<int64_t>(0, 1000);
   uint64_t seed = data.ConsumeIntegral<uint64_t>();
   size_t elementSize = model.f64 ? 8 : 4;
   int64_t rows = n > 0 && n <= kMaxRows ? n : 0;
@@ -269,6 +279,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size) {
       const std::string &role = entry.params[i].role;
       if (role == "n")
         values[i] = uint64_t(n);
+      else if (role == "first_row")
+        values[i] = uint64_t(firstRow);
       else if (role == "k")
         values[i] = uint64_t(k);
       else if (role == "seed" || role == "layer_seed")
@@ -288,11 +300,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size) {
   std::string where = model.name + "_" + entry.name +
                       " (n = " + std::to_string(n) +
                       ", k = " + std::to_string(k) + ")";
-  bool hasPaths = false;
-  for (const Param &param : entry.params)
+  bool hasPaths = false, hasFirstRow = false;
+  for (const Param &param : entry.params) {
     hasPaths |= param.role == "k";
+    hasFirstRow |= param.role == "first_row";
+  }
+  bool badRange =
+      hasFirstRow && n >= 0 &&
+      (firstRow < 0 || firstRow > std::numeric_limits<int64_t>::max() - n);
   int expected = -1;
-  if (n < 0 || (hasPaths && k < 1))
+  if (n < 0 || (hasPaths && k < 1) || badRange)
     expected = kInvalidArgument;
   else if (n == 0)
     expected = kOk;

@@ -50,8 +50,10 @@ def test_manifest_and_header_list_the_same_entries(tmp_path):
 
 def test_methods_come_from_the_manifest(tmp_path):
     lib = small_model(context_dim=1).compile(out_dir=tmp_path)
-    assert set(lib.entries) == {"log_prob", "elbo", "log_prob_iwae", "forward", "inverse", "sample",
-                                "sample_with_log_prob"}
+    whole = {"log_prob", "elbo", "log_prob_iwae", "forward", "inverse", "sample", "sample_with_log_prob"}
+    assert set(lib.entries) == whole | {name + "_rows" for name in whole}
+    assert str(inspect.signature(lib.sample_rows)) == "(first_row, n, seed=0, context=None)"
+    assert str(inspect.signature(lib.log_prob_rows)) == "(x, first_row, context=None)"
     assert str(inspect.signature(lib.forward)) == "(x, context=None, seed=0)"
     assert str(inspect.signature(lib.sample)) == "(n, seed=0, context=None)"
     assert str(inspect.signature(lib.log_prob_iwae)) == "(x, k, seed=0, context=None)"

@@ -74,6 +74,15 @@ int nfrt_run(const nfrt_model *model, nfrt_kernel kernel, int input,
              const void *in, int64_t n, uint64_t seed, const void *ctx,
              void *out2, int64_t out2_cols, void *out1, int has_out1);
 
+/* nfrt_run on rows first_row .. first_row + n - 1 of a larger batch: the
+ * noise of row i is that of global row first_row + i, so any split of a
+ * batch into ranges gives the rows of one call over the whole batch. 1 if
+ * first_row < 0 or first_row + n overflows. */
+int nfrt_run_rows(const nfrt_model *model, nfrt_kernel kernel, int input,
+                  const void *in, int64_t first_row, int64_t n, uint64_t seed,
+                  const void *ctx, void *out2, int64_t out2_cols, void *out1,
+                  int has_out1);
+
 /* The importance-weighted log-likelihood estimate of n rows: runs the
  * log_prob `kernel` (a stochastic lower bound per pass) over k paths, path j
  * drawing its layer noise from a seed derived from (seed, j), and writes
@@ -81,6 +90,11 @@ int nfrt_run(const nfrt_model *model, nfrt_kernel kernel, int input,
  * nfrt_run's error codes (1 also for k < 1). */
 int nfrt_iwae(const nfrt_model *model, nfrt_kernel kernel, const void *x,
               int64_t n, int64_t k, uint64_t seed, const void *ctx, void *out);
+
+/* nfrt_iwae on rows first_row .. first_row + n - 1 of a larger batch. */
+int nfrt_iwae_rows(const nfrt_model *model, nfrt_kernel kernel, const void *x,
+                   int64_t first_row, int64_t n, int64_t k, uint64_t seed,
+                   const void *ctx, void *out);
 
 /* Bytes the calling thread's scratch arena holds between calls: one block
  * as large as the last calls' peak, at most 64 MiB (for tests and memory

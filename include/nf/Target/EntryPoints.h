@@ -119,6 +119,8 @@ enum class Arg {
   OutputRows, ///< T *: n rows the entry writes.
   Stream,     ///< void *: the CUDA stream device entries launch on (NULL:
               ///< the default stream).
+  FirstRow,   ///< int64_t first_row: the global index of the first of the n
+              ///< rows, keying their random draws (row-range entries).
 };
 
 /// One C argument: its role, its name in the header, and for row arrays
@@ -228,6 +230,68 @@ inline constexpr Entry kEntries[] = {
       {Arg::OutputRows, "out_x", Width::Dim},
       {Arg::OutputRows, "out_logp", Width::One}}, 5,
      "n samples and the log-probability of each."},
+    // Row ranges: rows first_row .. first_row + n - 1 of one global batch.
+    // Their random draws are keyed by the global row, so any split of
+    // [0, N) into ranges gives the bits of the single call over N rows.
+    {"log_prob_rows", Impl::Density, KernelId::LogProb, Width::One,
+     {{Arg::InputRows, "x", Width::Dim},
+      {Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out_logp", Width::One}}, 5,
+     "log_prob of rows first_row .. first_row + n - 1 of a larger batch."},
+    {"elbo_rows", Impl::Estimate, KernelId::LogProb, Width::One,
+     {{Arg::InputRows, "x", Width::Dim},
+      {Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out", Width::One}}, 6,
+     "elbo of rows first_row .. first_row + n - 1 of a larger batch."},
+    {"log_prob_iwae_rows", Impl::Estimate, KernelId::LogProb, Width::One,
+     {{Arg::InputRows, "x", Width::Dim},
+      {Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::Paths, "k"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out", Width::One}}, 7,
+     "log_prob_iwae of rows first_row .. first_row + n - 1 of a larger "
+     "batch."},
+    {"forward_rows", Impl::Run, KernelId::Forward, Width::One,
+     {{Arg::InputRows, "x", Width::Dim},
+      {Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::LayerSeed, "seed"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out_z", Width::LatentDim},
+      {Arg::OutputRows, "out_ldj", Width::One}}, 7,
+     "forward of rows first_row .. first_row + n - 1 of a larger batch."},
+    {"inverse_rows", Impl::Run, KernelId::Inverse, Width::One,
+     {{Arg::InputRows, "z", Width::LatentDim},
+      {Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::LayerSeed, "seed"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out_x", Width::Dim}}, 6,
+     "inverse of rows first_row .. first_row + n - 1 of a larger batch."},
+    {"sample_rows", Impl::Run, KernelId::Sample, Width::One,
+     {{Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out_x", Width::Dim}}, 5,
+     "Rows first_row .. first_row + n - 1 of sample(first_row + n, seed)."},
+    {"sample_with_log_prob_rows", Impl::Run, KernelId::SampleWithLogProb,
+     Width::One,
+     {{Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "ctx", Width::ContextDim},
+      {Arg::OutputRows, "out_x", Width::Dim},
+      {Arg::OutputRows, "out_logp", Width::One}}, 6,
+     "Rows first_row .. first_row + n - 1 of sample_with_log_prob("
+     "first_row + n, seed)."},
     {"cuda_log_prob", Impl::DeviceRun, KernelId::LogProb, Width::One,
      {{Arg::InputRows, "d_x", Width::Dim},
       {Arg::Count, "n"},

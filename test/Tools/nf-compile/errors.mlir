@@ -12,6 +12,9 @@
 // RUN: printf 'nf\x00\x01\xff\xfe{{{\x80' > %t.bin.mlir && not nf-compile %t.bin.mlir -o %t.so 2>&1 | FileCheck %s --check-prefix=GARBAGE
 // RUN: head -c -60 %S/cuda.mlir > %t.trunc.mlir && not nf-compile %t.trunc.mlir -o %t.so 2>&1 | FileCheck %s --check-prefix=TRUNC
 // RUN: %python -c "print('module {' * 5000 + '}' * 5000)" > %t.deep.mlir && not nf-compile %t.deep.mlir -o %t.so 2>&1 | FileCheck %s --check-prefix=DEEP
+// Inputs on which MLIR's own parsers crash (found by fuzzing, kept in
+// test/fuzz/regressions): an error, exit 1, no crash.
+// RUN: not nf-compile %S/../../fuzz/regressions/nf-fuzz-ir/linalg-broadcast-bad-dimensions.mlir -o %t.so 2>&1 | FileCheck %s --check-prefix=PARSERCRASH
 // A library that cannot be linked (a directory in its place) leaves no
 // header behind either.
 // RUN: rm -rf %t.d && mkdir -p %t.d/libm.so && not nf-compile %s -o %t.d/libm.so 2>&1 | FileCheck %s --check-prefix=LINK
@@ -28,6 +31,9 @@
 // GARBAGE: bin.mlir:1:{{[0-9]+}}: error:
 // TRUNC: trunc.mlir:{{[0-9]+}}:{{[0-9]+}}: error:
 // DEEP: deep.mlir:1:{{[0-9]+}}: error: brackets nested deeper than 1000 levels
+// PARSERCRASH: linalg-broadcast-bad-dimensions.mlir:2:91: error: expected ']'
+// PARSERCRASH: error: MLIR's parser crashed on this input (an upstream bug
+// PARSERCRASH-NOT: PLEASE submit
 // LINK: nf-compile: error: linking '{{.*}}libm.so' failed
 
 nf.model @m(%x: tensor<?x2xf32>) base #nf.std_normal {

@@ -405,30 +405,51 @@ IResNetOp::buildForward(OpBuilder &b, ValueRange operands, bool withLogDet) {
   return LayerValues{z, logDet};
 }
 
-/// The largest |next - current| / max(1, |z|) over the batch, as a scalar.
-static Value buildLargestChange(OpBuilder &b, Location loc, Value next,
-                                Value current, Value z) {
-  Type elementType = getElementTypeOrSelf(z.getType());
-  auto scalarType = RankedTensorType::get({}, elementType);
+/// `tensor<?xT>` with the batch of `like`, filled with `value`.
+static Value buildPerSampleFill(OpBuilder &b, Location loc, Value like,
+                                double value) {
+  Type elementType = getElementTypeOrSelf(like.getType());
+  Value empty = tensor::EmptyOp::create(
+      b, loc, {tensor::getMixedSize(b, loc, like, 0)}, elementType);
+  return linalg::FillOp::create(
+             b, loc, createFloatConstant(b, loc, elementType, value), empty)
+      .getResult(0);
+}
+
+/// Per sample, the largest |next - current| / max(1, |z|): tensor<?xT>.
+static Value buildRowChange(OpBuilder &b, Location loc, Value next,
+                            Value current, Value z) {
+  MLIRContext *ctx = b.getContext();
+  return buildGeneric(
+      b, loc, {next, current, z}, buildPerSampleFill(b, loc, z, 0.0),
+      {b.getMultiDimIdentityMap(2), b.getMultiDimIdentityMap(2),
+       b.getMultiDimIdentityMap(2),
+       AffineMap::get(2, 0, {b.getAffineDimExpr(0)}, ctx)},
+      {utils::IteratorType::parallel, utils::IteratorType::reduction},
+      [](OpBuilder &nb, Location nloc, ValueRange args) {
+        ScalarBuilder s = scalarFor(nb, nloc, args[0]);
+        Value change = s.div(s.abs(s.sub(args[0], args[1])),
+                             s.max(s.c(1.0), s.abs(args[2])));
+        return s.max(args[3], change);
+      });
+}
+
+/// The largest entry of a `tensor<?xT>` (0 for an empty batch), as a scalar.
+static Value buildLargest(OpBuilder &b, Location loc, Value perSample) {
+  Type elementType = getElementTypeOrSelf(perSample.getType());
   Value init =
       linalg::FillOp::create(
           b, loc, createFloatConstant(b, loc, elementType, 0.0),
-          tensor::EmptyOp::create(b, loc, scalarType.getShape(), elementType)
+          tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, elementType)
               .getResult())
           .getResult(0);
-  MLIRContext *ctx = b.getContext();
-  auto reduction = utils::IteratorType::reduction;
-  Value largest =
-      buildGeneric(b, loc, {next, current, z}, init,
-                   {b.getMultiDimIdentityMap(2), b.getMultiDimIdentityMap(2),
-                    b.getMultiDimIdentityMap(2), AffineMap::get(2, 0, {}, ctx)},
-                   {reduction, reduction},
-                   [](OpBuilder &nb, Location nloc, ValueRange args) {
-                     ScalarBuilder s = scalarFor(nb, nloc, args[0]);
-                     Value change = s.div(s.abs(s.sub(args[0], args[1])),
-                                          s.max(s.c(1.0), s.abs(args[2])));
-                     return s.max(args[3], change);
-                   });
+  Value largest = buildGeneric(
+      b, loc, {perSample}, init,
+      {b.getMultiDimIdentityMap(1), AffineMap::get(1, 0, {}, b.getContext())},
+      {utils::IteratorType::reduction},
+      [](OpBuilder &nb, Location nloc, ValueRange args) {
+        return scalarFor(nb, nloc, args[0]).max(args[1], args[0]);
+      });
   return tensor::ExtractOp::create(b, loc, largest, ValueRange{});
 }
 
@@ -449,28 +470,47 @@ FailureOr<LayerValues> IResNetOp::buildInverse(OpBuilder &b, Value output,
           return arith::SubFOp::create(bb, bloc, args[0], args[1]).getResult();
         });
   };
+  // Each sample iterates until its own change is within the tolerance and
+  // then stays put, so its result does not depend on the other samples of
+  // the batch (and a batch split into ranges gives the same bits).
   Value start = step(b, loc, output);
-  Value tolerance = createFloatConstant(b, loc, elementType,
-                                        getTolerance().convertToDouble());
+  double tolerance = getTolerance().convertToDouble();
+  Value toleranceValue = createFloatConstant(b, loc, elementType, tolerance);
   Value limit = arith::ConstantIndexOp::create(b, loc, getMaxIterations());
-  Value infinity = createFloatConstant(b, loc, elementType, INFINITY);
+  Value unsettled = buildPerSampleFill(b, loc, output, INFINITY);
   auto loop = scf::WhileOp::create(
-      b, loc, TypeRange{start.getType(), elementType, b.getIndexType()},
-      ValueRange{start, infinity, arith::ConstantIndexOp::create(b, loc, 0)},
+      b, loc, TypeRange{start.getType(), unsettled.getType(), b.getIndexType()},
+      ValueRange{start, unsettled, arith::ConstantIndexOp::create(b, loc, 0)},
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value moving = arith::CmpFOp::create(
-            nb, nloc, arith::CmpFPredicate::OGT, args[1], tolerance);
+            nb, nloc, arith::CmpFPredicate::OGT,
+            buildLargest(nb, nloc, args[1]), toleranceValue);
         Value below = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::ult,
                                             args[2], limit);
         scf::ConditionOp::create(
             nb, nloc, arith::AndIOp::create(nb, nloc, moving, below), args);
       },
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value next = step(nb, nloc, args[0]);
-        Value change = buildLargestChange(nb, nloc, next, args[0], output);
+        Value current = args[0], change = args[1];
+        Value candidate = step(nb, nloc, current);
+        Value candidateChange =
+            buildRowChange(nb, nloc, candidate, current, output);
+        // (value if moving, else kept), by the sample's last change.
+        auto keepSettled = [&](OpBuilder &bb, Location bloc, ValueRange v) {
+          ScalarBuilder s = scalarFor(bb, bloc, v[0]);
+          Value moving = s.cmp(arith::CmpFPredicate::OGT, v[1], s.c(tolerance));
+          return s.select(moving, v[0], v[2]);
+        };
+        Value next = mapSingleResult(
+            nb, nloc,
+            {candidate, broadcastPerSample(nb, nloc, change, candidate),
+             current},
+            keepSettled);
+        Value nextChange = mapSingleResult(
+            nb, nloc, {candidateChange, change, change}, keepSettled);
         Value count = arith::AddIOp::create(
             nb, nloc, args[2], arith::ConstantIndexOp::create(nb, nloc, 1));
-        scf::YieldOp::create(nb, nloc, ValueRange{next, change, count});
+        scf::YieldOp::create(nb, nloc, ValueRange{next, nextChange, count});
       });
   Value x = loop.getResult(0);
   Value logDet;
