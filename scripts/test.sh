@@ -5,8 +5,9 @@
 # target (scripts/fuzz.sh), and print one summary line.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# python3-torch: the PyTorch importer's tests (skipped without it).
-NF_EXTRA_PACKAGES="python3-torch ${NF_EXTRA_PACKAGES:-}" \
+# python3-torch: the PyTorch importer's tests; Dask and Open MPI: the
+# scale-out tests (each skipped without them).
+NF_EXTRA_PACKAGES="python3-torch python3-dask python3-distributed openmpi-bin libopenmpi-dev python3-mpi4py ${NF_EXTRA_PACKAGES:-}" \
   bash scripts/setup.sh nf-opt nf-compile nf-translate nf_runtime NFUnitTests nf-doc || exit 1
 
 lit_log=$(mktemp)

@@ -15,6 +15,7 @@ returns, whatever the chunks and however many workers compute them
 
 import numpy as np
 import dask.array as da
+from dask.base import tokenize
 
 __all__ = ["sample", "sample_with_log_prob", "log_prob", "elbo", "log_prob_iwae"]
 
@@ -50,7 +51,12 @@ def _context_blocks(model, context, row_chunks):
     return context.rechunk((row_chunks, context.shape[1]))
 
 
-def _rows(n, chunks):
+def _rows(n, chunks, model):
+    """Row chunks: `chunks` as dask reads it, or with "auto" about 16 MiB of
+    rows, a multiple of 128 (the runtime's block grid)."""
+    if isinstance(chunks, str) and chunks == "auto":
+        row_bytes = model.dim * np.dtype(model.dtype).itemsize
+        chunks = max(128, (16 << 20) // row_bytes // 128 * 128)
     return da.core.normalize_chunks(chunks, shape=(int(n),))[0]
 
 
@@ -58,7 +64,7 @@ def _generate(lib_path, n, seed, chunks, model, context, entry):
     local = _model(lib_path, model)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"n must be an integer >= 0, not {n!r}")
-    row_chunks = _rows(n, chunks)
+    row_chunks = _rows(n, chunks, local)
     width = local.dim + (1 if entry == "sample_with_log_prob_rows" else 0)
     ctx = _context_blocks(local, context, row_chunks)
 
@@ -72,8 +78,9 @@ def _generate(lib_path, n, seed, chunks, model, context, entry):
         return out
 
     args = [] if ctx is None else [ctx]
+    name = f"nf-{local.name}-{entry}-" + tokenize(str(lib_path), model, n, seed, row_chunks, ctx)
     return da.map_blocks(block, *args, chunks=(row_chunks, (width,)), dtype=local.dtype,
-                         meta=np.empty((0, width), local.dtype), name=f"nf-{local.name}-{entry}-{seed}")
+                         meta=np.empty((0, width), local.dtype), name=name)
 
 
 def sample(lib_path, n, seed=0, chunks="auto", model=None, context=None):
