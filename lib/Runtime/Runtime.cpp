@@ -325,6 +325,8 @@ nfrt_memref2 paddedRows(const void *base, int64_t begin, int64_t end,
                         std::vector<char> &storage) {
   if ((lead == 0 && end - begin == rows) || !base)
     return rows2(base, begin, end, cols, size);
+  if (cols == 0) // Nothing to copy (a context-free model given a context).
+    return rows2(base, 0, rows, cols, size);
   storage.assign(static_cast<size_t>(rows * cols * size), 0);
   std::memcpy(storage.data() + lead * cols * size,
               static_cast<const char *>(base) + begin * cols * size,
@@ -389,7 +391,7 @@ int runBlock(const Call &call, int64_t blockBegin, int64_t blockEnd) {
     return nfrt_fail(NF_ERROR_OUT_OF_MEMORY,
                      "out of memory for the kernel's temporaries");
   if (padded) {
-    if (call.out2)
+    if (call.out2 && call.out2Cols > 0)
       std::memcpy(static_cast<char *>(call.out2) + b * call.out2Cols * size,
                   mapped.data() + lead * call.out2Cols * size,
                   static_cast<size_t>((e - b) * call.out2Cols * size));
