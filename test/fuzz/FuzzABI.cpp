@@ -3,8 +3,8 @@
 // Loads every lib*.so in $NF_FUZZ_MODELS (nf-compile output), reads each
 // library's manifest, and turns each input into one call of one entry:
 // arbitrary n (negative, zero, small, huge with NULL arrays), first rows of
-// row-range entries (0 to 2^63 - 1, negative), NULL, aligned and unaligned
-// arrays, values with NaN, +-inf, huge and subnormal numbers,
+// row-range entries (0 to 2^63 - 1, negative), NULL arrays, arrays aligned
+// only to their element type, values with NaN, +-inf, huge and subnormal numbers,
 // contexts, seeds and k. Checked on every call:
 //   - the status is one of the documented codes, and the one the arguments
 //     call for (1 for n < 0 or k < 1, 2 for a NULL array with n > 0);
@@ -251,7 +251,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size) {
     array.size = size_t(rows * model.width(param.width)) * elementSize;
     int mode = data.ConsumeIntegralInRange<int>(0, 9);
     array.null = mode == 0 || n > kMaxRows;
-    array.offset = mode == 1 ? 1 : mode == 2 ? 3 : 0; // unaligned
+    // Arrays need only their element type's alignment (a C pointer to T
+    // has it): one or three elements off a 16-byte boundary breaks any
+    // vector alignment a kernel might assume.
+    array.offset = mode == 1 ? elementSize : mode == 2 ? 3 * elementSize : 0;
     array.bytes.assign(array.offset + array.size + kGuardBytes, kGuard);
     bool needed = param.role != "ctx" || model.contextDim > 0;
     nullRequired |= array.null && needed;
