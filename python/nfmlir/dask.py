@@ -41,12 +41,8 @@ def _first_row(block_info):
 
 def _context_blocks(model, context, row_chunks):
     """The context as a dask array chunked like the rows, or None."""
-    if model.context_dim == 0:
-        if context is not None:
-            raise ValueError(f"model {model.name} takes no context")
+    if not model._takes_context(context):
         return None
-    if context is None:
-        raise ValueError(f"model {model.name} needs a context of {model.context_dim} values per row")
     context = da.asarray(context).astype(model.dtype)
     return context.rechunk((row_chunks, context.shape[1]))
 

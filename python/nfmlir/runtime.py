@@ -152,13 +152,20 @@ class CompiledModel:
             raise ValueError(f"{what} must have shape (n, {width}), not {array.shape}")
         return np.ascontiguousarray(array)
 
-    def _context(self, context, n):
+    def _takes_context(self, context):
+        """Whether the model takes a context; raises if `context` (given or
+        None) says otherwise."""
         if self.context_dim == 0:
             if context is not None:
                 raise ValueError(f"model @{self.name} takes no context")
-            return None
+            return False
         if context is None:
             raise ValueError(f"model @{self.name} needs a context of shape (n, {self.context_dim})")
+        return True
+
+    def _context(self, context, n):
+        if not self._takes_context(context):
+            return None
         context = self._rows(context, self.context_dim, "context")
         if context.shape[0] != n:
             raise ValueError(f"context has {context.shape[0]} rows, but the batch has {n}")
