@@ -263,6 +263,152 @@ private:
   std::vector<void *> pointers;
 };
 
+/// One entry's work on the device: the driver and stream, the grid over
+/// the n rows, and the scratch arrays it allocates (freed stream-ordered
+/// when it finishes).
+class DeviceCall {
+public:
+  DeviceCall(const nfrt_model *model, const nfrt_cuda_module *module, int64_t n,
+             void *stream)
+      : model(model), module(module), n(n),
+        stream(static_cast<CUstream>(stream)) {}
+  /// Stream-ordered: freed once the kernels before it have run.
+  ~DeviceCall() {
+    for (CUdeviceptr ptr : scratch)
+      driver->memFreeAsync(ptr, stream);
+  }
+
+  /// Checks the arguments, then opens the device. For n > 0 the input rows
+  /// (unless `needsInput` is false) and the context (of conditional
+  /// models) must be given.
+  int open(bool needsInput, const void *in, const void *ctx) {
+    if (n < 0)
+      return fail(NF_ERROR_INVALID_ARGUMENT, "n must not be negative");
+    if (n > 0 && ((needsInput && !in) || (model->context_dim > 0 && !ctx)))
+      return fail(NF_ERROR_NULL_POINTER, "a device array is NULL");
+    return openDevice(driver);
+  }
+
+  int getFunction(const char *name, CUfunction &function) {
+    return ::getFunction(*driver, module, name, function);
+  }
+
+  /// `given`, else n scratch rows of `cols` values (0: one per row); null
+  /// when out of device memory.
+  void *rows(void *given, int64_t cols) {
+    if (given)
+      return given;
+    CUdeviceptr ptr = 0;
+    if (driver->memAllocAsync(&ptr,
+                              n * (cols > 0 ? cols : 1) * model->element_size,
+                              stream) != kSuccess)
+      return nullptr;
+    scratch.push_back(ptr);
+    return reinterpret_cast<void *>(ptr);
+  }
+  int outOfMemory() const {
+    return fail(NF_ERROR_OUT_OF_MEMORY, "cuMemAllocAsync failed");
+  }
+
+  /// `fn` on the grid of one thread per row.
+  int launch(CUfunction fn, KernelParams &params) {
+    auto blocks =
+        static_cast<unsigned>((n + kThreadsPerBlock - 1) / kThreadsPerBlock);
+    CUresult result =
+        driver->launchKernel(fn, blocks, 1, 1, kThreadsPerBlock, 1, 1, 0,
+                             stream, params.get(), nullptr);
+    return result == kSuccess ? NF_OK
+                              : failDriver(*driver, result, "cuLaunchKernel");
+  }
+
+  /// The direction body `body` on the rows (see nfrt_cuda_run), with the
+  /// noise it needs drawn from `seed`; NULL outputs get scratch.
+  int runBody(const char *body, const char *baseFromNoise, int input,
+              const void *in, uint64_t seed, const void *ctx, void *mapped,
+              void *logDet, void *logProb);
+
+private:
+  const nfrt_model *model;
+  const nfrt_cuda_module *module;
+  int64_t n;
+  CUstream stream;
+  const Driver *driver = nullptr;
+  std::vector<CUdeviceptr> scratch;
+};
+
+int DeviceCall::runBody(const char *body, const char *baseFromNoise, int input,
+                        const void *in, uint64_t seed, const void *ctx,
+                        void *mapped, void *logDet, void *logProb) {
+  bool generative = input != NFRT_INPUT_DATA;
+  bool f64 = model->element_size == 8;
+  int64_t layerCols = generative ? model->inverse_noise : model->forward_noise;
+  CUfunction function, base = nullptr, noise = nullptr, layerNoise = nullptr;
+  if (int code = getFunction(body, function))
+    return code;
+  if (input == NFRT_INPUT_NOISE) {
+    if (int code = getFunction(baseFromNoise, base))
+      return code;
+    std::string name = mlir::nf::abi::getNoiseKernelSymbol(
+        model->noise == NFRT_NOISE_UNIFORM, f64);
+    if (int code = getFunction(name.c_str(), noise))
+      return code;
+  }
+  if (layerCols > 0) {
+    std::string name = mlir::nf::abi::getNoiseKernelSymbol(true, f64);
+    if (int code = getFunction(name.c_str(), layerNoise))
+      return code;
+  }
+
+  const void *rowsIn = in;
+  if (input == NFRT_INPUT_NOISE) {
+    // Base noise of (seed, row), then the latents it maps to.
+    void *drawn = rows(nullptr, model->latent_dim);
+    void *latents = rows(nullptr, model->latent_dim);
+    if (!drawn || !latents)
+      return outOfMemory();
+    KernelParams draw;
+    draw.addInt(static_cast<int64_t>(seed));
+    draw.addInt(0);
+    draw.addRows(drawn, n, model->latent_dim);
+    if (int code = launch(noise, draw))
+      return code;
+    KernelParams toLatents;
+    toLatents.addRows(drawn, n, model->latent_dim);
+    toLatents.addRows(latents, n, model->latent_dim);
+    if (int code = launch(base, toLatents))
+      return code;
+    rowsIn = latents;
+  }
+  void *layer = nullptr;
+  if (layerCols > 0) {
+    if (!(layer = rows(nullptr, layerCols)))
+      return outOfMemory();
+    KernelParams draw;
+    draw.addInt(static_cast<int64_t>(seed));
+    draw.addInt(mlir::nf::abi::kLayerNoiseFirstPair);
+    draw.addRows(layer, n, layerCols);
+    if (int code = launch(layerNoise, draw))
+      return code;
+  }
+  int64_t mappedCols = generative ? model->dim : model->latent_dim;
+  void *outMapped = rows(mapped, mappedCols);
+  void *outLogDet = generative ? nullptr : rows(logDet, 0);
+  void *outLogProb = rows(logProb, 0);
+  if (!outMapped || (!generative && !outLogDet) || !outLogProb)
+    return outOfMemory();
+  KernelParams params;
+  params.addRows(rowsIn, n, generative ? model->latent_dim : model->dim);
+  if (model->context_dim > 0)
+    params.addRows(ctx, n, model->context_dim);
+  if (layer)
+    params.addRows(layer, n, layerCols);
+  params.addRows(outMapped, n, mappedCols);
+  if (!generative)
+    params.addRows(outLogDet, n, 0);
+  params.addRows(outLogProb, n, 0);
+  return launch(function, params);
+}
+
 } // namespace
 
 extern "C" {
@@ -278,116 +424,63 @@ int nfrt_cuda_run(const nfrt_model *model, const nfrt_cuda_module *module,
                   const void *in, int64_t n, uint64_t seed, const void *ctx,
                   void *mapped, void *log_det, void *log_prob, void *stream) {
   return nfrt::guardExceptions([&]() -> int {
-    if (n < 0)
-      return fail(NF_ERROR_INVALID_ARGUMENT, "n must not be negative");
-    if (n > 0 && ((input != NFRT_INPUT_NOISE && !in) ||
-                  (model->context_dim > 0 && !ctx)))
-      return fail(NF_ERROR_NULL_POINTER, "a device array is NULL");
-    const Driver *driver;
-    if (int code = openDevice(driver))
+    DeviceCall call(model, module, n, stream);
+    if (int code = call.open(input != NFRT_INPUT_NOISE, in, ctx))
       return code;
     if (n == 0)
       return NF_OK;
+    return call.runBody(body, base_from_noise, input, in, seed, ctx, mapped,
+                        log_det, log_prob);
+  });
+}
 
-    bool generative = input != NFRT_INPUT_DATA;
-    bool f64 = model->element_size == 8;
-    int64_t size = model->element_size;
-    int64_t layerCols =
-        generative ? model->inverse_noise : model->forward_noise;
-    CUfunction function, base = nullptr, noise = nullptr, layerNoise = nullptr;
-    if (int code = getFunction(*driver, module, body, function))
+int nfrt_cuda_iwae(const nfrt_model *model, const nfrt_cuda_module *module,
+                   const char *body, const void *x, int64_t n, int64_t k,
+                   uint64_t seed, const void *ctx, void *out, void *stream) {
+  return nfrt::guardExceptions([&]() -> int {
+    if (k < 1)
+      return fail(NF_ERROR_INVALID_ARGUMENT, "k must be at least 1");
+    DeviceCall call(model, module, n, stream);
+    if (int code = call.open(/*needsInput=*/true, x, ctx))
       return code;
-    if (input == NFRT_INPUT_NOISE) {
-      if (int code = getFunction(*driver, module, base_from_noise, base))
+    if (n == 0)
+      return NF_OK;
+    if (!out)
+      return fail(NF_ERROR_NULL_POINTER, "a device array is NULL");
+    // Paths that draw no noise are all the same: one run is the estimate
+    // (bit for bit what the log-mean-exp of k equal values gives).
+    if (model->forward_noise == 0)
+      return call.runBody(body, nullptr, NFRT_INPUT_DATA, x, seed, ctx, nullptr,
+                          nullptr, out);
+    bool f64 = model->element_size == 8;
+    CUfunction step, finish;
+    if (int code = call.getFunction(
+            mlir::nf::abi::getIwaeStepSymbol(f64).c_str(), step))
+      return code;
+    if (int code = call.getFunction(
+            mlir::nf::abi::getIwaeFinishSymbol(f64).c_str(), finish))
+      return code;
+    void *bound = call.rows(nullptr, 0), *largest = call.rows(nullptr, 0),
+         *total = call.rows(nullptr, 0);
+    if (!bound || !largest || !total)
+      return call.outOfMemory();
+    for (int64_t path = 0; path < k; ++path) {
+      uint64_t pathSeed = mlir::nf::abi::getIwaePathSeed(seed, path, k);
+      if (int code = call.runBody(body, nullptr, NFRT_INPUT_DATA, x, pathSeed,
+                                  ctx, nullptr, nullptr, bound))
         return code;
-      std::string name = mlir::nf::abi::getNoiseKernelSymbol(
-          model->noise == NFRT_NOISE_UNIFORM, f64);
-      if (int code = getFunction(*driver, module, name.c_str(), noise))
+      KernelParams fold;
+      fold.addInt(path == 0);
+      for (void *array : {bound, largest, total})
+        fold.addRows(array, n, 0);
+      if (int code = call.launch(step, fold))
         return code;
     }
-    if (layerCols > 0) {
-      std::string name = mlir::nf::abi::getNoiseKernelSymbol(true, f64);
-      if (int code = getFunction(*driver, module, name.c_str(), layerNoise))
-        return code;
-    }
-
-    auto cuStream = static_cast<CUstream>(stream);
-    std::vector<CUdeviceptr> scratch;
-    // Device rows for what the caller does not give: null if out of memory.
-    auto rows = [&](void *given, int64_t cols) -> void * {
-      if (given)
-        return given;
-      CUdeviceptr ptr = 0;
-      if (driver->memAllocAsync(&ptr, n * (cols > 0 ? cols : 1) * size,
-                                cuStream) != kSuccess)
-        return nullptr;
-      scratch.push_back(ptr);
-      return reinterpret_cast<void *>(ptr);
-    };
-    unsigned blocks =
-        static_cast<unsigned>((n + kThreadsPerBlock - 1) / kThreadsPerBlock);
-    auto launch = [&](CUfunction fn, KernelParams &params) {
-      CUresult result =
-          driver->launchKernel(fn, blocks, 1, 1, kThreadsPerBlock, 1, 1, 0,
-                               cuStream, params.get(), nullptr);
-      return result == kSuccess ? NF_OK
-                                : failDriver(*driver, result, "cuLaunchKernel");
-    };
-    auto run = [&]() -> int {
-      const void *rowsIn = in;
-      if (input == NFRT_INPUT_NOISE) {
-        // Base noise of (seed, row), then the latents it maps to.
-        void *drawn = rows(nullptr, model->latent_dim);
-        void *latents = rows(nullptr, model->latent_dim);
-        if (!drawn || !latents)
-          return fail(NF_ERROR_OUT_OF_MEMORY, "cuMemAllocAsync failed");
-        KernelParams draw;
-        draw.addInt(static_cast<int64_t>(seed));
-        draw.addInt(0);
-        draw.addRows(drawn, n, model->latent_dim);
-        if (int code = launch(noise, draw))
-          return code;
-        KernelParams toLatents;
-        toLatents.addRows(drawn, n, model->latent_dim);
-        toLatents.addRows(latents, n, model->latent_dim);
-        if (int code = launch(base, toLatents))
-          return code;
-        rowsIn = latents;
-      }
-      void *layer = nullptr;
-      if (layerCols > 0) {
-        if (!(layer = rows(nullptr, layerCols)))
-          return fail(NF_ERROR_OUT_OF_MEMORY, "cuMemAllocAsync failed");
-        KernelParams draw;
-        draw.addInt(static_cast<int64_t>(seed));
-        draw.addInt(mlir::nf::abi::kLayerNoiseFirstPair);
-        draw.addRows(layer, n, layerCols);
-        if (int code = launch(layerNoise, draw))
-          return code;
-      }
-      int64_t mappedCols = generative ? model->dim : model->latent_dim;
-      void *outMapped = rows(mapped, mappedCols);
-      void *outLogDet = generative ? nullptr : rows(log_det, 0);
-      void *outLogProb = rows(log_prob, 0);
-      if (!outMapped || (!generative && !outLogDet) || !outLogProb)
-        return fail(NF_ERROR_OUT_OF_MEMORY, "cuMemAllocAsync failed");
-      KernelParams params;
-      params.addRows(rowsIn, n, generative ? model->latent_dim : model->dim);
-      if (model->context_dim > 0)
-        params.addRows(ctx, n, model->context_dim);
-      if (layer)
-        params.addRows(layer, n, layerCols);
-      params.addRows(outMapped, n, mappedCols);
-      if (!generative)
-        params.addRows(outLogDet, n, 0);
-      params.addRows(outLogProb, n, 0);
-      return launch(function, params);
-    };
-    int status = run();
-    // Stream-ordered: freed once the kernels before it have run.
-    for (CUdeviceptr ptr : scratch)
-      driver->memFreeAsync(ptr, cuStream);
-    return status;
+    KernelParams result;
+    result.addInt(k);
+    for (void *array : {largest, total, out})
+      result.addRows(array, n, 0);
+    return call.launch(finish, result);
   });
 }
 

@@ -478,14 +478,6 @@ extern "C" int nfrt_run_rows(const nfrt_model *model, nfrt_kernel kernel,
 }
 
 namespace {
-/// SplitMix64's finalizer: decorrelates the seeds of IWAE paths.
-uint64_t mixSeed(uint64_t value) {
-  value += 0x9E3779B97F4A7C15ull;
-  value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9ull;
-  value = (value ^ (value >> 27)) * 0x94D049BB133111EBull;
-  return value ^ (value >> 31);
-}
-
 template <typename T>
 int runIwae(const nfrt_model *model, nfrt_kernel kernel, const void *x,
             int64_t firstRow, int64_t n, int64_t k, uint64_t seed,
@@ -493,7 +485,7 @@ int runIwae(const nfrt_model *model, nfrt_kernel kernel, const void *x,
   std::vector<T> bound(n), largest(n, -std::numeric_limits<T>::infinity()),
       total(n, T(0));
   for (int64_t path = 0; path < k; ++path) {
-    uint64_t pathSeed = k == 1 ? seed : mixSeed(seed ^ mixSeed(path));
+    uint64_t pathSeed = mlir::nf::abi::getIwaePathSeed(seed, path, k);
     if (int rc = runRange(model, kernel, NFRT_INPUT_DATA, x, firstRow, n,
                           pathSeed, ctx, nullptr, 0, bound.data(), 1, blocking))
       return rc;

@@ -192,9 +192,6 @@ constexpr const char *kCUDAModuleSymbol = "nf_cuda_module";
 /// log-prob, stream), each output the entry's parameter or NULL (scratch).
 std::string getDeviceRunCall(const ModelInterface &m, const Entry &entry) {
   const Kernel &kernel = getKernel(entry.kernel);
-  if (entry.kernel == KernelId::LogProb && m.exactness != Exactness::Exact)
-    return "nfrt_fail(NF_ERROR_UNSUPPORTED, \"the CUDA target evaluates "
-           "exact models only; this model's log_prob is a bound\")";
   std::string outputs[3] = {"0", "0", "0"}; // mapped, log-det, log-prob
   int next = 0;
   for (const Param &param : getParams(entry)) {
@@ -221,26 +218,47 @@ std::string getDeviceRunCall(const ModelInterface &m, const Entry &entry) {
   return call;
 }
 
+/// The importance-weighted estimate over `paths` paths on the GPU:
+/// nfrt_cuda_iwae(model, PTX, normalize body, x, n, k, seed, ctx, out,
+/// stream).
+std::string getDeviceEstimateCall(const ModelInterface &m, const Entry &entry,
+                                  StringRef paths, StringRef seed) {
+  return ("nfrt_cuda_iwae(&" + getGlueModelSymbol(m.name) + ", &" +
+          kCUDAModuleSymbol + ", \"" +
+          getKernelSymbol(m.name, getBody(getKernel(entry.kernel)).name) +
+          "\", " + nameOr(findParam(entry, {Arg::InputRows}), "0") + ", n, " +
+          paths + ", " + seed + ", " +
+          nameOr(findParam(entry, {Arg::Context}), "0") + ", " +
+          nameOr(findParam(entry, {Arg::OutputRows}), "0") + ", " +
+          nameOr(findParam(entry, {Arg::Stream}), "0") + ")")
+      .str();
+}
+
 /// The statement that implements `entry` for model `m`.
 std::string getEntryBody(const ModelInterface &m, const Entry &entry) {
+  std::string paths = nameOr(findParam(entry, {Arg::Paths}), "1");
+  std::string seed = nameOr(findParam(entry, {Arg::Seed}), "0");
+  std::string modelPaths = std::to_string(m.iwaePaths);
+  bool exact = m.exactness == Exactness::Exact;
   switch (entry.impl) {
   case Impl::Constant:
     return "return " + std::to_string(getWidth(m, entry.value)) + ";";
   case Impl::Run:
     return "return " + getRunCall(m, entry, /*seeded=*/true) + ";";
   case Impl::Estimate:
-    return "return " +
-           getEstimateCall(m, entry,
-                           nameOr(findParam(entry, {Arg::Paths}), "1"),
-                           nameOr(findParam(entry, {Arg::Seed}), "0")) +
-           ";";
+    return "return " + getEstimateCall(m, entry, paths, seed) + ";";
   case Impl::Density:
-    if (m.exactness == Exactness::Exact)
+    if (exact)
       return "return " + getRunCall(m, entry, /*seeded=*/false) + ";";
-    return "return " +
-           getEstimateCall(m, entry, std::to_string(m.iwaePaths), "0") + ";";
+    return "return " + getEstimateCall(m, entry, modelPaths, "0") + ";";
   case Impl::DeviceRun:
     return "return " + getDeviceRunCall(m, entry) + ";";
+  case Impl::DeviceEstimate:
+    return "return " + getDeviceEstimateCall(m, entry, paths, seed) + ";";
+  case Impl::DeviceDensity:
+    if (exact)
+      return "return " + getDeviceRunCall(m, entry) + ";";
+    return "return " + getDeviceEstimateCall(m, entry, modelPaths, "0") + ";";
   }
   llvm_unreachable("unknown entry implementation");
 }

@@ -179,6 +179,13 @@ class CompiledModel:
             raise ValueError(f"{what} must be >= 0, not {n}")
         return int(n)
 
+    @classmethod
+    def _paths(cls, k, what="k"):
+        k = cls._count(k, what)
+        if k < 1:
+            raise ValueError(f"{what} must be >= 1")
+        return k
+
     @staticmethod
     def _ptr(array):
         """The array's address; the fast path matters for batch-1 latency."""
@@ -228,10 +235,7 @@ class CompiledModel:
             elif arg.role == "first_row":
                 call.append(self._count(values[arg.name], arg.name))
             elif arg.role == "k":
-                k = self._count(values[arg.name], arg.name)
-                if k < 1:
-                    raise ValueError(f"{arg.name} must be >= 1")
-                call.append(k)
+                call.append(self._paths(values[arg.name], arg.name))
             elif arg.role in ("seed", "layer_seed"):
                 call.append(values["seed"])
             elif arg.role == "ctx":
@@ -252,6 +256,8 @@ class CompiledModel:
         (PyTorch CUDA tensors, CuPy arrays) are passed as they are and the
         outputs are new objects of the same kind; numpy arrays are copied to
         the device and the outputs back."""
+        # Scalar arguments are checked before anything goes to the device.
+        paths = {arg.name: self._paths(values[arg.name], arg.name) for arg in entry.args if arg.role == "k"}
         inputs = {}
         n = None
         for arg in entry.args:
@@ -261,11 +267,7 @@ class CompiledModel:
         if n is None:
             n = self._count(values["n"])
         context = values.get("context")
-        if self.context_dim == 0 and context is not None:
-            raise ValueError(f"model @{self.name} takes no context")
-        if self.context_dim > 0:
-            if context is None:
-                raise ValueError(f"model @{self.name} needs a context of shape (n, {self.context_dim})")
+        if self._takes_context(context):
             context = _DeviceRows.of(context, self, self.context_dim, "context")
             if context.n != n:
                 raise ValueError(f"context has {context.n} rows, but the batch has {n}")
@@ -278,6 +280,8 @@ class CompiledModel:
                     call.append(inputs[arg.name].pointer)
                 elif arg.role == "n":
                     call.append(n)
+                elif arg.role == "k":
+                    call.append(paths[arg.name])
                 elif arg.role in ("seed", "layer_seed"):
                     call.append(values["seed"])
                 elif arg.role == "ctx":

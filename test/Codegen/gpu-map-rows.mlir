@@ -10,8 +10,8 @@
 // ROWS: %[[N:.*]] = memref.dim %[[X]], %c0
 // ROWS: %[[B:.*]] = gpu.block_id x
 // ROWS: %[[D:.*]] = gpu.block_dim x
-// ROWS: %[[T:.*]] = gpu.thread_id x
 // ROWS: %[[BD:.*]] = arith.muli %[[B]], %[[D]]
+// ROWS: %[[T:.*]] = gpu.thread_id x
 // ROWS: %[[R:.*]] = arith.addi %[[BD]], %[[T]]
 // ROWS: %[[IN:.*]] = arith.cmpi ult, %[[R]], %[[N]]
 // ROWS: scf.if %[[IN]] {
@@ -24,6 +24,14 @@
 // ROWS-NOT: ?x
 // ROWS: math.tanh %{{.*}} : f32
 // ROWS: return
+// The runtime's helpers for the bodies' element type: noise and IWAE steps.
+// ROWS: func.func @nf_noise_normal_f32(%{{.*}}: i64, %{{.*}}: i64, %{{.*}}: memref<?x?xf32>) attributes {nf.gpu_kernel}
+// ROWS: func.func @nf_noise_uniform_f32(
+// ROWS: func.func @nf_iwae_step_f32(%{{.*}}: i64, %{{.*}}: memref<?xf32>, %{{.*}}: memref<?xf32>, %{{.*}}: memref<?xf32>) attributes {nf.gpu_kernel}
+// ROWS: gpu.block_id x
+// ROWS: math.exp
+// ROWS: func.func @nf_iwae_finish_f32(
+// ROWS: math.log
 
 // OUTLINE: module attributes {gpu.container_module}
 // OUTLINE: gpu.module @nf_kernels [#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">]

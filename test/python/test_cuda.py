@@ -86,6 +86,9 @@ def test_example_ptx(path, tmp_path):
     model = re.search(r"nf\.model @(\w+)", path.read_text()).group(1)
     for body in ("normalize", "generate", "base_from_noise"):
         assert f".entry nfk_{model}_{body}(" in text
+    element = "f64" if is_f64(path) else "f32"
+    for helper in ("noise_normal", "noise_uniform", "iwae_step", "iwae_finish"):
+        assert f".entry nf_{helper}_{element}(" in text
     if PTXAS:
         check = subprocess.run([PTXAS, "-arch=sm_90", str(ptx), "-o", str(tmp_path / "m.cubin")],
                                capture_output=True, text=True)
@@ -187,16 +190,29 @@ def test_driver_without_device(both, tmp_path):
     assert "no CUDA device" in text and "CUDA_ERROR" in text
 
 
-def test_bound_log_prob_is_unsupported(tmp_path):
-    """A bound model's log_prob on the device: code 6 with the reason
-    (before any device is needed)."""
-    bound = nfmlir.Model([nfmlir.UniformDequantize(4)], nfmlir.StandardNormal(2), name="deq")
-    model = bound.compile(out_dir=tmp_path, target="cuda,cpu")
-    fn, message = raw(model, "cuda_log_prob")
+def bound_flow(name="deq", dtype="float32"):
+    rng = np.random.default_rng(5)
+    layers = [nfmlir.UniformDequantize(4),
+              nfmlir.AffineCoupling([0], nfmlir.MLP.random([1, 8, 2], "tanh", rng), "exp")]
+    return nfmlir.Model(layers, nfmlir.StandardNormal(2), name=name, dtype=dtype)
+
+
+def test_bound_estimates_on_device(tmp_path):
+    """A bound model has log_prob (its IWAE estimate), elbo and
+    log_prob_iwae on the device; argument errors come before the device."""
+    model = bound_flow().compile(out_dir=tmp_path, target="cuda,cpu")
+    assert {"cuda_log_prob", "cuda_elbo", "cuda_log_prob_iwae"} <= set(model.entries)
+    fn, message = raw(model, "cuda_log_prob_iwae")
     x = np.zeros((4, 2), np.float32)
     p = ctypes.c_void_p(x.ctypes.data)
-    assert fn(p, ctypes.c_int64(4), None, p, None) == NF_ERROR_UNSUPPORTED
-    assert "exact models only" in message()
+    assert fn(p, ctypes.c_int64(4), ctypes.c_int64(0), ctypes.c_uint64(0), None, p, None) == NF_ERROR_INVALID_ARGUMENT
+    assert "k must be" in message()
+    assert fn(None, ctypes.c_int64(4), ctypes.c_int64(2), ctypes.c_uint64(0), None, p, None) == NF_ERROR_NULL_POINTER
+    if not GPU:
+        with pytest.raises(NFRuntimeError, match="no CUDA"):
+            model.cuda_log_prob(x)
+        with pytest.raises(ValueError, match="k must be >= 1"):
+            model.cuda_log_prob_iwae(x, 0)
 
 
 CLANG = shutil.which("clang-22") or shutil.which("/usr/lib/llvm-22/bin/clang")
@@ -215,7 +231,7 @@ def test_device_noise_matches_runtime(tmp_path):
     for element in ("f32", "f64"):
         lowered = tmp_path / f"noise_{element}.mlir"
         subprocess.run([nf_opt, tmp_path / "empty.mlir",
-                        f"--nf-add-noise-kernels=target=cpu element-type={element}", "--nf-cpu-pipeline",
+                        f"--nf-add-runtime-kernels=target=cpu element-type={element}", "--nf-cpu-pipeline",
                         "-o", lowered], check=True)
         ll = tmp_path / f"noise_{element}.ll"
         subprocess.run([MLIR_TRANSLATE, "--mlir-to-llvmir", lowered, "-o", ll], check=True)
@@ -236,6 +252,63 @@ def test_device_noise_matches_runtime(tmp_path):
             assert float(worst) < 1e-6, (element, kind, worst)
 
 
+class _Memref1(ctypes.Structure):
+    _fields_ = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p), ("offset", ctypes.c_int64),
+                ("size", ctypes.c_int64), ("stride", ctypes.c_int64)]
+
+
+def _memref1(array):
+    return _Memref1(array.ctypes.data, array.ctypes.data, 0, array.shape[0], 1)
+
+
+def _mix_seed(value):
+    """SplitMix64's finalizer, as abi::mixSeed (written again here)."""
+    mask = (1 << 64) - 1
+    value = (value + 0x9E3779B97F4A7C15) & mask
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & mask
+    return value ^ (value >> 31)
+
+
+@pytest.mark.skipif(not CLANG or not MLIR_TRANSLATE, reason="needs clang-22 and mlir-translate")
+@pytest.mark.parametrize("element", ["f32", "f64"])
+def test_device_iwae_matches_runtime(element, tmp_path):
+    """The IWAE kernels the GPU runs (nf-add-runtime-kernels), compiled for
+    the CPU: fed the per-path bounds of a bound model (its one-path ELBO
+    under each path seed, computed here from the documented keying), they
+    give the runtime's log_prob_iwae: bit for bit in f64, within the
+    polynomial exp/log in f32."""
+    nf_opt = Path(find_nf_compile()).with_name("nf-opt")
+    (tmp_path / "empty.mlir").write_text("module {}\n")
+    lowered, ll, so = (tmp_path / f"iwae.{ext}" for ext in ("mlir", "ll", "so"))
+    subprocess.run([nf_opt, tmp_path / "empty.mlir", f"--nf-add-runtime-kernels=target=cpu element-type={element}",
+                    "--nf-cpu-pipeline", "-o", lowered], check=True)
+    subprocess.run([MLIR_TRANSLATE, "--mlir-to-llvmir", lowered, "-o", ll], check=True)
+    subprocess.run([CLANG, "-O2", "-shared", "-fPIC", ll, "-o", so, "-lm"], check=True, capture_output=True)
+    kernels = ctypes.CDLL(str(so))
+    step, finish = (getattr(kernels, f"_mlir_ciface_nf_iwae_{name}_{element}") for name in ("step", "finish"))
+    for fn in (step, finish):
+        fn.argtypes = [ctypes.c_int64] + [ctypes.POINTER(_Memref1)] * 3
+        fn.restype = None
+
+    model = bound_flow(dtype={"f32": "float32", "f64": "float64"}[element]).compile(out_dir=tmp_path / "m")
+    x = np.random.default_rng(7).uniform(-0.3, 4.3, size=(257, 2)).astype(model.dtype)
+    for k, seed in [(1, 11), (5, 11), (16, 2**63 + 5)]:
+        largest, total, out = (np.empty(len(x), model.dtype) for _ in range(3))
+        for path in range(k):
+            path_seed = seed if k == 1 else _mix_seed(seed ^ _mix_seed(path))
+            bound = np.ascontiguousarray(model.elbo(x, seed=path_seed))
+            step(path == 0, *(ctypes.byref(_memref1(a)) for a in (bound, largest, total)))
+        finish(k, *(ctypes.byref(_memref1(a)) for a in (largest, total, out)))
+        want = model.log_prob_iwae(x, k, seed=seed)
+        if element == "f64":
+            np.testing.assert_array_equal(out, want)
+        else:
+            np.testing.assert_allclose(out, want, rtol=2e-6, atol=2e-6)
+        if k > 1:  # the paths differ: the estimate is not one path's bound
+            assert np.abs(want - model.elbo(x, seed=seed)).max() > 1e-3
+
+
 @pytest.mark.skipif(not GPU, reason="no CUDA GPU on this machine")
 @pytest.mark.parametrize("path", [p for p in EXAMPLES if not is_f64(p)], ids=lambda p: p.stem)
 def test_device_matches_cpu(path, tmp_path):
@@ -248,8 +321,10 @@ def test_device_matches_cpu(path, tmp_path):
             continue
         x = model.sample(1000, seed=3)
         np.testing.assert_allclose(model.cuda_sample(1000, seed=3), x, rtol=1e-5, atol=1e-5)
-        if model.exactness == "exact":
-            np.testing.assert_allclose(model.cuda_log_prob(x), model.log_prob(x), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(model.cuda_log_prob(x), model.log_prob(x), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(model.cuda_elbo(x, seed=9), model.elbo(x, seed=9), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(model.cuda_log_prob_iwae(x, 4, seed=9), model.log_prob_iwae(x, 4, seed=9),
+                                   rtol=1e-5, atol=1e-4)
         z = rng.normal(size=(1000, model.latent_dim)).astype(model.dtype)
         np.testing.assert_allclose(model.cuda_inverse(z, seed=5), model.inverse(z, seed=5), rtol=1e-5, atol=1e-4)
         got_z, got_v = model.cuda_forward(x, seed=7)

@@ -144,6 +144,14 @@ int nfrt_cuda_run(const nfrt_model *model, const nfrt_cuda_module *module,
                   const void *in, int64_t n, uint64_t seed, const void *ctx,
                   void *mapped, void *log_det, void *log_prob, void *stream);
 
+/* The importance-weighted estimate over k paths of device rows x on the
+ * GPU: path j runs the normalize body `body` with the layer noise of the
+ * path seed abi::getIwaePathSeed(seed, j, k), as nfrt_iwae does on the
+ * CPU, and `out` gets log((1/k) sum_j exp(log_prob_j)) per row. */
+int nfrt_cuda_iwae(const nfrt_model *model, const nfrt_cuda_module *module,
+                   const char *body, const void *x, int64_t n, int64_t k,
+                   uint64_t seed, const void *ctx, void *out, void *stream);
+
 /* Records `message` as the calling thread's last error and returns `code`. */
 int nfrt_fail(int code, const char *message);
 

@@ -147,6 +147,10 @@ enum class Impl {
   /// Runs the body of the kernel's direction on the GPU, one row per
   /// thread, on device arrays (the CUDA target).
   DeviceRun,
+  /// Estimate, with the paths on the GPU (device arrays).
+  DeviceEstimate,
+  /// Density, on the GPU (device arrays).
+  DeviceDensity,
 };
 
 /// The targets a library is compiled for, as bits; an entry exists in a
@@ -292,13 +296,32 @@ inline constexpr Entry kEntries[] = {
       {Arg::OutputRows, "out_logp", Width::One}}, 6,
      "Rows first_row .. first_row + n - 1 of sample_with_log_prob("
      "first_row + n, seed)."},
-    {"cuda_log_prob", Impl::DeviceRun, KernelId::LogProb, Width::One,
+    {"cuda_log_prob", Impl::DeviceDensity, KernelId::LogProb, Width::One,
      {{Arg::InputRows, "d_x", Width::Dim},
       {Arg::Count, "n"},
       {Arg::Context, "d_ctx", Width::ContextDim},
       {Arg::OutputRows, "d_out_logp", Width::One},
       {Arg::Stream, "stream"}}, 5,
-     "log p(x) per row of device arrays, on the GPU (exact models).", kCUDA},
+     "log p(x) per row of device arrays, on the GPU; for bound models the "
+     "IWAE estimate with the model's iwae_paths and seed 0.", kCUDA},
+    {"cuda_elbo", Impl::DeviceEstimate, KernelId::LogProb, Width::One,
+     {{Arg::InputRows, "d_x", Width::Dim},
+      {Arg::Count, "n"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out", Width::One},
+      {Arg::Stream, "stream"}}, 6,
+     "elbo on the GPU (device arrays).", kCUDA},
+    {"cuda_log_prob_iwae", Impl::DeviceEstimate, KernelId::LogProb,
+     Width::One,
+     {{Arg::InputRows, "d_x", Width::Dim},
+      {Arg::Count, "n"},
+      {Arg::Paths, "k"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out", Width::One},
+      {Arg::Stream, "stream"}}, 7,
+     "log_prob_iwae on the GPU (device arrays).", kCUDA},
     {"cuda_forward", Impl::DeviceRun, KernelId::Forward, Width::One,
      {{Arg::InputRows, "d_x", Width::Dim},
       {Arg::Count, "n"},
@@ -383,6 +406,28 @@ inline std::string getNoiseKernelSymbol(bool uniform, bool f64) {
          (f64 ? "_f64" : "_f32");
 }
 inline constexpr int64_t kLayerNoiseFirstPair = int64_t(1) << 31;
+
+/// The CUDA target's IWAE kernels (RuntimeKernels.h): a path's bounds
+/// folded into the running log-sum-exp per row, and the estimate from it.
+inline std::string getIwaeStepSymbol(bool f64) {
+  return f64 ? "nf_iwae_step_f64" : "nf_iwae_step_f32";
+}
+inline std::string getIwaeFinishSymbol(bool f64) {
+  return f64 ? "nf_iwae_finish_f64" : "nf_iwae_finish_f32";
+}
+
+/// The seed that keys path `path` of a k-path IWAE estimate under `seed`
+/// (one path: `seed` itself, so a 1-path estimate is the ELBO of `seed`);
+/// SplitMix64's finalizer decorrelates the paths. CPU and GPU both use it.
+constexpr uint64_t mixSeed(uint64_t value) {
+  value += 0x9E3779B97F4A7C15ull;
+  value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9ull;
+  value = (value ^ (value >> 27)) * 0x94D049BB133111EBull;
+  return value ^ (value >> 31);
+}
+constexpr uint64_t getIwaePathSeed(uint64_t seed, int64_t path, int64_t k) {
+  return k == 1 ? seed : mixSeed(seed ^ mixSeed(static_cast<uint64_t>(path)));
+}
 
 /// Calls `fn(name)` for every global name a library defines for `model`:
 /// exported entries, kernels (and their `_mlir_ciface_` wrappers), glue

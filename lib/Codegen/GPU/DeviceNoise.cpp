@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "nf/Codegen/GPU/DeviceNoise.h"
+#include "nf/Codegen/GPU/RuntimeKernels.h"
 
 #include "nf/Target/EntryPoints.h"
 
@@ -80,22 +80,8 @@ public:
             scf::YieldOp::create(ib);
           });
     };
-    if (gpu) {
-      Value row = arith::AddIOp::create(
-          b,
-          arith::MulIOp::create(b, gpu::BlockIdOp::create(b, gpu::Dimension::x),
-                                gpu::BlockDimOp::create(b, gpu::Dimension::x)),
-          gpu::ThreadIdOp::create(b, gpu::Dimension::x));
-      Value inside =
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, n);
-      auto guard = scf::IfOp::create(b, inside, /*withElseRegion=*/false);
-      b.setInsertionPointToStart(guard.thenBlock());
-      fillRow(row);
-    } else {
-      auto loop = scf::ForOp::create(b, index(0), n, index(1));
-      b.setInsertionPointToStart(loop.getBody());
-      fillRow(loop.getInductionVar());
-    }
+    buildForEachRow(b, b.getLoc(), n, gpu,
+                    [&](OpBuilder &, Location, Value row) { fillRow(row); });
     b.setInsertionPointToEnd(entry);
     func::ReturnOp::create(b);
   }

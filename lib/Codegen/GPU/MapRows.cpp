@@ -10,14 +10,14 @@
 #include "nf/Codegen/GPU/Passes.h"
 
 #include "nf/Codegen/Common/RowFunctions.h"
-#include "nf/Codegen/GPU/DeviceNoise.h"
+#include "nf/Codegen/GPU/RuntimeKernels.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::nf {
 #define GEN_PASS_DEF_NFGPUMAPROWSPASS
-#define GEN_PASS_DEF_NFADDNOISEKERNELSPASS
+#define GEN_PASS_DEF_NFADDRUNTIMEKERNELSPASS
 #include "nf/Codegen/GPU/Passes.h.inc"
 } // namespace mlir::nf
 
@@ -37,17 +37,10 @@ void buildGridBody(func::FuncOp body, func::FuncOp row,
   rewriter.setInsertionPointToEnd(entry);
   ValueRange args = entry->getArguments();
   Value n = memref::DimOp::create(rewriter, loc, args[0], 0);
-  Value block = gpu::BlockIdOp::create(rewriter, loc, gpu::Dimension::x);
-  Value size = gpu::BlockDimOp::create(rewriter, loc, gpu::Dimension::x);
-  Value thread = gpu::ThreadIdOp::create(rewriter, loc, gpu::Dimension::x);
-  Value r = arith::AddIOp::create(
-      rewriter, loc, arith::MulIOp::create(rewriter, loc, block, size), thread);
-  Value inside =
-      arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ult, r, n);
-  scf::IfOp::create(rewriter, loc, inside, [&](OpBuilder &b, Location nloc) {
-    callOnRows(b, nloc, row, args, r, 1);
-    scf::YieldOp::create(b, nloc);
-  });
+  buildForEachRow(rewriter, loc, n, /*gpu=*/true,
+                  [&](OpBuilder &b, Location nloc, Value r) {
+                    callOnRows(b, nloc, row, args, r, 1);
+                  });
   func::ReturnOp::create(rewriter, loc);
 }
 
@@ -74,13 +67,13 @@ struct NFGPUMapRowsPass
     for (func::FuncOp fn : hostKernels)
       fn.erase();
     IRRewriter rewriter(&getContext());
-    // The noise of the bodies' element types, drawn on the device.
+    // The noise and IWAE kernels of the bodies' element types.
     llvm::SmallSetVector<Type, 2> elementTypes;
     for (func::FuncOp body : bodies)
       elementTypes.insert(
           cast<MemRefType>(body.getArgumentTypes().front()).getElementType());
     for (Type type : elementTypes)
-      addNoiseKernels(module, cast<FloatType>(type), /*gpu=*/true);
+      addRuntimeKernels(module, cast<FloatType>(type), /*gpu=*/true);
     for (func::FuncOp body : bodies) {
       func::FuncOp row =
           createTileFunction(body, 1, "_row", /*move=*/true, rewriter);
@@ -93,22 +86,22 @@ struct NFGPUMapRowsPass
   }
 };
 
-struct NFAddNoiseKernelsPass
-    : public nf::impl::NFAddNoiseKernelsPassBase<NFAddNoiseKernelsPass> {
+struct NFAddRuntimeKernelsPass
+    : public nf::impl::NFAddRuntimeKernelsPassBase<NFAddRuntimeKernelsPass> {
   using Base::Base;
 
   void runOnOperation() override {
     if ((target != "gpu" && target != "cpu") ||
         (elementType != "f32" && elementType != "f64")) {
-      getOperation().emitError("nf-add-noise-kernels: target must be gpu or "
+      getOperation().emitError("nf-add-runtime-kernels: target must be gpu or "
                                "cpu and element-type f32 or f64");
       return signalPassFailure();
     }
     Builder b(&getContext());
-    addNoiseKernels(getOperation(),
-                    elementType == "f64" ? cast<FloatType>(b.getF64Type())
-                                         : cast<FloatType>(b.getF32Type()),
-                    target == "gpu");
+    addRuntimeKernels(getOperation(),
+                      elementType == "f64" ? cast<FloatType>(b.getF64Type())
+                                           : cast<FloatType>(b.getF32Type()),
+                      target == "gpu");
   }
 };
 

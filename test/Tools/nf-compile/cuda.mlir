@@ -21,6 +21,8 @@
 // PTX-DAG: .visible .entry nfk_flow_base_from_noise(
 // PTX-DAG: .visible .entry nf_noise_normal_f32(
 // PTX-DAG: .visible .entry nf_noise_uniform_f32(
+// PTX-DAG: .visible .entry nf_iwae_step_f32(
+// PTX-DAG: .visible .entry nf_iwae_finish_f32(
 // PTX-NOT: .extern
 // ARCH: .target sm_80
 
@@ -31,6 +33,8 @@
 // CUDA: int64_t nf_flow_dim(void);
 // CUDA-NOT: int nf_flow_log_prob(
 // CUDA: int nf_flow_cuda_log_prob(const float *d_x, int64_t n, const float *d_ctx, float *d_out_logp, void *stream);
+// CUDA: int nf_flow_cuda_elbo(const float *d_x, int64_t n, uint64_t seed, const float *d_ctx, float *d_out, void *stream);
+// CUDA: int nf_flow_cuda_log_prob_iwae(const float *d_x, int64_t n, int64_t k, uint64_t seed, const float *d_ctx, float *d_out, void *stream);
 // CUDA: int nf_flow_cuda_forward(const float *d_x, int64_t n, uint64_t seed, const float *d_ctx, float *d_out_z, float *d_out_ldj, void *stream);
 // CUDA: int nf_flow_cuda_inverse(const float *d_z, int64_t n, uint64_t seed, const float *d_ctx, float *d_out_x, void *stream);
 // CUDA: int nf_flow_cuda_sample(int64_t n, uint64_t seed, const float *d_ctx, float *d_out_x, void *stream);
@@ -52,6 +56,8 @@
 // GLUE-NEXT: return nfrt_last_error_message();
 // GLUE: NF_API int nf_flow_cuda_log_prob(const float *d_x, int64_t n, const float *d_ctx, float *d_out_logp, void *stream) {
 // GLUE-NEXT: return nfrt_cuda_run(&flow_model, &nf_cuda_module, "nfk_flow_normalize", 0, NFRT_INPUT_DATA, d_x, n, 0, d_ctx, 0, 0, d_out_logp, stream);
+// GLUE: NF_API int nf_flow_cuda_log_prob_iwae(const float *d_x, int64_t n, int64_t k, uint64_t seed, const float *d_ctx, float *d_out, void *stream) {
+// GLUE-NEXT: return nfrt_cuda_iwae(&flow_model, &nf_cuda_module, "nfk_flow_normalize", d_x, n, k, seed, d_ctx, d_out, stream);
 // GLUE: NF_API int nf_flow_cuda_sample(int64_t n, uint64_t seed, const float *d_ctx, float *d_out_x, void *stream) {
 // GLUE-NEXT: return nfrt_cuda_run(&flow_model, &nf_cuda_module, "nfk_flow_generate", "nfk_flow_base_from_noise", NFRT_INPUT_NOISE, 0, n, seed, d_ctx, d_out_x, 0, 0, stream);
 // GLUE: entry flow cuda_sample int n:n seed:seed ctx:d_ctx:context_dim out:d_out_x:dim stream:stream

@@ -20,7 +20,7 @@ def NFGPUMapRowsPass : Pass<"nf-gpu-map-rows", "ModuleOp"> {
     last row do nothing. The public kernels, which on the CPU only allocate
     scratch rows and call the bodies, are removed: the CUDA runtime launches
     the bodies itself. The noise kernels of the bodies' element types are
-    added too (see nf-add-noise-kernels).
+    added too (see nf-add-runtime-kernels).
   }];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
@@ -29,15 +29,17 @@ def NFGPUMapRowsPass : Pass<"nf-gpu-map-rows", "ModuleOp"> {
   ];
 }
 
-def NFAddNoiseKernelsPass : Pass<"nf-add-noise-kernels", "ModuleOp"> {
-  let summary = "Add the runtime's noise streams as kernels (DeviceNoise.h)";
+def NFAddRuntimeKernelsPass : Pass<"nf-add-runtime-kernels", "ModuleOp"> {
+  let summary = "Add the runtime's noise streams and IWAE steps as kernels";
   let description = [{
-    Adds `nf_noise_normal_<T>` and `nf_noise_uniform_<T>(seed, first_pair,
-    out: memref<?x?xT>)`: row i of `out` gets the noise values keyed by
-    (seed, i, pair) from `first_pair` on, the stream of the runtime's
-    `nfrt_fill_noise_*`. nf-gpu-map-rows adds them as GPU kernels; this pass
-    adds them for `target=cpu` too, so tests can run the same IR against
-    the runtime.
+    Adds the kernels the CUDA runtime launches besides the bodies
+    (RuntimeKernels.h): `nf_noise_normal_<T>` and `nf_noise_uniform_<T>(seed,
+    first_pair, out: memref<?x?xT>)`, where row i of `out` gets the noise
+    values keyed by (seed, i, pair) from `first_pair` on, the stream of the
+    runtime's `nfrt_fill_noise_*`; and `nf_iwae_step_<T>` /
+    `nf_iwae_finish_<T>`, the runtime's running log-sum-exp over IWAE paths.
+    nf-gpu-map-rows adds them as GPU kernels; this pass adds them for
+    `target=cpu` too, so tests can run the same IR against the runtime.
   }];
   let options = [
     Option<"target", "target", "std::string", "\"gpu\"", "gpu or cpu">,
