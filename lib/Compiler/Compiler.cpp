@@ -237,6 +237,7 @@ compileForCUDA(ModuleOp module, StringRef inputName,
   PassManager pm(module.getContext());
   CUDAPipelineOptions pipeline;
   pipeline.gpuArch = options.gpuArch;
+  pipeline.sharedMemoryBytes = options.gpuSharedMemoryBytes;
   llvm::Expected<std::string> toolkit = findCUDAToolkit(options.cudaToolkit);
   if (!toolkit)
     return toolkit.takeError();

@@ -63,6 +63,9 @@ void mlir::nf::buildCUDACodegenPipeline(OpPassManager &pm,
   outline.features = options.ptxFeatures;
   pm.addPass(createNFGPUOutlineKernelsPass(outline));
   OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
+  NFGPUStageConstantsPassOptions stage;
+  stage.sharedMemoryBytes = options.sharedMemoryBytes;
+  device.addPass(createNFGPUStageConstantsPass(stage));
   device.addPass(memref::createExpandStridedMetadataPass());
   device.addPass(createLowerAffinePass());
   device.addPass(createSCFToControlFlowPass());

@@ -57,6 +57,12 @@ cl::list<std::string>
 cl::opt<std::string> gpuArch("gpu-arch",
                              cl::desc("GPU architecture of the cuda target"),
                              cl::init("sm_90"));
+cl::opt<int64_t> gpuSharedMemory(
+    "gpu-shared-memory",
+    cl::desc("Bytes of shared memory per kernel for the conditioner weights "
+             "of the cuda target (default 49152, the static limit; 0: read "
+             "them from global memory)"),
+    cl::init(48 * 1024));
 cl::opt<std::string> cudaToolkit(
     "cuda-toolkit",
     cl::desc("CUDA toolkit for libdevice (f64 transcendentals "
@@ -143,6 +149,10 @@ int main(int argc, char **argv) {
   options.illConditionedError = illConditioned == IllConditioned::Error;
   options.runtimeDir = getRuntimeDir(argv[0]);
   options.gpuArch = gpuArch;
+  if (gpuSharedMemory < 0 || gpuSharedMemory > 48 * 1024)
+    return fail("--gpu-shared-memory must be between 0 and 49152 bytes (the "
+                "static shared memory of a kernel)");
+  options.gpuSharedMemoryBytes = gpuSharedMemory;
   options.cudaToolkit = cudaToolkit;
   if (!targets.empty()) {
     options.targets = 0;

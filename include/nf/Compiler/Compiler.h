@@ -56,6 +56,8 @@ struct CompilerOptions {
   unsigned targets = 1;
   /// The GPU architecture of the CUDA target's PTX.
   std::string gpuArch = "sm_90";
+  /// Shared memory per kernel for staged constants (conditioner weights).
+  int64_t gpuSharedMemoryBytes = 48 * 1024;
   /// A CUDA toolkit for libdevice (f64 transcendentals on the GPU); empty:
   /// CUDA_ROOT, CUDA_HOME or CUDA_PATH if set, else the toolkit of the
   /// `ptxas` on PATH, else /usr/local/cuda.

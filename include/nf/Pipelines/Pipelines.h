@@ -68,6 +68,11 @@ struct CUDAPipelineOptions : public PassPipelineOptions<CUDAPipelineOptions> {
   PassOptions::Option<std::string> ptxFeatures{
       *this, "ptx-features", llvm::cl::desc("PTX ISA features"),
       llvm::cl::init("+ptx80")};
+  PassOptions::Option<int64_t> sharedMemoryBytes{
+      *this, "shared-memory-bytes",
+      llvm::cl::desc("Shared memory per kernel for staged constants "
+                     "(conditioner weights); 0: none"),
+      llvm::cl::init(48 * 1024)};
   PassOptions::Option<std::string> cudaToolkit{
       *this, "cuda-toolkit",
       llvm::cl::desc("CUDA toolkit for libdevice (f64 transcendentals); "

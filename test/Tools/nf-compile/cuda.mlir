@@ -12,6 +12,8 @@
 // RUN: not nf-compile %s --target=tpu -o %t.so 2>&1 | FileCheck %s --check-prefix=BADTARGET
 // RUN: not nf-compile %s --emit=ptx -o %t.ptx 2>&1 | FileCheck %s --check-prefix=NOCUDA
 // RUN: not nf-compile %s --target=cuda --emit=obj -o %t.o 2>&1 | FileCheck %s --check-prefix=NOCPU
+// RUN: nf-compile %s --target=cuda --gpu-shared-memory=0 --emit=ptx -o - | FileCheck %s --check-prefix=NOSHARED
+// RUN: not nf-compile %s --target=cuda --gpu-shared-memory=65536 --emit=ptx -o %t.ptx 2>&1 | FileCheck %s --check-prefix=BIGSHARED
 
 // One kernel per direction body, one row per thread.
 // PTX: .target sm_90
@@ -23,8 +25,15 @@
 // PTX-DAG: .visible .entry nf_noise_uniform_f32(
 // PTX-DAG: .visible .entry nf_iwae_step_f32(
 // PTX-DAG: .visible .entry nf_iwae_finish_f32(
+// The conditioner's weights are staged in shared memory and read there.
+// PTX-DAG: .shared .align 16 .b8 __constant_4x2xf32_shared[32];
+// PTX-DAG: bar.sync 0;
+// PTX-DAG: ld.shared.b32
 // PTX-NOT: .extern
 // ARCH: .target sm_80
+// NOSHARED-NOT: .shared
+// NOSHARED-NOT: bar.sync
+// BIGSHARED: --gpu-shared-memory must be between 0 and 49152 bytes
 
 // CUDA: const char *nf_last_error_message(void);
 // CUDA: int nf_cuda_malloc(void **d_ptr, int64_t bytes);

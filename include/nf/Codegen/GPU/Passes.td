@@ -75,6 +75,32 @@ def NFGPUOutlineKernelsPass : Pass<"nf-gpu-outline-kernels", "ModuleOp"> {
   ];
 }
 
+def NFGPUStageConstantsPass
+    : Pass<"nf-gpu-stage-constants", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Copy the constants kernels read into shared memory";
+  let description = [{
+    With one row per thread, all threads of a block read the same
+    conditioner weight at once. Each constant `memref.global` a kernel
+    reaches (through its calls) gets a twin in workgroup memory, filled
+    by the block's threads at the kernel's start and followed by a
+    `gpu.barrier`; every `memref.get_global` of it reads the twin through
+    a `memref.memory_space_cast`. Constants are taken smallest first, each
+    only if it fits `shared-memory-bytes` in every kernel that reaches it,
+    so a function shared by kernels finds it in the same place; the rest
+    stay in global memory.
+  }];
+  let options = [
+    Option<"sharedMemoryBytes", "shared-memory-bytes", "int64_t",
+           "48 * 1024",
+           "Shared memory per kernel for constants (48 KiB: the static "
+           "limit; 0: none)">
+  ];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect"
+  ];
+}
+
 def NFGPUNativeMathPass : Pass<"nf-gpu-native-math"> {
   let summary = "Math ops with a PTX instruction to LLVM intrinsics";
   let description = [{
