@@ -13,6 +13,8 @@ import threading
 
 import numpy as np
 
+from . import dlpack
+
 _ERRORS = {
     1: "invalid argument",
     2: "NULL pointer where data is needed",
@@ -252,29 +254,31 @@ class CompiledModel:
 
     # -- device entries (the CUDA target) ----------------------------------
     def _invoke_device(self, entry, values):
-        """`entry` on device arrays: objects with __cuda_array_interface__
-        (PyTorch CUDA tensors, CuPy arrays) are passed as they are and the
-        outputs are new objects of the same kind; numpy arrays are copied to
-        the device and the outputs back."""
+        """`entry` on device arrays: CUDA arrays (`__cuda_array_interface__`
+        or a CUDA DLPack producer: PyTorch, CuPy, JAX, ...) are passed as
+        they are and the outputs are new arrays of the same kind; host
+        arrays (numpy, or a CPU DLPack producer) are copied to the device
+        and the outputs back, as numpy arrays or of the producer's kind."""
         # Scalar arguments are checked before anything goes to the device.
         paths = {arg.name: self._paths(values[arg.name], arg.name) for arg in entry.args if arg.role == "k"}
-        inputs = {}
-        n = None
-        for arg in entry.args:
-            if arg.role == "rows":
-                inputs[arg.name] = _DeviceRows.of(values[arg.name], self, self._width(arg.width), arg.name)
-                n = inputs[arg.name].n
-        if n is None:
-            n = self._count(values["n"])
-        context = values.get("context")
-        if self._takes_context(context):
-            context = _DeviceRows.of(context, self, self.context_dim, "context")
-            if context.n != n:
-                raise ValueError(f"context has {context.n} rows, but the batch has {n}")
-        # Outputs are of the kind of the first device array given, else numpy.
-        like = next(iter(inputs.values()), context) or _DeviceRows(self, n, None, None)
-        call, outputs = [], []
+        stream = values.get("stream")
+        inputs, outputs, context = {}, [], None
         try:
+            n = None
+            for arg in entry.args:
+                if arg.role == "rows":
+                    inputs[arg.name] = _DeviceRows.of(values[arg.name], self, self._width(arg.width), arg.name,
+                                                      stream)
+                    n = inputs[arg.name].n
+            if n is None:
+                n = self._count(values["n"])
+            if self._takes_context(values.get("context")):
+                context = _DeviceRows.of(values["context"], self, self.context_dim, "context", stream)
+                if context.n != n:
+                    raise ValueError(f"context has {context.n} rows, but the batch has {n}")
+            # Outputs are of the kind of the first array given, else numpy.
+            like = next(iter(inputs.values()), context) or _DeviceRows(self, n, None, None)
+            call = []
             for arg in entry.args:
                 if arg.role == "rows":
                     call.append(inputs[arg.name].pointer)
@@ -287,7 +291,7 @@ class CompiledModel:
                 elif arg.role == "ctx":
                     call.append(context.pointer if context is not None else None)
                 elif arg.role == "stream":
-                    call.append(values.get("stream"))
+                    call.append(stream)
                 elif arg.role == "out":
                     out = like.new_output(n, None if arg.width == "1" else self._width(arg.width))
                     outputs.append(out)
@@ -328,76 +332,110 @@ class _Device:
 
 
 class _DeviceRows:
-    """Rows on the device: a caller's CUDA array, or a numpy array copied
-    there (and back, for outputs)."""
+    """Rows on the device for one call: a caller's CUDA array (passed as it
+    is), or a host array copied there (and back, for outputs).
 
-    def __init__(self, model, n, width, pointer, host=None, like=None):
-        self.model, self.n, self.width = model, n, width
-        self.pointer, self.host, self.like = pointer, host, like
+    Outputs are made like the call's first array (`like`): PyTorch or CuPy
+    CUDA arrays are allocated by their library; other CUDA DLPack producers
+    (JAX, ...) get device memory of ours, handed over through DLPack; host
+    arrays get numpy results, converted back to a DLPack producer's kind."""
+
+    def __init__(self, model, n, width, pointer, like=None, on_device=True, keep=None):
+        self.model, self.n, self.width, self.pointer = model, n, width, pointer
+        self.like, self.on_device, self.keep = like, on_device, keep
+        self.host = None
+        self.owned = False
 
     @classmethod
-    def of(cls, array, model, width, what):
+    def of(cls, array, model, width, what, stream=None):
         interface = getattr(array, "__cuda_array_interface__", None)
         if interface is not None:
             shape, typestr = tuple(interface["shape"]), interface["typestr"]
-            if np.dtype(typestr) != model.dtype:
-                raise TypeError(f"{what} must have dtype {model.dtype.name} (model @{model.name}), not "
-                                f"{np.dtype(typestr).name}")
-            if len(shape) != 2 or shape[1] != width:
-                raise ValueError(f"{what} must have shape (n, {width}), not {shape}")
             strides = interface.get("strides")
-            if strides is not None and tuple(strides) != (width * model.dtype.itemsize, model.dtype.itemsize):
-                raise ValueError(f"{what} must be C-contiguous")
+            contiguous = strides is None or tuple(strides) == (width * model.dtype.itemsize, model.dtype.itemsize)
+            cls._check(model, what, width, shape, np.dtype(typestr), contiguous)
             return cls(model, shape[0], width, interface["data"][0], like=array)
-        host = model._rows(array, width, what)
-        rows = cls.allocate(model, host.shape[0], width)
-        rows.host = None
+        if hasattr(array, "__dlpack__") and not isinstance(array, np.ndarray):
+            tensor = dlpack.read(array, stream)
+            if tensor.device_type == dlpack.CUDA:
+                cls._check(model, what, width, tensor.shape, tensor.dtype, tensor.contiguous)
+                return cls(model, tensor.shape[0], width, tensor.pointer, like=array, keep=tensor)
+            if tensor.device_type != dlpack.CPU:
+                raise TypeError(f"{what} is on DLPack device type {tensor.device_type}; pass CUDA or host arrays")
+            host = model._rows(np.from_dlpack(array), width, what)
+            like = array
+        else:
+            host, like = model._rows(array, width, what), None
+        rows = cls.allocate(model, host.shape[0], width, like=like, on_device=False)
         model._device.check(model._device.memcpy(rows.pointer, host.ctypes.data, host.nbytes, 0),
                             f"copying {what} to the device")
         return rows
 
+    @staticmethod
+    def _check(model, what, width, shape, dtype, contiguous):
+        if dtype != model.dtype:
+            raise TypeError(f"{what} must have dtype {model.dtype.name} (model @{model.name}), not "
+                            f"{dtype.name if dtype is not None else 'a non-float type'}")
+        if len(shape) != 2 or shape[1] != width:
+            raise ValueError(f"{what} must have shape (n, {width}), not {shape}")
+        if not contiguous:
+            raise ValueError(f"{what} must be C-contiguous")
+
     @classmethod
-    def allocate(cls, model, n, width):
+    def allocate(cls, model, n, width, like=None, on_device=True):
         pointer = _PTR()
         size = n * (width or 1) * model.dtype.itemsize
         model._device.check(model._device.malloc(ctypes.byref(pointer), size), "nf_cuda_malloc")
-        rows = cls(model, n, width, pointer.value)
+        rows = cls(model, n, width, pointer.value, like=like, on_device=on_device)
         rows.owned = True
         return rows
 
     def new_output(self, n, width):
         """An output of the kind of these rows."""
-        if self.like is not None:
+        shape = (n,) if width is None else (n, width)
+        if self.on_device and hasattr(self.like, "__cuda_array_interface__"):
             module = type(self.like).__module__.split(".")[0]
-            shape = (n,) if width is None else (n, width)
             if module == "torch":
                 import torch
 
                 out = torch.empty(shape, dtype=self.like.dtype, device=self.like.device)
-            elif module == "cupy":
+                return _DeviceRows(self.model, n, width, out.__cuda_array_interface__["data"][0], like=out)
+            if module == "cupy":
                 import cupy
 
                 out = cupy.empty(shape, dtype=self.like.dtype)
-            else:
-                raise TypeError(f"cannot allocate outputs like {type(self.like).__name__}; pass numpy, "
-                                "PyTorch or CuPy arrays")
-            return _DeviceRows(self.model, n, width, out.__cuda_array_interface__["data"][0], like=out)
-        rows = _DeviceRows.allocate(self.model, n, width)
-        rows.host = np.empty((n,) if width is None else (n, width), self.model.dtype)
+                return _DeviceRows(self.model, n, width, out.__cuda_array_interface__["data"][0], like=out)
+        rows = _DeviceRows.allocate(self.model, n, width, like=self.like, on_device=self.on_device)
+        if not self.on_device or self.like is None:
+            rows.host = np.empty(shape, self.model.dtype)
         return rows
 
     def result(self):
-        if self.like is not None:
+        if self.host is not None:
+            self.model._device.check(
+                self.model._device.memcpy(self.host.ctypes.data, self.pointer, self.host.nbytes, 1),
+                "copying a result from the device")
+            return self.host if self.like is None else dlpack.from_dlpack_like(self.like, self.host)
+        if not self.owned:
             return self.like
-        self.model._device.check(
-            self.model._device.memcpy(self.host.ctypes.data, self.pointer, self.host.nbytes, 1),
-            "copying a result from the device")
-        return self.host
+        # Our device memory, handed to the caller's library, which frees it.
+        pointer, device = self.pointer, self.model._device
+        shape = (self.n,) if self.width is None else (self.n, self.width)
+        self.owned = False
+        producer = dlpack.Exported(pointer, shape, self.model.dtype, dlpack.CUDA,
+                                   self.like.__dlpack_device__()[1], free=lambda: device.free(pointer))
+        try:
+            return dlpack.from_dlpack_like(self.like, producer)
+        except BaseException:
+            if not producer.taken:
+                device.free(pointer)
+            raise
 
     def release(self):
-        if getattr(self, "owned", False) and self.pointer:
+        if self.owned and self.pointer:
             self.model._device.free(self.pointer)
             self.pointer = None
+        self.keep = None
 
 
 # Libraries this process has loaded: real path -> (device, inode) of the

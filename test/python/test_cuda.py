@@ -344,3 +344,95 @@ def test_device_arrays_pass_through(tmp_path):
     got = model.cuda_log_prob(torch.from_numpy(x).cuda())
     assert isinstance(got, torch.Tensor) and got.is_cuda
     np.testing.assert_allclose(got.cpu().numpy(), model.log_prob(x), rtol=1e-5, atol=1e-4)
+
+
+class _HostMemoryDevice:
+    """A stand-in for the library's CUDA functions that keeps "device"
+    memory in host memory, so the Python side of device calls (array kinds,
+    copies, DLPack hand-over, frees) runs without a GPU."""
+
+    def __init__(self):
+        self.live = {}
+
+    def malloc(self, pointer, size):
+        buffer = ctypes.create_string_buffer(max(int(size), 1))
+        pointer._obj.value = ctypes.addressof(buffer)
+        self.live[pointer._obj.value] = buffer
+        return 0
+
+    def free(self, pointer):
+        assert self.live.pop(pointer, None) is not None, "freed twice or never allocated"
+        return 0
+
+    def memcpy(self, dst, src, size, kind):
+        ctypes.memmove(dst, src, size)
+        return 0
+
+    def last_error(self):
+        return ""
+
+    def check(self, rc, what):
+        assert rc == 0, what
+
+
+class _FakeCudaArray:
+    """A DLPack producer that says its memory is on a CUDA device (JAX-like:
+    no __cuda_array_interface__); its module's from_dlpack takes ours."""
+
+    def __init__(self, array):
+        self.array = np.ascontiguousarray(array)
+
+    def __dlpack_device__(self):
+        return (2, 0)
+
+    def __dlpack__(self, stream=None):
+        from nfmlir import dlpack
+        return dlpack.Exported(self.array.ctypes.data, self.array.shape, self.array.dtype, dlpack.CUDA).__dlpack__()
+
+
+def _fake_from_dlpack(producer):
+    from nfmlir import dlpack
+    tensor = dlpack.read(producer)
+    assert tensor.device_type == dlpack.CUDA
+    copy = np.ctypeslib.as_array(ctypes.cast(tensor.pointer, ctypes.POINTER(ctypes.c_float)),
+                                 tensor.shape).copy()
+    return _FakeCudaArray(copy)  # dropping `tensor` frees the producer's memory
+
+
+def test_device_array_kinds_without_gpu(tmp_path, monkeypatch):
+    """numpy in, numpy out; a CPU DLPack producer (PyTorch CPU tensor) in,
+    the same kind out; a CUDA DLPack producer without
+    __cuda_array_interface__ (as JAX) in, its library's object out through
+    our DLPack hand-over, every device buffer freed exactly once."""
+    torch = pytest.importorskip("torch")
+    model = small_flow().compile(out_dir=tmp_path, target="cuda,cpu")
+    device = _HostMemoryDevice()
+    monkeypatch.setattr(model, "_device", device)
+    host_log_prob = model._fn["log_prob"]
+    # The entry, run by the CPU entry on the host-memory "device" arrays.
+    monkeypatch.setitem(model._fn, "cuda_log_prob",
+                        lambda x, n, ctx, out, stream: host_log_prob(x, n, ctx, out))
+    module = type(sys)("fakecuda")
+    module.from_dlpack = _fake_from_dlpack
+    monkeypatch.setitem(sys.modules, "fakecuda", module)
+    monkeypatch.setattr(_FakeCudaArray, "__module__", "fakecuda")
+
+    x = np.random.default_rng(4).normal(size=(37, 2)).astype(np.float32)
+    want = model.log_prob(x)
+    got = model.cuda_log_prob(x)
+    assert isinstance(got, np.ndarray)
+    np.testing.assert_array_equal(got, want)
+    got = model.cuda_log_prob(torch.from_numpy(x))
+    assert isinstance(got, torch.Tensor)
+    np.testing.assert_array_equal(got.numpy(), want)
+    got = model.cuda_log_prob(_FakeCudaArray(x))
+    assert isinstance(got, _FakeCudaArray)
+    np.testing.assert_array_equal(got.array, want)
+    assert device.live == {}, "a device buffer was not freed"
+    # A strided host tensor is copied like any host array.
+    strided = torch.from_numpy(np.ascontiguousarray(x.T)).t()
+    assert not strided.is_contiguous()
+    np.testing.assert_array_equal(model.cuda_log_prob(strided).numpy(), want)
+    with pytest.raises(TypeError, match="dtype float32"):
+        model.cuda_log_prob(torch.from_numpy(x.astype(np.float64)))
+    assert device.live == {}
