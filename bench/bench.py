@@ -335,7 +335,7 @@ class TorchCouplingFlow(torch.nn.Module):
         return xb * torch.exp(raw) + shift, raw.sum(1)
 
     def log_prob(self, x):
-        ldj = torch.zeros(x.shape[0])
+        ldj = x.new_zeros(x.shape[0])
         for entry in self.layers:
             if entry is None:
                 x = x.flip(1)
@@ -433,7 +433,7 @@ class TorchGlow(torch.nn.Module):
         n = x.shape[0]
         x = x.view(n, *self.shape)
         pixels = self.shape[1] * self.shape[2]
-        ldj = torch.zeros(n)
+        ldj = x.new_zeros(n)
         for kind, p, q in self.layers:
             if kind == "actnorm":
                 x = x * p + q
