@@ -213,15 +213,12 @@ def bench_models(out, log, torch, ceilings, deadline, compile_mode):
         lib = nfmlir.load(out / "bench" / name / f"lib{name}.so")[name]
         twin = bench.make_twin(model).cuda()
         dim, flops = model.dim, bench.model_flops(model)
-        sample_fn = lib._fn["cuda_sample"]
 
         def nf_log_prob(x):
             return lib.cuda_log_prob(x, stream=stream_ptr())
 
-        def nf_sample(n, out_rows):
-            rc = sample_fn(n, 1, None, out_rows.data_ptr(), stream_ptr())
-            assert rc == 0, lib._device.last_error()
-            return out_rows
+        def nf_sample(n, like):
+            return lib.cuda_sample(n, seed=1, stream=stream_ptr(), like=like)
 
         def eager_sample(n):
             return twin.inverse(torch.randn(n, dim, device="cuda"))
@@ -234,12 +231,11 @@ def bench_models(out, log, torch, ceilings, deadline, compile_mode):
             log(f"  twin check {name}: log_prob max |nf-mlir - PyTorch| {err:.2e} on 4096 rows")
             for batch in BATCHES:
                 x = torch.randn(batch, dim, device="cuda")
-                out_rows = torch.empty(batch, dim, device="cuda")
                 reps = 20 if batch <= 1 << 16 else 5
                 for entry, ours, eager, compiled, nbytes in (
                         ("log_prob", lambda: nf_log_prob(x), lambda: twin.log_prob(x),
                          lambda: compiled_log_prob(x), (dim + 1) * 4),
-                        ("sample", lambda: nf_sample(batch, out_rows), lambda: eager_sample(batch),
+                        ("sample", lambda: nf_sample(batch, x), lambda: eager_sample(batch),
                          lambda: compiled_sample(batch), dim * 4)):
                     t_nf = cuda_time(torch, ours, reps)
                     t_eager = cuda_time(torch, eager, reps)

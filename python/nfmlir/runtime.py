@@ -74,6 +74,10 @@ class _Entry:
                 name = {"ctx": "context", "layer_seed": "seed"}.get(role, arg.name)
                 default = {"seed": 0, "layer_seed": 0, "ctx": None, "stream": None}.get(role, inspect.Parameter.empty)
                 params.append(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default))
+        if any(a.role == "stream" for a in self.args):
+            # Device entries: the kind of array the outputs take when the
+            # entry is given none (sample on the GPU, into PyTorch tensors).
+            params.append(inspect.Parameter("like", inspect.Parameter.KEYWORD_ONLY, default=None))
         return params
 
 
@@ -276,8 +280,9 @@ class CompiledModel:
                 context = _DeviceRows.of(values["context"], self, self.context_dim, "context", stream)
                 if context.n != n:
                     raise ValueError(f"context has {context.n} rows, but the batch has {n}")
-            # Outputs are of the kind of the first array given, else numpy.
-            like = next(iter(inputs.values()), context) or _DeviceRows(self, n, None, None)
+            # Outputs are of the kind of the first array given, else of
+            # `like`, else numpy.
+            like = next(iter(inputs.values()), context) or _DeviceRows.like(self, values.get("like"))
             call = []
             for arg in entry.args:
                 if arg.role == "rows":
@@ -370,6 +375,17 @@ class _DeviceRows:
         model._device.check(model._device.memcpy(rows.pointer, host.ctypes.data, host.nbytes, 0),
                             f"copying {what} to the device")
         return rows
+
+    @classmethod
+    def like(cls, model, array):
+        """No rows: only the kind of `array` (None: numpy) for outputs."""
+        if array is None or isinstance(array, np.ndarray):
+            return cls(model, 0, None, None)
+        if hasattr(array, "__cuda_array_interface__"):
+            return cls(model, 0, None, None, like=array)
+        if hasattr(array, "__dlpack_device__"):
+            return cls(model, 0, None, None, like=array, on_device=array.__dlpack_device__()[0] == dlpack.CUDA)
+        raise TypeError(f"like must be a numpy, CUDA or DLPack array, not {type(array).__name__}")
 
     @staticmethod
     def _check(model, what, width, shape, dtype, contiguous):

@@ -410,8 +410,11 @@ def test_device_array_kinds_without_gpu(tmp_path, monkeypatch):
     monkeypatch.setattr(model, "_device", device)
     host_log_prob = model._fn["log_prob"]
     # The entry, run by the CPU entry on the host-memory "device" arrays.
+    host_sample = model._fn["sample"]
     monkeypatch.setitem(model._fn, "cuda_log_prob",
                         lambda x, n, ctx, out, stream: host_log_prob(x, n, ctx, out))
+    monkeypatch.setitem(model._fn, "cuda_sample",
+                        lambda n, seed, ctx, out, stream: host_sample(n, seed, ctx, out))
     module = type(sys)("fakecuda")
     module.from_dlpack = _fake_from_dlpack
     monkeypatch.setitem(sys.modules, "fakecuda", module)
@@ -429,6 +432,16 @@ def test_device_array_kinds_without_gpu(tmp_path, monkeypatch):
     assert isinstance(got, _FakeCudaArray)
     np.testing.assert_array_equal(got.array, want)
     assert device.live == {}, "a device buffer was not freed"
+    # Without input arrays, outputs take the kind of `like`.
+    samples = model.sample(40, seed=2)
+    np.testing.assert_array_equal(model.cuda_sample(40, seed=2), samples)
+    assert isinstance(model.cuda_sample(40, seed=2, like=torch.zeros(1)), torch.Tensor)
+    got = model.cuda_sample(40, seed=2, like=_FakeCudaArray(x))
+    assert isinstance(got, _FakeCudaArray)
+    np.testing.assert_array_equal(got.array, samples)
+    with pytest.raises(TypeError, match="like must be"):
+        model.cuda_sample(4, like=[1.0])
+    assert device.live == {}
     # A strided host tensor is copied like any host array.
     strided = torch.from_numpy(np.ascontiguousarray(x.T)).t()
     assert not strided.is_contiguous()
