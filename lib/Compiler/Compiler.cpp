@@ -315,10 +315,23 @@ static llvm::Error compile(ModuleOp module, StringRef inputName,
                                "' has a near-singular linear layer");
   }
 
+  // The CPU target's machine, and what it needs of the CPU it runs on.
+  LibraryTarget library;
+  library.targets = targets;
+  std::unique_ptr<llvm::TargetMachine> machine;
+  if (cpu) {
+    auto created = createHostTargetMachine(options.cpu, options.optLevel);
+    if (!created)
+      return created.takeError();
+    machine = std::move(*created);
+    library.cpu = machine->getTargetCPU().str();
+    library.cpuFeatures = getRequiredCPUFeatures(*machine);
+  }
+
   // The C side comes from the models, before they become kernels.
   if (emit == EmitKind::Header || emit == EmitKind::SharedLibrary)
     if (llvm::Error err = writeFile(outputs.header, [&](raw_ostream &os) {
-          emitCHeader(os, outputs.headerGuard, models, targets);
+          emitCHeader(os, outputs.headerGuard, models, library);
         }))
       return err;
   if (emit == EmitKind::Header)
@@ -342,13 +355,14 @@ static llvm::Error compile(ModuleOp module, StringRef inputName,
     auto compiled = compileForCUDA(module, inputName, options, timing);
     if (!compiled)
       return compiled.takeError();
-    ptx = std::move(*compiled);
+    library.ptx = std::move(*compiled);
     if (emit == EmitKind::PTX)
-      return writeFile(outputs.output, [&](raw_ostream &os) { os << ptx; });
+      return writeFile(outputs.output,
+                       [&](raw_ostream &os) { os << library.ptx; });
   }
   auto writeGlue = [&](StringRef path) {
-    return writeFile(
-        path, [&](raw_ostream &os) { emitCGlue(os, models, targets, ptx); });
+    return writeFile(path,
+                     [&](raw_ostream &os) { emitCGlue(os, models, library); });
   };
   if (emit == EmitKind::Glue)
     return writeGlue(outputs.output);
@@ -367,18 +381,15 @@ static llvm::Error compile(ModuleOp module, StringRef inputName,
   if (!cpu)
     return link({});
 
-  auto machine = createHostTargetMachine(options.cpu, options.optLevel);
-  if (!machine)
-    return machine.takeError();
   PassManager pm(module.getContext());
   CPUPipelineOptions pipeline;
   pipeline.approximateMath = options.approximateMath;
   pipeline.tileRows = options.tileRows;
   pipeline.fuseLayers = options.fuseLayers;
   pipeline.incrementalInverse = options.incrementalInverse;
-  pipeline.vectorBits = getVectorBits(**machine);
+  pipeline.vectorBits = getVectorBits(*machine);
   // With the CUDA target the kernel pipeline has run already.
-  if (cuda && !ptx.empty())
+  if (cuda && !library.ptx.empty())
     buildCPUCodegenPipeline(pm, pipeline);
   else
     buildCPUPipeline(pm, pipeline);
@@ -396,13 +407,13 @@ static llvm::Error compile(ModuleOp module, StringRef inputName,
     llvm::LLVMContext llvmContext;
     TimingScope translation = timing.nest("LLVM translation and optimization");
     auto llvmModule =
-        translateAndOptimize(module, llvmContext, **machine, options.optLevel,
+        translateAndOptimize(module, llvmContext, *machine, options.optLevel,
                              llvm::sys::path::stem(inputName));
     translation.stop();
     if (!llvmModule)
       return llvmModule.takeError();
     if (emit == EmitKind::Object)
-      return emitObjectFile(**llvmModule, **machine, outputs.output);
+      return emitObjectFile(**llvmModule, *machine, outputs.output);
     return writeFile(outputs.output, [&](raw_ostream &os) {
       (*llvmModule)->print(os, nullptr);
     });

@@ -428,6 +428,8 @@ static int runRange(const nfrt_model *model, nfrt_kernel kernel, int input,
     return n == 0 ? NF_OK : NF_ERROR_NULL_POINTER;
   if (n == 0)
     return NF_OK;
+  if (int rc = nfrt_check_cpu(model))
+    return rc;
   int64_t end = firstRow + n;
   Call call{model, kernel, input, in,       firstRow, end,
             seed,  ctx,    out2,  out2Cols, out1};
@@ -518,6 +520,8 @@ static int runIwaeRange(const nfrt_model *model, nfrt_kernel kernel,
     return NF_OK;
   if (!x || !out || (model->context_dim > 0 && !ctx))
     return NF_ERROR_NULL_POINTER;
+  if (int rc = nfrt_check_cpu(model))
+    return rc;
   return nfrt::guardExceptions([&] {
     return model->element_size == 4
                ? runIwae(model, kernel, x, firstRow, n, k, seed, ctx,

@@ -2,6 +2,8 @@
 
 #include "nf/Target/ObjectEmitter.h"
 
+#include "nf/Target/CPUFeatures.h"
+
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/Bitcode/BitcodeReader.h"
@@ -32,6 +34,9 @@ mlir::nf::createHostTargetMachine(StringRef cpu, unsigned optLevel) {
     return createStringError(error);
   bool native = cpu == "native";
   std::string cpuName = native ? llvm::sys::getHostCPUName().str() : cpu.str();
+  if (cpuName.empty())
+    cpuName = triple.getArch() == llvm::Triple::x86_64 ? abi::kBaselineX86CPU
+                                                       : "generic";
   llvm::SubtargetFeatures features;
   if (native)
     for (auto &feature : llvm::sys::getHostCPUFeatures())
@@ -53,17 +58,31 @@ mlir::nf::createHostTargetMachine(StringRef cpu, unsigned optLevel) {
   return machine;
 }
 
-int64_t mlir::nf::getVectorBits(const llvm::TargetMachine &machine) {
-  // The features given, or those of the CPU (an --mcpu name).
-  StringRef features = machine.getTargetFeatureString();
+/// Whether `machine` generates code for `feature` (an LLVM name), given
+/// explicitly or by its CPU.
+static bool hasFeature(const llvm::TargetMachine &machine, StringRef feature) {
+  std::string flag = ("+" + feature).str();
   const llvm::MCSubtargetInfo *info = machine.getMCSubtargetInfo();
-  auto has = [&](StringRef feature) {
-    return features.contains(("+" + feature).str()) ||
-           (info && info->checkFeatures(("+" + feature).str()));
-  };
-  if (has("avx512f"))
+  return llvm::is_contained(llvm::split(machine.getTargetFeatureString(), ','),
+                            flag) ||
+         (info && info->checkFeatures(flag));
+}
+
+std::string
+mlir::nf::getRequiredCPUFeatures(const llvm::TargetMachine &machine) {
+  std::string features;
+  if (machine.getTargetTriple().getArch() != llvm::Triple::x86_64)
+    return features;
+  for (const abi::CPUFeature &feature : abi::kX86Features)
+    if (hasFeature(machine, feature.name))
+      features += (features.empty() ? "" : ",") + std::string(feature.name);
+  return features;
+}
+
+int64_t mlir::nf::getVectorBits(const llvm::TargetMachine &machine) {
+  if (hasFeature(machine, "avx512f"))
     return 512;
-  if (has("avx"))
+  if (hasFeature(machine, "avx"))
     return 256;
   return 128;
 }

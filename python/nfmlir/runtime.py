@@ -22,6 +22,7 @@ _ERRORS = {
     4: "no CUDA device",
     5: "CUDA driver error",
     6: "not supported by this target",
+    7: "unsupported CPU",
 }
 
 
@@ -253,8 +254,17 @@ class CompiledModel:
                 call.append(self._ptr(out))
         rc = self._fn[entry.name](*call)
         if rc != 0:
-            raise NFRuntimeError(f"nf_{self.name}_{entry.name} failed: {_ERRORS.get(rc, rc)}")
+            raise NFRuntimeError(f"nf_{self.name}_{entry.name} failed: {_ERRORS.get(rc, rc)}{self._message(rc)}")
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def _message(self, rc):
+        """The library's last error message for codes that set one."""
+        error = getattr(self._lib, "nf_last_error_message", None)
+        if rc < 4 or error is None:
+            return ""
+        error.restype = ctypes.c_char_p
+        text = (error() or b"").decode(errors="replace")
+        return f": {text}" if text else ""
 
     # -- device entries (the CUDA target) ----------------------------------
     def _invoke_device(self, entry, values):

@@ -71,8 +71,13 @@ cl::opt<std::string> cudaToolkit(
     cl::init(""));
 cl::opt<unsigned> optLevel("O", cl::desc("Optimization level (0-3)"),
                            cl::Prefix, cl::init(3));
-cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: host)"),
-                          cl::init("native"));
+cl::opt<std::string>
+    mcpu("mcpu",
+         cl::desc("Target CPU of the kernels: an LLVM CPU name, or native "
+                  "(this machine's CPU). Default: a portable baseline, "
+                  "x86-64-v3 (AVX2 and FMA) on x86-64; a library run on a "
+                  "CPU without its features returns 7"),
+         cl::init(""));
 cl::opt<bool>
     approximateMath("approximate-math",
                     cl::desc("Polynomial f32 transcendentals (no libm calls)"),

@@ -37,8 +37,9 @@ enum class EmitKind {
 struct CompilerOptions {
   EmitKind emit = EmitKind::SharedLibrary;
   unsigned optLevel = 3;
-  /// Target CPU; "native" is the host's CPU with its features.
-  std::string cpu = "native";
+  /// Target CPU: an LLVM CPU name, "native" (the host's CPU with its
+  /// features), or empty: the portable baseline (x86-64-v3 on x86-64).
+  std::string cpu;
   /// Polynomial f32 transcendentals instead of libm calls.
   bool approximateMath = true;
   /// Rows per kernel tile (0: chosen from the model's widths and the cache).

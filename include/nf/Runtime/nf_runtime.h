@@ -24,9 +24,10 @@ enum {
   NF_ERROR_INVALID_ARGUMENT = 1, /* n < 0, k < 1 */
   NF_ERROR_NULL_POINTER = 2,     /* NULL where data is needed */
   NF_ERROR_OUT_OF_MEMORY = 3,
-  NF_ERROR_NO_DEVICE = 4,   /* no CUDA driver (libcuda.so.1) or no GPU */
-  NF_ERROR_DEVICE = 5,      /* a CUDA driver call failed; see the message */
-  NF_ERROR_UNSUPPORTED = 6, /* the model needs what the target lacks */
+  NF_ERROR_NO_DEVICE = 4,       /* no CUDA driver (libcuda.so.1) or no GPU */
+  NF_ERROR_DEVICE = 5,          /* a CUDA driver call failed; see the message */
+  NF_ERROR_UNSUPPORTED = 6,     /* the model needs what the target lacks */
+  NF_ERROR_UNSUPPORTED_CPU = 7, /* compiled for CPU features this CPU lacks */
 };
 
 /* Ranked memref descriptors of MLIR's C interface. */
@@ -63,7 +64,15 @@ typedef struct nfrt_model {
   /* Uniform layer-noise values per row that the normalizing (data input)
    * and generative (latent or noise input) kernels draw; 0 if none. */
   int64_t forward_noise, inverse_noise;
+  /* The CPU features the kernels were compiled for, comma-separated LLVM
+   * names (CPUFeatures.h); NULL or "" for none. */
+  const char *cpu_features;
 } nfrt_model;
+
+/* NF_OK if this CPU has every feature of model->cpu_features, else
+ * NF_ERROR_UNSUPPORTED_CPU with the missing ones in the last error message.
+ * Checked once per feature list; the CPU entry points call it first. */
+int nfrt_check_cpu(const nfrt_model *model);
 
 /* Runs `kernel` on n rows. `input` says what feeds it; `in` is read when it
  * is data or latent. `out2_cols` is the width of `out2` (0 when the entry has

@@ -39,15 +39,27 @@ struct ModelInterface {
 /// The interfaces of every nf.model of `module`, in order.
 SmallVector<ModelInterface> collectModelInterfaces(ModuleOp module);
 
+/// What a library is compiled for, besides its models.
+struct LibraryTarget {
+  /// TargetBits.
+  unsigned targets = abi::kCPU;
+  /// The CPU of the kernels and the features of CPUFeatures.h it enables,
+  /// comma-separated, which the runtime checks before the first kernel
+  /// runs (empty: nothing recorded or checked).
+  std::string cpu, cpuFeatures;
+  /// With the CUDA target: the device code the glue embeds.
+  std::string ptx;
+};
+
 /// The C header declaring every entry of `models`, guarded by `guard`.
 void emitCHeader(raw_ostream &os, StringRef guard,
-                 ArrayRef<ModelInterface> models, unsigned targets = abi::kCPU);
+                 ArrayRef<ModelInterface> models,
+                 const LibraryTarget &target = {});
 
 /// The C glue: a runtime descriptor and kernel wrappers per model, the
-/// definition of every entry, and the manifest. `targets` are TargetBits;
-/// with the CUDA target, `ptx` is the device code the glue embeds.
+/// definition of every entry, and the manifest.
 void emitCGlue(raw_ostream &os, ArrayRef<ModelInterface> models,
-               unsigned targets = abi::kCPU, StringRef ptx = "");
+               const LibraryTarget &target = {});
 
 /// The manifest the library exports as `nf_library_manifest`:
 ///

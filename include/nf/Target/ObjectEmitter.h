@@ -19,11 +19,18 @@
 
 namespace mlir::nf {
 
-/// A target machine for the host's architecture and `cpu` ("native": the
-/// host's CPU and features) at optimization level `optLevel` (0-3),
-/// generating position-independent code that fuses multiply-adds.
+/// A target machine for the host's architecture and `cpu` at optimization
+/// level `optLevel` (0-3), generating position-independent code that fuses
+/// multiply-adds. `cpu`: an LLVM CPU name, "native" (the host's CPU and
+/// features), or empty: the portable baseline (abi::kBaselineX86CPU on
+/// x86-64, "generic" elsewhere).
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 createHostTargetMachine(StringRef cpu, unsigned optLevel);
+
+/// The features of abi::kX86Features that `machine` generates code for,
+/// comma-separated (empty off x86-64): what the library needs of the CPU
+/// it runs on.
+std::string getRequiredCPUFeatures(const llvm::TargetMachine &machine);
 
 /// The width in bits of `machine`'s vector registers: 512 with AVX-512, 256
 /// with AVX, else 128.

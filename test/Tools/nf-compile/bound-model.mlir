@@ -8,10 +8,12 @@
 // HEADER: Model @deq: double data of 3 values, latent of 3, context of 0.
 // HEADER: int nf_deq_log_prob_iwae(const double *x, int64_t n, int64_t k, uint64_t seed, const double *ctx, double *out);
 
+// The kernels' CPU features, checked by the runtime before the first kernel.
+// GLUE: static const char nf_cpu_features[] = "{{.*}}avx2{{.*}}";
 // GLUE: void _mlir_ciface_nfk_deq_log_prob(nfrt_memref2 *, nfrt_memref2 *, nfrt_memref1 *);
 // GLUE: _mlir_ciface_nfk_deq_log_prob(in, noise, out1);
 // GLUE: void _mlir_ciface_nfk_deq_inverse(nfrt_memref2 *, nfrt_memref2 *);
-// GLUE: static const nfrt_model deq_model = {3, 3, 0, 8, NFRT_NOISE_NORMAL, 3, 0};
+// GLUE: static const nfrt_model deq_model = {3, 3, 0, 8, NFRT_NOISE_NORMAL, 3, 0, nf_cpu_features};
 // GLUE: int nf_deq_log_prob(const double *x, int64_t n, const double *ctx, double *out_logp) {
 // GLUE-NEXT: return nfrt_iwae(&deq_model, deq_log_prob, x, n, 8, 0, ctx, out_logp);
 // GLUE: int nf_deq_elbo(

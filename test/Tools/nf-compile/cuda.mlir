@@ -58,11 +58,11 @@
 
 // The glue embeds the PTX and launches through the runtime: sample draws
 // the base noise on the device and maps it with base_from_noise.
+// GLUE: NF_API const char *nf_last_error_message(void) {
+// GLUE-NEXT: return nfrt_last_error_message();
 // GLUE: static const char nf_cuda_ptx[] =
 // GLUE: .visible .entry nfk_flow_normalize(
 // GLUE: static const nfrt_cuda_module nf_cuda_module = {nf_cuda_ptx};
-// GLUE: NF_API const char *nf_last_error_message(void) {
-// GLUE-NEXT: return nfrt_last_error_message();
 // GLUE: NF_API int nf_flow_cuda_log_prob(const float *d_x, int64_t n, const float *d_ctx, float *d_out_logp, void *stream) {
 // GLUE-NEXT: return nfrt_cuda_run(&flow_model, &nf_cuda_module, "nfk_flow_normalize", 0, NFRT_INPUT_DATA, d_x, n, 0, d_ctx, 0, 0, d_out_logp, stream);
 // GLUE: NF_API int nf_flow_cuda_log_prob_iwae(const float *d_x, int64_t n, int64_t k, uint64_t seed, const float *d_ctx, float *d_out, void *stream) {
