@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Runs a flow compiled by nf-compile: samples, log_prob, throughput, and a
-picture of a 2-D model's samples and density.
+figure of a 2-D model's samples and density (at context 0 for a conditional one).
 
     /usr/bin/python3 examples/run_compiled.py build/examples/librealnvp2d.so out/realnvp2d.png
 """
@@ -13,7 +13,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 import nfmlir  # noqa: E402
-from nfmlir import png  # noqa: E402
+from nfmlir import plots  # noqa: E402
 
 
 def throughput(fn, rows):
@@ -38,14 +38,15 @@ def main(library, picture):
         print(f"  throughput (batch 4096): log_prob {throughput(lambda: model.log_prob(batch, ctx(4096)), 4096):,.0f} rows/s, "
               f"sample {throughput(lambda: model.sample(4096, 1, ctx(4096)), 4096):,.0f} rows/s")
         if model.dim == 2 and picture:
-            lo, hi = np.percentile(x, 0.5, axis=0), np.percentile(x, 99.5, axis=0)
-            pad = 0.15 * (hi - lo)
-            extent = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
-            density = png.density_image(lambda p: model.log_prob(p.astype(model.dtype), ctx(len(p))), extent, 320)
-            samples = png.histogram_image(x, extent, 320)
-            Path(picture).parent.mkdir(parents=True, exist_ok=True)
-            png.write_png(picture, png.side_by_side(samples, density))
-            print(f"  wrote {picture} (left: samples, right: density)")
+            extent = plots.square_extent(x)
+            grid = plots.grid(extent)
+            density = np.exp(model.log_prob(grid.astype(model.dtype), ctx(len(grid))).astype(np.float64))
+            at = ", context 0" if model.context_dim else ""
+            fig, (ax_samples, ax_density) = plots.figure(2, f"@{name} compiled by nf-mlir ({model.dtype.name}{at})")
+            plots.histogram(ax_samples, x, extent, "samples")
+            plots.grid_image(ax_density, density, extent, "density", "$p(x)$")
+            plots.save(fig, picture)
+            print(f"  wrote {picture} (samples, density)")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,8 @@ def train_realnvp(data, steps=300, batch=128):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if step % 100 == 0:
+            print(f"  step {step:3d}/{steps}: -log p = {loss.item():.3f}", flush=True)
     print(f"  RealNVP trained by maximum likelihood ({steps} steps, batch {batch}): -log p = {loss.item():.3f}")
     return flow.eval()
 
@@ -94,7 +96,10 @@ def main():
     n = 100_000
     print(f"  free-energy error along x1 (kT, 30 bins, |x1| < 2.25, {n:,} samples):")
     for label, model in (("RealNVP", realnvp), ("RealNVP + 50 Metropolis steps", snf)):
+        t = time.perf_counter()
+        print(f"    compiling {label} ...", end=" ", flush=True)
         lib = model.compile(out_dir=out / model.name)
+        print(f"done in {time.perf_counter() - t:.1f} s")
         x, log_q = lib.sample_with_log_prob(n, seed=1)
         log_w = -energy(x) - log_q
         w = np.exp(log_w - log_w.max())

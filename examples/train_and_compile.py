@@ -5,8 +5,9 @@ Trains a small RQ-NSF (LU linear + rational-quadratic spline couplings,
 nflows' layout: nfmlir.torch_flows) on two moons for a few seconds,
 imports it with nfmlir.from_torch, compiles it to a native library with
 nf-compile (float32), checks that the library's log_prob is PyTorch's,
-draws training data | compiled-model samples | compiled density into a PNG,
-and times log_prob at batch 4096 against PyTorch eager on the same flow.
+draws a figure (training data, compiled-model samples, compiled density,
+and its log-density error against PyTorch on a grid), and times log_prob at
+batch 4096 against PyTorch eager on the same flow.
 
     /usr/bin/python3 examples/train_and_compile.py [out/two_moons.png]
 """
@@ -22,7 +23,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 import nfmlir  # noqa: E402
-from nfmlir import png  # noqa: E402
+from nfmlir import plots  # noqa: E402
 from nfmlir import torch_flows as tf  # noqa: E402
 from nfmlir.datasets import two_moons  # noqa: E402
 
@@ -51,8 +52,8 @@ def train(flow, data, steps=500, batch=256):
         loss.backward()
         optimizer.step()
         schedule.step()
-        if step % 200 == 0 or step == steps - 1:
-            print(f"  step {step:4d}: -log p = {loss.item():.3f}")
+        if step % 100 == 0 or step == steps - 1:
+            print(f"  step {step:4d}/{steps}: -log p = {loss.item():.3f}", flush=True)
     return flow.eval()
 
 
@@ -89,9 +90,9 @@ def main(picture):
     t = time.perf_counter()
     model = nfmlir.from_torch(flow, dtype="float32", name="two_moons")
     out_dir = ROOT / "build" / "examples" / "two_moons"
+    print(f"  compiling {len(model.layers)} layers -> {out_dir / 'libtwo_moons.so'} ...", end=" ", flush=True)
     lib = model.compile(out_dir=out_dir)
-    print(f"  {len(model.layers)} layers -> {out_dir / 'libtwo_moons.so'} ({lib.dtype.name}), compiled in "
-          f"{time.perf_counter() - t:.1f} s")
+    print(f"done in {time.perf_counter() - t:.1f} s")
 
     held_out = two_moons(10_000, rng=1).astype(np.float32)
     twin = make_flow()
@@ -103,13 +104,24 @@ def main(picture):
     print(f"  held-out mean log p = {compiled.mean():.4f}; compiled float32 vs PyTorch float64: max rel error "
           f"{rel:.1e}")
 
-    samples = lib.sample(200_000, seed=0)
-    size = 320
-    panels = [png.histogram_image(data, EXTENT, size), png.histogram_image(samples, EXTENT, size),
-              png.density_image(lambda p: lib.log_prob(p.astype(np.float32)), EXTENT, size)]
-    Path(picture).parent.mkdir(parents=True, exist_ok=True)
-    png.write_png(picture, png.side_by_side(*panels))
-    print(f"  wrote {picture} (training data | compiled-model samples | compiled density)")
+    grid = plots.grid(EXTENT)
+    grid_compiled = lib.log_prob(grid.astype(np.float32)).astype(np.float64)
+    with torch.no_grad():
+        grid_torch = twin.log_prob(torch.from_numpy(grid)).numpy()
+    error = np.abs(grid_compiled - grid_torch)
+    print(f"  on a {plots.GRID}x{plots.GRID} grid: max |log p compiled - log p PyTorch| = {error.max():.1e} "
+          f"(mean {error.mean():.1e})")
+
+    fig, (ax_data, ax_samples, ax_density, ax_error) = plots.figure(
+        4, "Two moons: RQ-NSF trained in PyTorch, compiled by nf-mlir (float32)", columns=2)
+    plots.histogram(ax_data, data, EXTENT, "(a) training data")
+    plots.histogram(ax_samples, lib.sample(200_000, seed=0), EXTENT, "(b) compiled-model samples")
+    plots.grid_image(ax_density, np.exp(grid_compiled), EXTENT, "(c) compiled density", "$p(x)$")
+    plots.contours(ax_density, np.exp(grid_torch), EXTENT, "PyTorch density (contours)")
+    plots.grid_image(ax_error, error, EXTENT, "(d) log-density error vs PyTorch (float64)",
+                     r"$|\log p_\mathrm{compiled} - \log p_\mathrm{PyTorch}|$", log=True, cmap="magma")
+    plots.save(fig, picture)
+    print(f"  wrote {picture} (training data, compiled samples, compiled density, its error against PyTorch)")
 
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
