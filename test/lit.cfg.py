@@ -16,7 +16,7 @@ config.environment["FILECHECK_OPTS"] = "-enable-var-scope"
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["nf-opt", "nf-compile", "nf-translate", "mlir-opt", "mlir-translate", "llvm-nm"],
+    ["nf-opt", "nf-compile", "nf-translate", "nf-lsp-server", "mlir-opt", "mlir-translate", "mlir-runner", "llvm-nm"],
     [os.path.join(config.nf_obj_root, "bin"), config.llvm_tools_dir],
 )
 config.substitutions.append(("%nf_src_root", config.nf_src_root))
