@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # The main job: build nf-mlir, compile the example flow to a native library
 # with nf-compile, then sample it, evaluate log_prob, print throughput and
-# write a picture of its samples and density (out/realnvp2d.png). Run two
+# draw a figure of its samples and density (out/realnvp2d.png). Run two
 # models with surjective and stochastic layers (abs flow, VAE with a flow
 # prior: ELBO and IWAE estimates) and a stochastic normalizing flow on the
 # double well (RealNVP trained in PyTorch + Metropolis steps: free-energy
 # errors unweighted and reweighted). Then train
 # a 2-D spline flow in PyTorch, import and compile it, and draw training
-# data, compiled samples and compiled density (out/two_moons.png), with its
-# log_prob throughput against PyTorch eager.
+# data, compiled samples, compiled density and its log-density error against
+# PyTorch (out/two_moons.png), with its log_prob throughput against PyTorch
+# eager. Figures: matplotlib (python3-matplotlib).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-NF_EXTRA_PACKAGES="python3-torch ${NF_EXTRA_PACKAGES:-}" bash scripts/setup.sh nf-opt nf-compile nf_runtime
+# nfmlir from python/ for the examples.
+export PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}"
+NF_EXTRA_PACKAGES="python3-torch python3-matplotlib ${NF_EXTRA_PACKAGES:-}" bash scripts/setup.sh nf-opt nf-compile nf_runtime
 
 echo "== nf-opt examples/realnvp2d.mlir --nf-model-summary"
 build/bin/nf-opt examples/realnvp2d.mlir --nf-model-summary -o /dev/null

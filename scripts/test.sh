@@ -5,10 +5,13 @@
 # target (scripts/fuzz.sh), and print one summary line.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# nfmlir from python/ for the examples and scripts the tests run.
+export PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}"
 # python3-torch: the PyTorch importer's tests; Dask and Open MPI: the
-# scale-out tests (each skipped without them).
-NF_EXTRA_PACKAGES="python3-torch python3-dask python3-distributed openmpi-bin libopenmpi-dev python3-mpi4py ${NF_EXTRA_PACKAGES:-}" \
-  bash scripts/setup.sh nf-opt nf-compile nf-translate nf_runtime NFUnitTests nf-doc || exit 1
+# scale-out tests; pip, setuptools and venv: the package's install test
+# (each skipped without them).
+NF_EXTRA_PACKAGES="python3-torch python3-dask python3-distributed openmpi-bin libopenmpi-dev python3-mpi4py python3-pip python3-setuptools python3-venv ${NF_EXTRA_PACKAGES:-}" \
+  bash scripts/setup.sh nf-opt nf-compile nf-translate nf-lsp-server nf_runtime NFUnitTests nf-doc || exit 1
 
 lit_log=$(mktemp)
 py_log=$(mktemp)

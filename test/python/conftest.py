@@ -1,17 +1,18 @@
 """Shared fixtures of the end-to-end tests: build models with nfmlir,
 compile them with nf-compile, and compare with references written here in
-numpy (independent of the compiler)."""
+numpy (independent of the compiler).
 
-import sys
+nfmlir is imported from python/ through pytest's `pythonpath` option
+(pytest.ini at the repository root)."""
+
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "python"))
+import nfmlir
 
-import nfmlir  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

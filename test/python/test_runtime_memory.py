@@ -7,13 +7,13 @@ import ctypes
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import nfmlir
 from nfmlir.runtime import NFRuntimeError
-from conftest import ROOT
 
 
 def scratch_after(model, call):
@@ -97,7 +97,6 @@ def test_arena_does_not_keep_a_huge_peak(tmp_path):
 
 RUN = textwrap.dedent("""
     import os, resource, sys
-    sys.path.insert(0, {python!r})
     import numpy as np, nfmlir
     model = nfmlir.load({path!r})
     x = np.random.default_rng(0).normal(size=(4096, 4)).astype(np.float32)
@@ -125,10 +124,11 @@ def test_out_of_memory_is_an_error_code(tmp_path, threads):
     model = nfmlir.Model([nfmlir.AffineCoupling([0, 1], net, "exp")], nfmlir.StandardNormal(4), name="wide")
     model.compile(out_dir=tmp_path)
     path = str(tmp_path / "libwide.so")
-    env = {"NF_NUM_THREADS": threads, "PATH": "/usr/bin:/bin"}
+    # The child imports the nfmlir the tests import (python/, through pytest's pythonpath).
+    env = {"NF_NUM_THREADS": threads, "PATH": "/usr/bin:/bin",
+           "PYTHONPATH": str(Path(nfmlir.__file__).resolve().parents[1])}
     for limit, expected in ((False, "ok"), (True, "error")):
-        out = subprocess.run([sys.executable, "-c", RUN.format(python=str(ROOT / "python"), path=path,
-                                                               limit=limit)],
+        out = subprocess.run([sys.executable, "-c", RUN.format(path=path, limit=limit)],
                              capture_output=True, text=True, env=env, timeout=120)
         assert out.returncode == 0, out.stderr
         assert out.stdout.split()[0] == expected, out.stdout + out.stderr

@@ -359,11 +359,14 @@ def test_wrong_inputs_to_an_imported_conditional_model(compile_model):
 def test_importing_does_not_need_torch_for_the_package():
     """import nfmlir stays numpy-only: torch is imported by torch_flows and
     by from_torch, not by the package."""
+    import os
     import subprocess
     import sys
+    from pathlib import Path
 
-    from conftest import ROOT
-
-    code = "import sys; sys.path.insert(0, 'python'); import nfmlir; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    # The nfmlir the tests import (python/, through pytest's pythonpath).
+    package_root = str(Path(nfmlir.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": package_root}
+    code = "import sys; import nfmlir; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "False"
