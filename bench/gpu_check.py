@@ -187,11 +187,12 @@ def cuda_time(torch, fn, reps, warmup=3):
 
 
 def measure_ceilings(torch, log):
-    n = 1 << 28  # 1 GiB of f32
-    a = torch.empty(n, device="cuda")
-    b = torch.empty_like(a)
-    copy = 2 * 4 * n / cuda_time(torch, lambda: b.copy_(a), 10)
-    del a, b
+    def copy_rate(n=1 << 28):  # 1 GiB of f32, read and written
+        a = torch.empty(n, device="cuda")
+        b = torch.empty_like(a)
+        return 2 * 4 * n / cuda_time(torch, lambda: b.copy_(a), 10)
+
+    copy = copy_rate()
     torch.backends.cuda.matmul.allow_tf32 = False
     m = 8192
     p, q = torch.randn(m, m, device="cuda"), torch.randn(m, m, device="cuda")

@@ -6,13 +6,11 @@ spline coupling flow (RQ-NSF (C)), planar and radial flows, an i-ResNet,
 and a flow with user-defined elementwise bijections. Run from anywhere; the
 tests compile and run them. (examples/realnvp2d.mlir is written by hand.)"""
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "python"))
 import nfmlir  # noqa: E402
 
 

@@ -7,11 +7,9 @@ figure of a 2-D model's samples and density (at context 0 for a conditional one)
 
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 import nfmlir  # noqa: E402
 from nfmlir import plots  # noqa: E402
 

@@ -20,7 +20,6 @@ SNF.
     /usr/bin/python3 examples/run_snf.py
 """
 
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +28,6 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))
 import nfmlir  # noqa: E402
 from nfmlir import torch_flows as tf  # noqa: E402
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
 import nfmlir  # noqa: E402
 
 libdir = Path(sys.argv[1] if len(sys.argv) > 1 else "build/examples")

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))
 import nfmlir  # noqa: E402
 from nfmlir import plots  # noqa: E402
 from nfmlir import torch_flows as tf  # noqa: E402

@@ -14,9 +14,7 @@ any number of ranks; `--single` computes them in one process from one plain
 
 import math
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
 
 import numpy as np  # noqa: E402
 
