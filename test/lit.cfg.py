@@ -20,4 +20,7 @@ llvm_config.add_tool_substitutions(
     [os.path.join(config.nf_obj_root, "bin"), config.llvm_tools_dir],
 )
 config.substitutions.append(("%nf_src_root", config.nf_src_root))
+# mlir-runner's support libraries (printMemrefF32, ...).
+for lib in ("mlir_runner_utils", "mlir_c_runner_utils"):
+    config.substitutions.append((f"%{lib}", os.path.join(config.llvm_lib_dir, f"lib{lib}.so")))
 config.substitutions.append(("%nf_obj_root", config.nf_obj_root))

@@ -69,12 +69,27 @@ void mlir::nf::addKernelBufferization(OpPassManager &pm) {
   addFunctionCleanup(pm);
 }
 
+void mlir::nf::buildExportPipeline(OpPassManager &pm,
+                                   const KernelPipelineOptions &options) {
+  buildKernelPipeline(pm, options);
+  pm.addPass(createNFExportFunctionsPass());
+  pm.addPass(createInlinerPass());
+  pm.addPass(createSymbolDCEPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
 void mlir::nf::registerNFPipelines() {
   PassPipelineRegistration<KernelPipelineOptions>(
       "nf-kernel-pipeline",
       "Turn nf models into kernels on tensors (the target-independent part "
       "of every pipeline)",
       buildKernelPipeline);
+  PassPipelineRegistration<KernelPipelineOptions>(
+      "nf-export",
+      "Rewrite nf models into public functions on tensors in upstream "
+      "dialects only (nf-export-functions), for other MLIR stacks",
+      buildExportPipeline);
   PassPipelineRegistration<CPUPipelineOptions>(
       "nf-cpu-pipeline",
       "Compile nf models to the LLVM dialect for the host CPU",

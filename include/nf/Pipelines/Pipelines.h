@@ -99,6 +99,12 @@ struct CUDAPipelineOptions : public PassPipelineOptions<CUDAPipelineOptions> {
 void buildKernelPipeline(OpPassManager &pm,
                          const KernelPipelineOptions &options);
 
+/// nf models -> public functions on tensors in upstream dialects only
+/// (`nf-export`): buildKernelPipeline, nf-export-functions, inlining and
+/// cleanup. For MLIR stacks that take the derived IR without the nf dialect.
+void buildExportPipeline(OpPassManager &pm,
+                         const KernelPipelineOptions &options);
+
 /// Kernels on tensors -> LLVM dialect for the host CPU: bufferization with
 /// the caller's buffers at the boundary, loops, polynomial math, LLVM.
 void buildCPUCodegenPipeline(OpPassManager &pm,

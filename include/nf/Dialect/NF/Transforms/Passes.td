@@ -154,6 +154,35 @@ def NFDeriveInversePass : Pass<"nf-derive-inverse", "ModuleOp"> {
   ];
 }
 
+def NFExportFunctionsPass : Pass<"nf-export-functions", "ModuleOp"> {
+  let summary = "Kernels as public functions on tensors, for other MLIR stacks";
+  let description = [{
+    After nf-expand-model and convert-nf-to-linalg (the `nf-export`
+    pipeline runs all of it): for every model M, the destination-passing
+    kernel bodies on memrefs become functions on tensors, and the module
+    keeps only public `func.func`s in upstream dialects (linalg, tensor,
+    arith, math, scf, func):
+
+    - `M_log_prob(x, [ctx], [noise]) -> log p` (per row);
+    - `M_forward(x, [ctx], [noise]) -> (z, V)`;
+    - `M_inverse(z, [ctx], [noise]) -> x`;
+    - `M_sample_from_noise(eps, [ctx], [noise]) -> x` and
+      `M_sample_with_log_prob_from_noise(...) -> (x, log p)`, eps being
+      draws of the base distribution's noise (standard normal or uniform
+      rows): one entry per row of the ABI's kernel table.
+
+    `noise` is the direction's layer noise (rows of uniforms in [0, 1)),
+    only for models with surjective or stochastic layers; callers draw it,
+    since random numbers are not upstream. The memref kernels are erased.
+    A private declaration of an entry's name and type in the module (a
+    caller's) is replaced by the definition; any other symbol of that name
+    is an error.
+  }];
+  let dependentDialects = [
+    "::mlir::func::FuncDialect", "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def NFExpandModelPass : Pass<"nf-expand-model", "ModuleOp"> {
   let summary = "Build each model's kernel entry points and erase the model";
   let description = [{

@@ -1,0 +1,2 @@
+// No nf.model: nothing for nf-export-functions to export.
+module {}
