@@ -6,8 +6,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# liblld-22-dev and libclang-22-dev: nf-compile links and compiles the glue
+# in-process (lld and Clang's frontend as libraries).
 PACKAGES=(cmake ninja-build clang-22 lld-22 llvm-22-dev llvm-22-tools
-          libmlir-22-dev mlir-22-tools libclang-rt-22-dev libgtest-dev python3
+          libmlir-22-dev mlir-22-tools libclang-rt-22-dev libgtest-dev
+          liblld-22-dev libclang-22-dev python3
           python3-numpy
           python3-pytest ${NF_EXTRA_PACKAGES:-})
 missing=()

@@ -38,3 +38,28 @@ def test_installed_prefix_embeds(tmp_path):
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "100% tests passed, 0 tests failed out of 3" in tests.stdout
     assert "max |sample_with_log_prob - log_prob|" in tests.stdout
+
+
+@pytest.mark.skipif(not shutil.which("cmake"), reason="needs cmake")
+def test_installed_compiler_needs_no_toolchain(tmp_path):
+    """The installed nf-compile compiles the glue and links in-process
+    (Clang's frontend and lld as libraries): with nothing on PATH it writes
+    a library that gives the build tree's results."""
+    import numpy as np
+
+    import nfmlir
+
+    prefix = tmp_path / "prefix"
+    subprocess.run(["cmake", "--install", str(BUILD), "--prefix", str(prefix)], check=True, capture_output=True)
+    model = ROOT / "examples" / "maf.mlir"
+    libraries = {}
+    for where, compiler in (("installed", prefix / "bin" / "nf-compile"), ("build", BUILD / "bin" / "nf-compile")):
+        (tmp_path / where).mkdir()
+        library = tmp_path / where / "libmaf.so"
+        subprocess.run([str(compiler), str(model), "-o", str(library)], check=True, cwd=tmp_path,
+                       env={"PATH": "/nonexistent", "HOME": str(tmp_path)})
+        libraries[where] = nfmlir.load(library)
+    installed, build = (next(iter(libraries[w].models.values())) for w in ("installed", "build"))
+    x = build.sample(500, seed=4)
+    np.testing.assert_array_equal(installed.log_prob(x), build.log_prob(x))
+    np.testing.assert_array_equal(installed.sample(500, seed=4), x)

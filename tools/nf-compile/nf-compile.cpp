@@ -20,6 +20,7 @@
 #include "mlir/Support/Timing.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 
+#include "llvm/CodeGen/CommandFlags.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -71,13 +72,11 @@ cl::opt<std::string> cudaToolkit(
     cl::init(""));
 cl::opt<unsigned> optLevel("O", cl::desc("Optimization level (0-3)"),
                            cl::Prefix, cl::init(3));
-cl::opt<std::string>
-    mcpu("mcpu",
-         cl::desc("Target CPU of the kernels: an LLVM CPU name, or native "
-                  "(this machine's CPU). Default: a portable baseline, "
-                  "x86-64-v3 (AVX2 and FMA) on x86-64; a library run on a "
-                  "CPU without its features returns 7"),
-         cl::init(""));
+// --mcpu and LLVM's other code generation flags: registered once for the
+// process (lld, linked in, registers them too). Empty --mcpu: a portable
+// baseline, x86-64-v3 (AVX2 and FMA) on x86-64; native: this machine's CPU.
+// A library run on a CPU without its features returns 7.
+static codegen::RegisterCodeGenFlags codegenFlags;
 cl::opt<bool>
     approximateMath("approximate-math",
                     cl::desc("Polynomial f32 transcendentals (no libm calls)"),
@@ -133,8 +132,12 @@ int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   InitializeNativeTarget();
   InitializeNativeTargetAsmPrinter();
-  cl::ParseCommandLineOptions(argc, argv,
-                              "nf-compile: nf models to a native library\n");
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "nf-compile: nf models to a native library\n\n"
+      "  --mcpu=<cpu>: the kernels' target CPU (default: a portable baseline, "
+      "x86-64-v3 on x86-64; native: this machine's); a library run on a CPU "
+      "without its features returns 7\n");
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -146,7 +149,7 @@ int main(int argc, char **argv) {
   nf::CompilerOptions options;
   options.emit = emit;
   options.optLevel = optLevel;
-  options.cpu = mcpu;
+  options.cpu = codegen::getMCPU();
   options.approximateMath = approximateMath;
   options.tileRows = tileRows;
   options.fuseLayers = fuseLayers;

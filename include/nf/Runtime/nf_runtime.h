@@ -12,7 +12,15 @@
 #ifndef NF_RUNTIME_NF_RUNTIME_H
 #define NF_RUNTIME_NF_RUNTIME_H
 
+#ifdef NF_GLUE_NO_LIBC
+/* nf-compile compiles the glue in-process with no system headers. */
+typedef __INT32_TYPE__ int32_t;
+typedef __INT64_TYPE__ int64_t;
+typedef __UINT32_TYPE__ uint32_t;
+typedef __UINT64_TYPE__ uint64_t;
+#else
 #include <stdint.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {

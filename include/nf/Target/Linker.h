@@ -1,7 +1,7 @@
 //===- Linker.h - Link a compiled model library -----------------*- C++ -*-===//
 //
-// Links the generated C glue, the kernels' object file and the nf runtime
-// into a shared library, with clang-22 as the linker driver.
+// Links the generated C glue, the kernels' object files and the nf runtime
+// into a shared library, in-process: Clang's frontend and lld as libraries.
 //
 //===----------------------------------------------------------------------===//
 
