@@ -492,6 +492,19 @@ class MLP:
     def out_features(self):
         return self.layers[-1][0].shape[1]
 
+    def __call__(self, inputs):
+        """The net in numpy (float64) on rows of [inputs, context]."""
+        return _dense_forward(self.layers, self.activation, np.asarray(inputs, np.float64))
+
+    def reach(self, dim):
+        """(dim, out) booleans: output j depends on input i < dim by the zero pattern of the weights."""
+        return _dense_reach(self.layers, np.eye(dim, self.in_features, dtype=bool))
+
+    def map_outputs(self, matrix):
+        """The net whose outputs are this net's times `matrix` (out, new out), folded into the last layer."""
+        w, b = self.layers[-1]
+        return MLP(self.layers[:-1] + [(w @ matrix, b @ matrix)], self.activation)
+
     @classmethod
     def random(cls, sizes, activation="relu", rng=None, scale=1.0):
         """An MLP with Glorot-like random weights, for tests and demos."""
@@ -587,7 +600,36 @@ _SCALAR_ACTIVATIONS = {
     "tanh": "%r = math.tanh %a : {T}",
     "elu": "%zero_a = arith.constant 0.0 : {T}\n%p = arith.cmpf ogt, %a, %zero_a : {T}\n%e = math.expm1 %a : {T}\n"
            "%r = arith.select %p, %a, %e : {T}",
+    "leaky_relu": "%zero_a = arith.constant 0.0 : {T}\n%p = arith.cmpf ogt, %a, %zero_a : {T}\n"
+                  "%slope = arith.constant 0.01 : {T}\n%m = arith.mulf %a, %slope : {T}\n"
+                  "%r = arith.select %p, %a, %m : {T}",
+    "sigmoid": "%neg = arith.negf %a : {T}\n%en = math.exp %neg : {T}\n%one = arith.constant 1.0 : {T}\n"
+               "%den = arith.addf %one, %en : {T}\n%r = arith.divf %one, %den : {T}",
 }
+
+# The same activations in numpy (float64), for the conditioners' references.
+_NUMPY_ACTIVATIONS = {
+    "relu": lambda v: np.maximum(v, 0.0),
+    "tanh": np.tanh,
+    "elu": lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0.0))),
+    "leaky_relu": lambda v: np.where(v > 0, v, 0.01 * v),
+    "sigmoid": lambda v: np.exp(-np.logaddexp(0.0, -v)),
+}
+
+
+def _dense_forward(layers, activation, h):
+    """Dense layers [(W (in, out), b)] with `activation` between them (nf.mlp) in numpy."""
+    for k, (w, b) in enumerate(layers):
+        h = _NUMPY_ACTIVATIONS[activation](h) if k else h
+        h = h @ w + b
+    return h
+
+
+def _dense_reach(layers, reach):
+    """The inputs each output of dense layers depends on, from the inputs' `reach` (booleans, (inputs, in))."""
+    for w, _ in layers:
+        reach = (reach.astype(np.float64) @ (np.abs(w) > 0)) > 0
+    return reach
 
 
 class IResNet(Layer):
@@ -662,13 +704,14 @@ def parity_mask(dim, even=True):
 
 
 def _weight_constants(em, net):
-    """The weights and biases of `net` as constants: (SSA names, types)."""
+    """The weights and biases of `net` (its `arrays`, for a ResidualNet or
+    ResidualMADE) as constants: (SSA names, types)."""
     params, types = [], []
-    for w, bias in net.layers:
-        for p in (w, bias):
-            name, ttype = em.constant(p)
-            params.append(name)
-            types.append(ttype)
+    arrays = net.arrays if isinstance(net, _Net) else [p for layer in net.layers for p in layer]
+    for p in arrays:
+        name, ttype = em.constant(p)
+        params.append(name)
+        types.append(ttype)
     return params, types
 
 
@@ -701,8 +744,12 @@ def _conditioner_call(em, net, arg, label, width, outputs, owner, layout):
     args += [f"%w{i}: {ty}" for i, ty in enumerate(types)]
     fn = [f"func.func private @{fname}({', '.join(args)}) -> {out_t} {{"]
     context = f" context %c : {c_t}" if c else ""
-    if image:
-        lines, result = net.emit_body(em, arg, spatial, [f"%w{i}" for i in range(len(types))], types)
+    if image or isinstance(net, _Net):
+        names = [f"%w{i}" for i in range(len(types))]
+        if image:
+            lines, result = net.emit_body(em, arg, spatial, names, types)
+        else:
+            lines, result = net.emit_body(em, arg, "%c" if c else None, names, types)
         em.functions.append("\n".join(fn + lines + [f"  return {result} : {out_t}", "}"]))
         return f"conditioner @{fname}({', '.join(params)} : {', '.join(types)}){context}"
     mlp_in = arg
@@ -870,12 +917,329 @@ class MADE(MLP):
         return cls(net.layers, features, output_multiplier, context_dim, activation)
 
 
+class _Net:
+    """A conditioner network that is not a chain of dense layers (ResidualNet,
+    ResidualMADE): `steps` on named values, emitted as one func.func body of
+    nf.mlp (dense parts) and linalg.generic (elementwise parts) ops, with a
+    numpy reference (`__call__`).
+
+    A step is (kind, sources, arrays, activation); sources are "x" (the
+    conditioned features), "c" (the context) or an earlier step's index, and
+    the last step's value is the output:
+      "dense": the sources concatenated, then the dense layers `arrays`
+               [W0, b0, W1, b1, ...] (W (in, out)) with `activation` between them;
+      "act":   activation(a * scale + shift), arrays [scale, shift] per feature
+               (a batch norm in eval mode), or activation(a) without arrays;
+      "add":   a + b;
+      "gate":  a + b * sigmoid(g) (nflows' GLU-gated residual).
+    Like MLP, it takes `in_features` = conditioned features + `context_features`,
+    the context last."""
+
+    def __init__(self, steps, in_features, context_features=0):
+        self.steps = [(kind, list(sources), [np.asarray(a, np.float64) for a in arrays], activation)
+                      for kind, sources, arrays, activation in steps]
+        self.in_features, self.context_features = int(in_features), int(context_features)
+        for _, _, _, activation in self.steps:
+            if activation is not None and activation not in MLP.ACTIVATIONS:
+                raise ValueError(f"{type(self).__name__}: activation must be one of {MLP.ACTIVATIONS}, not "
+                                 f"{activation!r}")
+        self.widths = self._check_widths()
+
+    def _check_widths(self):
+        """The width of every value: "x", "c" and each step's."""
+        owner = type(self).__name__
+        widths = {"x": self.in_features - self.context_features, "c": self.context_features}
+        for k, (kind, sources, arrays, _) in enumerate(self.steps):
+            if any(s not in widths for s in sources):
+                raise ValueError(f"{owner}: step {k} uses a value not computed before it: {sources}")
+            given = [widths[s] for s in sources]
+            if kind == "dense":
+                for i in range(0, len(arrays), 2):
+                    w, b = arrays[i], arrays[i + 1]
+                    want = sum(given) if i == 0 else arrays[i - 2].shape[1]
+                    if w.ndim != 2 or w.shape[0] != want or b.shape != (w.shape[1],):
+                        raise ValueError(f"{owner}: step {k} has W {w.shape} and b {b.shape}; need ({want}, out) "
+                                         f"and (out,)")
+                widths[k] = arrays[-2].shape[1]
+                continue
+            if len(set(given)) != 1 or len(given) != {"act": 1, "add": 2, "gate": 3}[kind]:
+                raise ValueError(f"{owner}: step {k} ({kind}) needs values of one width, not {given}")
+            if any(a.shape != (given[0],) for a in arrays):
+                raise ValueError(f"{owner}: step {k} needs per-feature arrays of {given[0]} values")
+            widths[k] = given[0]
+        if self.steps[-1][0] != "dense":
+            raise ValueError(f"{owner}: the last step must be dense")
+        return widths
+
+    @property
+    def out_features(self):
+        return self.widths[len(self.steps) - 1]
+
+    @property
+    def arrays(self):
+        """Every step's arrays in order: the conditioner function's parameters."""
+        return [a for _, _, arrays, _ in self.steps for a in arrays]
+
+    def __call__(self, inputs):
+        """The net in numpy (float64) on rows of [inputs, context]."""
+        inputs = np.asarray(inputs, np.float64)
+        split = self.in_features - self.context_features
+        values = {"x": inputs[:, :split], "c": inputs[:, split:]}
+        for k, (kind, sources, arrays, activation) in enumerate(self.steps):
+            args = [values[s] for s in sources]
+            if kind == "dense":
+                values[k] = _dense_forward(list(zip(arrays[::2], arrays[1::2])), activation, np.hstack(args))
+            elif kind == "act":
+                values[k] = _NUMPY_ACTIVATIONS[activation](args[0] * arrays[0] + arrays[1] if arrays else args[0])
+            elif kind == "add":
+                values[k] = args[0] + args[1]
+            else:
+                values[k] = args[0] + args[1] * _NUMPY_ACTIVATIONS["sigmoid"](args[2])
+        return values[len(self.steps) - 1]
+
+    def reach(self, dim):
+        """(dim, out) booleans: output j depends on input i < dim by the zero pattern of the weights."""
+        reach = {"x": np.eye(dim, self.widths["x"], dtype=bool), "c": np.zeros((dim, self.context_features), bool)}
+        for k, (kind, sources, arrays, _) in enumerate(self.steps):
+            if kind == "dense":
+                reach[k] = _dense_reach(list(zip(arrays[::2], arrays[1::2])), np.hstack([reach[s] for s in sources]))
+            else:
+                reach[k] = np.logical_or.reduce([reach[s] for s in sources])
+        return reach[len(self.steps) - 1]
+
+    def map_outputs(self, matrix):
+        """The net whose outputs are this net's times `matrix` (out, new out), folded into the last layer."""
+        kind, sources, arrays, activation = self.steps[-1]
+        last = (kind, sources, arrays[:-2] + [arrays[-2] @ matrix, arrays[-1] @ matrix], activation)
+        return _Net(self.steps[:-1] + [last], self.in_features, self.context_features)
+
+    def emit_body(self, em, x, c, names, types):
+        """Lines computing the net on `x` (and the context `c`) with the
+        parameters `names` of `types`; returns (lines, result name)."""
+        t = em.t
+        vector = {key: _tensor_type([width], t, batch=True) for key, width in self.widths.items()}
+        values = {"x": x, "c": c}
+        lines = ["  %c0 = arith.constant 0 : index", f"  %n = tensor.dim {x}, %c0 : {vector['x']}"]
+        used = 0
+        for k, (kind, sources, arrays, activation) in enumerate(self.steps):
+            params, ptypes = names[used:used + len(arrays)], types[used:used + len(arrays)]
+            used += len(arrays)
+            ins, in_types = [values[s] for s in sources], [vector[s] for s in sources]
+            out, out_t = f"%s{k}", vector[k]
+            values[k] = out
+            if kind == "dense":
+                if len(ins) > 1:
+                    cat_t = _tensor_type([sum(self.widths[s] for s in sources)], t, batch=True)
+                    lines.append(f"  %in{k} = tensor.concat dim(1) {', '.join(ins)} : ({', '.join(in_types)}) -> "
+                                 f"{cat_t}")
+                    ins, in_types = [f"%in{k}"], [cat_t]
+                lines.append(f"  {out} = nf.mlp {ins[0]} ({', '.join(params)} : {', '.join(ptypes)}) activation "
+                             f"{activation} : {in_types[0]} -> {out_t}")
+                continue
+            # Elementwise: the sources row by row, per-feature arrays by column.
+            if kind == "act":
+                args, body = ["%a"], _SCALAR_ACTIVATIONS[activation].replace("{T}", t).splitlines()
+                if arrays:
+                    args, body = ["%a0", "%p0", "%p1"], [f"%am = arith.mulf %a0, %p0 : {t}",
+                                                         f"%a = arith.addf %am, %p1 : {t}"] + body
+            elif kind == "add":
+                args, body = ["%a0", "%a1"], [f"%r = arith.addf %a0, %a1 : {t}"]
+            else:  # a + b / (1 + exp(-g))
+                args, body = ["%a0", "%a1", "%a2"], [
+                    f"%gn = arith.negf %a2 : {t}", f"%ge = math.exp %gn : {t}", f"%one = arith.constant 1.0 : {t}",
+                    f"%gd = arith.addf %one, %ge : {t}", f"%gt = arith.divf %a1, %gd : {t}",
+                    f"%r = arith.addf %a0, %gt : {t}"]
+            row, column = "affine_map<(d0, d1) -> (d0, d1)>", "affine_map<(d0, d1) -> (d1)>"
+            maps = [row] * len(ins) + [column] * len(params) + [row]
+            lines += [f"  %e{k} = tensor.empty(%n) : {out_t}",
+                      f"  {out} = linalg.generic {{indexing_maps = [{', '.join(maps)}], iterator_types = "
+                      f"[\"parallel\", \"parallel\"]}} ins({', '.join(ins + params)} : "
+                      f"{', '.join(in_types + ptypes)}) outs(%e{k} : {out_t}) {{",
+                      f"  ^bb0({', '.join(f'{a}: {t}' for a in args)}, %o: {t}):"]
+            lines += ["    " + line for line in body] + [f"    linalg.yield %r : {t}", f"  }} -> {out_t}"]
+        return lines, values[len(self.steps) - 1]
+
+
+def _pair(value):
+    """(W, b) or (scale, shift) as float64 arrays."""
+    return tuple(np.asarray(v, np.float64) for v in value)
+
+
+class ResidualBlock:
+    """One pre-activation residual block of ResidualNet and ResidualMADE
+    (nflows' ResidualBlock, MaskedResidualBlock):
+
+        t = act(norm0(h));  t = t W0 + b0 [+ c Wc + bc];  t = norm1(t)
+        t = act(t);  t = t W1 + b1;  [t = t * sigmoid(c Wc + bc)];  h + t
+
+    `linear0`, `linear1`: (W (H, H), b); `context`: (W (C, H), b) of the
+    block's context layer, added after linear0 in a ResidualMADE, a GLU gate
+    after linear1 in a ResidualNet; `norm0`, `norm1`: batch norms in eval
+    mode as per-feature (scale, shift) = (weight / sqrt(running_var + eps),
+    bias - running_mean * scale), or None. Dropout is the identity (eval)."""
+
+    def __init__(self, linear0, linear1, context=None, norm0=None, norm1=None):
+        self.linear0, self.linear1 = _pair(linear0), _pair(linear1)
+        self.context = None if context is None else _pair(context)
+        self.norm0 = None if norm0 is None else _pair(norm0)
+        self.norm1 = None if norm1 is None else _pair(norm1)
+
+
+def _norm_before(linear, norm):
+    """(W, b) of linear(norm(h)): the batch norm folded into the layer."""
+    w, b = linear
+    return (w, b) if norm is None else (norm[0][:, None] * w, norm[1] @ w + b)
+
+
+def _norm_after(linear, norm):
+    """(W, b) of norm(linear(h))."""
+    w, b = linear
+    return (w, b) if norm is None else (w * norm[0], b * norm[0] + norm[1])
+
+
+def _residual_steps(steps, blocks, activation, context_added):
+    """Appends the residual blocks' steps after the last step (h); the
+    block's context is added after linear0 (`context_added`) or gates."""
+    for block in blocks:
+        h = len(steps) - 1
+        steps.append(("act", [h], [] if block.norm0 is None else list(block.norm0), activation))
+        w0, b0 = block.linear0
+        sources = [h + 1]
+        if block.context is not None and context_added:
+            w0, b0, sources = np.vstack([w0, block.context[0]]), b0 + block.context[1], [h + 1, "c"]
+        steps.append(("dense", sources, [*_norm_after((w0, b0), block.norm1), *block.linear1], activation))
+        if block.context is not None and not context_added:
+            steps.append(("dense", ["c"], list(block.context), activation))
+            steps.append(("gate", [h, h + 2, h + 3], [], None))
+        else:
+            steps.append(("add", [h, h + 2], [], None))
+
+
+class ResidualNet(_Net):
+    """nflows' ResidualNet as a conditioner (pre-activation residual blocks,
+    see ResidualBlock):
+
+        h = [x, c] W_in + b_in;  h = block(h) for each block;  out = h W_out + b_out
+
+    `initial` (W (in + C, H), b) takes the inputs with the context appended,
+    `final` (W (H, out), b); with a context (`context_features` C > 0) each
+    block gates its residual by sigmoid(c Wc + bc) (F.glu). One activation
+    (MLP's) throughout."""
+
+    def __init__(self, initial, blocks, final, activation="relu", context_features=0):
+        initial, final = _pair(initial), _pair(final)
+        steps = [("dense", ["x", "c"] if context_features else ["x"], list(initial), activation)]
+        _residual_steps(steps, blocks, activation, context_added=False)
+        steps.append(("dense", [len(steps) - 1], list(final), activation))
+        super().__init__(steps, initial[0].shape[0], context_features)
+        self.hidden_features = initial[0].shape[1]
+
+
+class ResidualMADE(_Net):
+    """nflows' MADE as a conditioner: masked layers (the weights are
+    multiplied by `masks`, by default made_masks: nflows' sequential
+    degrees, like MADE), the context entering as in nflows:
+
+        h = x W_in + b_in [+ act(c W_c + b_c)]
+        residual:     h = block(h) for each ResidualBlock (context added after linear0)
+        feedforward:  h = act(h), then h = act(norm(h) W + b) for each block (W, b[, norm])
+        out = h W_out + b_out
+
+    `initial` (W (D, H), b), `context` (W (C, H), b) or None, `final`
+    (W (H, D * output_multiplier), b); `masks`, 0/1 arrays shaped like the
+    weights of the masked layers in order (initial, the blocks' linear
+    layers, final; nflows' random masks, say). Output j must depend only on
+    the features before feature j // output_multiplier (checked when
+    emitted) and on the context. With residual=False and no context this is
+    MADE (an MLP)."""
+
+    def __init__(self, initial, blocks, final, features, output_multiplier, activation="relu", context=None,
+                 residual=True, masks=None):
+        initial, final = _pair(initial), _pair(final)
+        self.features, self.output_multiplier, self.residual = int(features), int(output_multiplier), bool(residual)
+        blocks = list(blocks)
+        if masks is None:
+            layers = 1 + (2 if self.residual else 1) * len(blocks)
+            masks = made_masks(self.features, [initial[0].shape[1]] * layers, self.output_multiplier)
+        masks = iter(masks)
+
+        def masked(linear):
+            w, b = linear
+            mask = next(masks)
+            if w.shape != mask.shape:
+                raise ValueError(f"ResidualMADE: a layer has W {w.shape}, its mask needs {mask.shape}")
+            return w * mask, b
+
+        steps = [("dense", ["x"], list(masked(initial)), activation)]
+        if context is not None:
+            steps += [("dense", ["c"], list(_pair(context)), activation), ("act", [1], [], activation),
+                      ("add", [0, 2], [], None)]
+        if self.residual:
+            blocks = [ResidualBlock(masked(b.linear0), masked(b.linear1), b.context, b.norm0, b.norm1)
+                      for b in blocks]
+            _residual_steps(steps, blocks, activation, context_added=True)
+            steps.append(("dense", [len(steps) - 1], list(masked(final)), activation))
+        else:
+            steps.append(("act", [len(steps) - 1], [], activation))
+            dense = []
+            for block in blocks:
+                norm = block[2] if len(block) > 2 else None
+                dense += _norm_before(masked(_pair(block[:2])), None if norm is None else _pair(norm))
+            steps.append(("dense", [len(steps) - 1], dense + list(masked(final)), activation))
+        c = 0 if context is None else np.shape(context[0])[0]
+        super().__init__(steps, self.features + c, c)
+
+
+def _context_net(net, ignored):
+    """`net` (an MLP or a _Net without context) applied to the context alone,
+    as a conditioner that takes `ignored` conditioned features first."""
+    if isinstance(net, _Net):
+        if net.context_features:
+            raise ValueError("a net of the context alone must not take a context itself")
+        steps = [(kind, ["c" if s == "x" else s for s in sources], arrays, activation)
+                 for kind, sources, arrays, activation in net.steps]
+        return _Net(steps, ignored + net.in_features, net.in_features)
+    return _Net([("dense", ["c"], [p for layer in net.layers for p in layer], net.activation)],
+                ignored + net.in_features, net.in_features)
+
+
+class ConditionalStandardize(Layer):
+    """z = (x - mean(c)) * exp(-log_std(c)) with (means, log_stds) = net(c):
+    `net` (an MLP or a ResidualNet of the context) gives the D means, then
+    the D log standard deviations (nflows' ConditionalDiagonalNormal
+    layout); V = -sum log_std. As the last layer before a StandardNormal
+    base it makes the base nflows' ConditionalDiagonalNormal. Emitted as two
+    affine couplings (shift first, exp scale) over the even and the odd
+    features whose conditioners evaluate `net` on the context alone, so it
+    needs flat data with D >= 2 features and a context."""
+
+    def __init__(self, net):
+        self.net = net
+
+    def emit(self, em, x, dim):
+        d, c = em.event_shape[0], em.model.context_dim
+        if len(em.event_shape) != 1 or d < 2 or not c:
+            raise ValueError(f"ConditionalStandardize: needs flat data with at least 2 features and a context, not "
+                             f"event shape {em.event_shape} with {c} context features")
+        if self.net.in_features != c or self.net.out_features != 2 * d:
+            raise ValueError(f"ConditionalStandardize: the net must map the {c} context features to {2 * d} values "
+                             f"(means, then log standard deviations), not {self.net.in_features} -> "
+                             f"{self.net.out_features}")
+        for identity in (parity_mask(d, True), parity_mask(d, False)):
+            other = [i for i in range(d) if i not in identity]
+            # shift = -mean, raw scale = -log_std of the transformed features.
+            select = np.zeros((2 * d, 2 * len(other)))
+            select[other, np.arange(len(other))] = -1.0
+            select[np.add(other, d), len(other) + np.arange(len(other))] = -1.0
+            net = _context_net(self.net.map_outputs(select), len(identity))
+            x = AffineCoupling(identity, net, scale_fn="exp", shift_first=True).emit(em, x, dim)
+        return x
+
+
 def _check_autoregressive(owner, net, dim, per_feature):
     """Raises unless output j of `net` is structurally independent (exact
     zero weights on every path) of the inputs i >= j // per_feature."""
-    reach = np.abs(net.layers[0][0][:dim]) > 0
-    for w, _ in net.layers[1:]:
-        reach = (reach.astype(np.float64) @ (np.abs(w) > 0)) > 0
+    reach = net.reach(dim)
     feature = np.arange(reach.shape[1]) // per_feature
     bad = np.argwhere(reach & (np.arange(dim)[:, None] >= feature[None, :]))
     if bad.size:

@@ -8,10 +8,13 @@
 `flow` is an nfmlir.torch_flows.Flow or any module with the same layout
 (nflows' names; see docs/python.md): `_transform` (a composite with
 `_transforms`, nested composites are flattened) over `_distribution`, a
-StandardNormal (`_shape` [D]), or `base_dim`. Layers are recognised by the
-class names in their MRO and read through their attributes, so subclasses
-and look-alike modules work. torch is imported only when a flow is
-imported; numpy arrays are taken from the tensors in float64.
+StandardNormal or ConditionalDiagonalNormal (`_shape` [D]), or `base_dim`.
+Layers are recognised by the class names in their MRO and read through
+their attributes, so subclasses and look-alike modules work; conditioners
+read from nflows' ResidualNet and MADE layouts are run once on random
+inputs against the imported net, so a look-alike whose forward differs from
+its attributes is an error, not a wrong model. torch is imported only when
+a flow is imported; numpy arrays are taken from the tensors in float64.
 """
 
 import numpy as np
@@ -63,8 +66,41 @@ def _activation_name(act, where):
     for fn, name in functions.items():
         if act is fn:
             return name
-    raise UnsupportedLayerError(f"unsupported activation {act!r} at {where}: only ReLU, Tanh, ELU, Sigmoid and "
-                                f"LeakyReLU(0.01)")
+    raise UnsupportedLayerError(f"unsupported activation {getattr(act, '__name__', repr(act))} at {where}: only "
+                                f"ReLU, Tanh, ELU, Sigmoid and LeakyReLU(0.01)")
+
+
+def _dense(linear):
+    """(W (in, out), b) of an nn.Linear, times its `mask` (MADE's MaskedLinear)."""
+    weight = _array(linear.weight)
+    if hasattr(linear, "mask"):
+        weight = weight * _array(linear.mask)
+    bias = _array(linear.bias) if linear.bias is not None else np.zeros(weight.shape[0])
+    return weight.T, bias
+
+
+def _optional_dense(linear):
+    return None if linear is None else _dense(linear)
+
+
+def _eval_norm(norm, where):
+    """An nn.BatchNorm1d in eval mode as (scale, shift) per feature, or None."""
+    if norm is None:
+        return None
+    if norm.training or norm.running_mean is None:
+        _fail(norm, where, "normalizes with batch statistics (training mode, or no running statistics); call "
+              "flow.eval() so that it uses its running mean and variance")
+    scale = 1 / np.sqrt(_array(norm.running_var) + norm.eps)
+    if norm.weight is not None:
+        scale = _array(norm.weight) * scale
+    shift = -_array(norm.running_mean) * scale
+    return scale, shift if norm.bias is None else shift + _array(norm.bias)
+
+
+def _check_dropout(dropout, where):
+    """Dropout is the identity in eval mode only."""
+    if dropout is not None and dropout.training and dropout.p > 0:
+        _fail(dropout, where, f"drops out units (p = {dropout.p}) in training mode; call flow.eval()")
 
 
 def _fold_linear(layers):
@@ -95,19 +131,15 @@ def _to_mlp(layers, where, owner):
 
 def _sequential_layers(seq, where):
     """[(W, b, activation)] of an nn.Sequential of Linear and activation
-    modules (Dropout and Identity are skipped: eval mode)."""
+    modules (Dropout in eval mode and Identity are skipped)."""
     layers = []
     for index, module in enumerate(seq):
         names = _names(module)
         here = f"{where}[{index}]"
         if "Linear" in names and hasattr(module, "weight"):
-            weight = _array(module.weight)
-            if hasattr(module, "mask"):
-                weight = weight * _array(module.mask)
-            bias = _array(module.bias) if module.bias is not None else np.zeros(weight.shape[0])
-            layers.append([weight.T, bias, None])
+            layers.append([*_dense(module), None])
         elif names & {"Dropout", "Identity"}:
-            continue
+            _check_dropout(module if "Dropout" in names else None, here)
         else:
             name = _activation_name(module, here)
             if not layers or layers[-1][2] is not None:
@@ -119,78 +151,174 @@ def _sequential_layers(seq, where):
     return [tuple(layer) for layer in layers]
 
 
-def _mlp_conditioner(net, where, owner, inputs, context_dim):
-    """The coupling conditioner `net` (an MLP with `net`, or an
-    nn.Sequential) as an nfmlir.MLP taking `inputs` + context_dim values."""
+def _one_activation(blocks, default, label):
+    """The one activation of a residual net or MADE: its own (`default`, if
+    any) and its blocks' `activation`."""
+    acts = [] if default is None else [(default, f"{label}.activation")]
+    acts += [(getattr(block, "activation", default), f"{label}.blocks[{k}].activation")
+             for k, block in enumerate(blocks)]
+    names = {_activation_name(act, where) for act, where in acts}
+    if len(names) > 1:
+        raise UnsupportedLayerError(f"unsupported conditioner at {label}: mixed activations {sorted(names)}")
+    return names.pop() if names else "relu"
+
+
+def _probe(module, imported, label, layout, features, context_dim, with_context=True):
+    """Runs `module` (a float64 CPU copy) on random rows and compares it with the
+    imported net's numpy reference, so that attributes which do not say what
+    the module's forward computes are an error rather than a wrong model."""
+    import copy
+
     import torch
 
-    if isinstance(net, torch.nn.Sequential):
-        seq = net
-    elif isinstance(getattr(net, "net", None), torch.nn.Sequential):
-        seq = net.net
-    else:
-        _fail(net, f"{where} (the conditioner of {owner})",
-              "conditioners must be Linear/activation stacks (an nn.Sequential, or a module with one as `net`); "
-              "nflows' ResidualNet is not supported")
-    mlp = _to_mlp(_sequential_layers(seq, f"{where}.transform_net"), where, owner)
-    if mlp.in_features != inputs + context_dim:
-        raise UnsupportedLayerError(f"{owner} at {where}: its conditioner takes {mlp.in_features} inputs, but the "
-                                    f"layer gives it {inputs} features and {context_dim} context values")
-    return mlp
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(16, features, generator=gen, dtype=torch.float64)
+    c = torch.randn(16, context_dim, generator=gen, dtype=torch.float64) if context_dim else None
+    try:
+        with torch.no_grad():
+            probe = copy.deepcopy(module).double().cpu()  # the weights are read on the CPU too
+            got = (probe(x, c) if with_context else probe(x)).numpy()
+    except Exception as e:  # noqa: BLE001 - any failure of a foreign module's forward
+        _fail(module, label, f"running it on random inputs failed ({type(e).__name__}: {e})")
+    want = imported(x.numpy() if c is None else np.hstack([x.numpy(), c.numpy()]))
+    error = np.abs(got - want).max() if got.shape == want.shape else np.inf
+    if not error <= 1e-8 * (1 + np.abs(want).max()):
+        _fail(module, label, f"its forward does not compute {layout} (largest difference {error:.3g} on random "
+              f"inputs)")
+
+
+def _residual_net(net, label):
+    """nflows' ResidualNet layout as an nfmlir.ResidualNet."""
+    act = _one_activation(net.blocks, None, label)
+    blocks = []
+    for k, block in enumerate(net.blocks):
+        here = f"{label}.blocks[{k}]"
+        if len(getattr(block, "linear_layers", ())) != 2:
+            _fail(net, label, f"its block {k} ({type(block).__name__}) has no two `linear_layers` (nflows' "
+                  f"ResidualBlock)")
+        _check_dropout(getattr(block, "dropout", None), here)
+        norms = block.batch_norm_layers if getattr(block, "use_batch_norm", False) else (None, None)
+        context = getattr(block, "context_layer", None)
+        blocks.append(builder.ResidualBlock(*map(_dense, block.linear_layers), _optional_dense(context),
+                                            *(_eval_norm(norm, here) for norm in norms)))
+    return builder.ResidualNet(_dense(net.initial_layer), blocks, _dense(net.final_layer), act,
+                               int(getattr(net, "context_features", None) or 0))
+
+
+def _net(net, label, owner):
+    """A conditioner or context encoder as an nfmlir.MLP or ResidualNet:
+    an nn.Sequential (or a module with one as `net`), nflows' ResidualNet
+    (`initial_layer`, `blocks`, `final_layer`) or nets.MLP (`_input_layer`,
+    `_hidden_layers`, `_output_layer`) layout, or an nn.Linear. Returns
+    (net, whether to probe the module against it)."""
+    import torch
+
+    if isinstance(net, torch.nn.Sequential) or isinstance(getattr(net, "net", None), torch.nn.Sequential):
+        seq = net if isinstance(net, torch.nn.Sequential) else net.net
+        return _to_mlp(_sequential_layers(seq, f"{label}.net"), label, owner), False
+    missing = [attr for attr in ("initial_layer", "blocks", "final_layer") if not hasattr(net, attr)]
+    if not missing:
+        return _residual_net(net, label), True
+    if len(missing) < 3:
+        _fail(net, label, f"nflows' ResidualNet layout has `initial_layer`, `blocks` and `final_layer` (no "
+              f"`{missing[0]}`): this {type(net).__name__} is not supported")
+    if all(hasattr(net, attr) for attr in ("_input_layer", "_hidden_layers", "_output_layer")):
+        act = _activation_name(net._activation, f"{label}._activation")
+        layers = [(*_dense(layer), act) for layer in [net._input_layer, *net._hidden_layers]]
+        layers.append((*_dense(net._output_layer), act if getattr(net, "_activate_output", False) else None))
+        return _to_mlp(layers, label, owner), True
+    if isinstance(net, torch.nn.Linear):
+        return builder.MLP([_dense(net)]), False
+    _fail(net, label, "conditioners must be Linear/activation stacks (an nn.Sequential, or a module with one as "
+          "`net`), nflows' ResidualNet or nets.MLP layouts, or an nn.Linear")
+
+
+def _conditioner(net, where, owner, inputs, context_dim):
+    """The coupling conditioner `net`, called net(inputs, context), as an
+    nfmlir.MLP or ResidualNet taking `inputs` + context_dim values."""
+    label = f"{where} (the {type(net).__name__} conditioner of {owner})"
+    imported, probe = _net(net, label, owner)
+    if imported.in_features != inputs + context_dim:
+        raise UnsupportedLayerError(f"{owner} at {where}: its conditioner takes {imported.in_features} inputs, but "
+                                    f"the layer gives it {inputs} features and {context_dim} context values")
+    if probe:
+        _probe(net, imported, label, "nflows' ResidualNet / nets.MLP layout", inputs, context_dim)
+    return imported
 
 
 def _made_conditioner(net, where, owner, features, context_dim):
-    """The MADE `net` (nfmlir.torch_flows.MADE's layout) as an nfmlir.MLP
-    over [x, context] with the masks applied."""
+    """The MADE `net` (nflows' layout: MaskedLinear `initial_layer`,
+    `context_layer`, `blocks`, `final_layer`) as an nfmlir.MLP over
+    [x, context] with the masks applied (feedforward, the context linear or
+    absent: the compiler inverts it incrementally), or as an
+    nfmlir.ResidualMADE (residual blocks, or nflows' act(context_layer(c)))."""
     label = f"{where} (the MADE of {owner})"
-    if getattr(net, "use_residual_blocks", False):
-        _fail(net, label, "residual MADE blocks (nflows' default) are not supported; use use_residual_blocks=False")
     for attr in ("initial_layer", "blocks", "final_layer"):
         if not hasattr(net, attr):
             _fail(net, label, f"a MADE needs `initial_layer`, `blocks` and `final_layer` (no `{attr}`)")
-    act = _activation_name(net.activation, f"{label}.activation")
-
-    def masked(linear):
-        weight = _array(linear.weight)
-        if hasattr(linear, "mask"):
-            weight = weight * _array(linear.mask)
-        return weight.T, _array(linear.bias)
-
-    w, b = masked(net.initial_layer)
-    if w.shape[0] != features:
-        _fail(net, label, f"its initial layer takes {w.shape[0]} inputs, the layer has {features} features")
-    context = getattr(net, "context_layer", None)
-    if context is not None:
-        if getattr(net, "context_activation", True):
-            _fail(net, label, "the context enters through an activation (nflows' MADE adds "
-                  "act(context_layer(context))); only a linear context_layer maps onto nfmlir.MADE")
-        wc, bc = _array(context.weight).T, _array(context.bias)
-        w, b = np.vstack([w, wc]), b + bc
-    if w.shape[0] != features + context_dim:
-        _fail(net, label, f"takes {w.shape[0] - features} context values, the flow has {context_dim}")
-    layers = [(w, b, act)]
+    act = _one_activation(net.blocks, net.activation, label)
+    initial, final = _dense(net.initial_layer), _dense(net.final_layer)
+    if initial[0].shape[0] != features:
+        _fail(net, label, f"its initial layer takes {initial[0].shape[0]} inputs, the layer has {features} features")
+    context = _optional_dense(getattr(net, "context_layer", None))
+    if (0 if context is None else context[0].shape[0]) != context_dim:
+        _fail(net, label, f"takes {0 if context is None else context[0].shape[0]} context values, the flow has "
+              f"{context_dim}")
+    residual = bool(getattr(net, "use_residual_blocks", False))
+    # nflows' MADE adds act(context_layer(c)); torch_flows.MADE says context_activation = False.
+    activated = context is not None and getattr(net, "context_activation", True)
+    blocks, masked = [], [net.initial_layer]
     for k, block in enumerate(net.blocks):
-        if getattr(block, "batch_norm", None) is not None:
-            _fail(block, f"{label}.blocks[{k}]", "batch norm inside MADE blocks is not supported")
-        if not hasattr(block, "linear"):
-            _fail(block, f"{label}.blocks[{k}]", "MADE blocks must be a masked `linear` and an activation")
-        block_act = _activation_name(getattr(block, "activation", net.activation), f"{label}.blocks[{k}]")
-        layers.append((*masked(block.linear), block_act))
-    layers.append((*masked(net.final_layer), None))
-    return _to_mlp(layers, where, owner)
+        here = f"{label}.blocks[{k}]"
+        _check_dropout(getattr(block, "dropout", None), here)
+        if residual:
+            if len(getattr(block, "linear_layers", ())) != 2:
+                _fail(net, label, f"its residual block {k} ({type(block).__name__}) has no two `linear_layers` "
+                      f"(nflows' MaskedResidualBlock)")
+            norms = block.batch_norm_layers if getattr(block, "use_batch_norm", False) else (None, None)
+            blocks.append(builder.ResidualBlock(*map(_dense, block.linear_layers),
+                                                _optional_dense(getattr(block, "context_layer", None)),
+                                                *(_eval_norm(norm, here) for norm in norms)))
+            masked += list(block.linear_layers)
+        else:
+            if not hasattr(block, "linear"):
+                _fail(net, label, f"its block {k} ({type(block).__name__}) has no masked `linear` (nflows' "
+                      f"MaskedFeedforwardBlock)")
+            blocks.append((*_dense(block.linear), _eval_norm(getattr(block, "batch_norm", None), here)))
+            masked.append(block.linear)
+    multiplier = final[0].shape[1] // features
+    if residual or activated:
+        # The module's own masks (nflows' random ones too); the emitter checks they are autoregressive.
+        masks = [_array(linear.mask).T if hasattr(linear, "mask") else np.ones(linear.weight.T.shape)
+                 for linear in masked + [net.final_layer]]
+        made = builder.ResidualMADE(initial, blocks, final, features, multiplier, act, context, residual, masks)
+        layout = (f"nflows' {'residual' if residual else 'feedforward'} MADE"
+                  + (" with act(context_layer(context)) added to its initial layer" if activated else ""))
+    else:
+        w, b = initial
+        if context is not None:
+            w, b = np.vstack([w, context[0]]), b + context[1]
+        layers = [(w, b, act)] + [(*builder._norm_before((wk, bk), norm), act) for wk, bk, norm in blocks]
+        made = _to_mlp(layers + [(*final, None)], where, owner)
+        layout = "a feedforward MADE" + (" with context_layer(context) added linearly" if context else "")
+    try:
+        builder._check_autoregressive(owner, made, features, multiplier)
+    except ValueError as e:
+        _fail(net, label, f"its masks do not make it autoregressive ({e})")
+    _probe(net, made, label, layout, features, context_dim)
+    return made
 
 
-def _fold_spline_scaling(mlp, net, features, bins):
+def _fold_spline_scaling(net, module_net, features, bins):
     """nflows divides the raw widths and heights by sqrt(net.hidden_features)
     when the net has that attribute: fold it into the last layer (outputs
     j (3K - 1) + i, i < 2K)."""
-    hidden = getattr(net, "hidden_features", None)
+    hidden = getattr(module_net, "hidden_features", None)
     if hidden is None:
-        return mlp
+        return net
     column = np.ones(features * (3 * bins - 1))
     column.reshape(features, 3 * bins - 1)[:, : 2 * bins] = 1 / np.sqrt(hidden)
-    w, b = mlp.layers[-1]
-    return builder.MLP(mlp.layers[:-1] + [(w * column, b * column)], mlp.activation)
+    return net.map_outputs(np.diag(column))
 
 
 # -- layers ---------------------------------------------------------------------------------
@@ -240,10 +368,10 @@ def _coupling(module, where, names, context_dim):
     if "PiecewiseRationalQuadraticCouplingTransform" in names:
         _check_spline_layout(module, where)
         bins = int(module.num_bins)
-        net = _mlp_conditioner(module.transform_net, where, owner, len(identity), context_dim)
+        net = _conditioner(module.transform_net, where, owner, len(identity), context_dim)
         net = _fold_spline_scaling(net, module.transform_net, len(transform), bins)
         return builder.SplineCoupling(identity, net, bins=bins, tail_bound=float(module.tail_bound))
-    net = _mlp_conditioner(module.transform_net, where, owner, len(identity), context_dim)
+    net = _conditioner(module.transform_net, where, owner, len(identity), context_dim)
     if "AdditiveCouplingTransform" in names:
         return builder.AdditiveCoupling(identity, net)
     return builder.AffineCoupling(identity, net, scale_fn=_scale_fn(module, where))
@@ -308,16 +436,16 @@ def _layer(module, where, dim, context_dim):
         return [builder.Permute(permutation)]
     if names & {"Identity", "IdentityTransform"}:
         return []
-    _fail(module, where, "nfmlir imports affine/additive/rational-quadratic couplings with MLP conditioners, "
-          "masked affine and rational-quadratic autoregressive transforms (MADE), LULinear, ActNorm, BatchNorm, "
-          "permutations and composites of them")
+    _fail(module, where, "nfmlir imports affine/additive/rational-quadratic couplings with MLP or ResidualNet "
+          "conditioners, masked affine and rational-quadratic autoregressive transforms (MADE, residual MADE), "
+          "LULinear, ActNorm, BatchNorm, permutations and composites of them")
 
 
 def _flatten(transform, where):
     """(module, position) of the transforms in order, composites expanded
     (positions like "3" or "3.1")."""
     inner = getattr(transform, "_transforms", None)
-    if inner is None:
+    if inner is None or "MultiscaleCompositeTransform" in _names(transform):  # splits: not a plain chain
         return [(transform, where)]
     out = []
     for index, module in enumerate(inner):
@@ -325,26 +453,54 @@ def _flatten(transform, where):
     return out
 
 
-def _base_dim(flow):
+def _base(flow):
+    """(D, the ConditionalDiagonalNormal or None) of the flow's base: a
+    StandardNormal, a ConditionalDiagonalNormal, or `base_dim`."""
     distribution = getattr(flow, "_distribution", None)
-    if distribution is not None:
-        if "StandardNormal" not in _names(distribution):
-            raise UnsupportedLayerError(f"unsupported base distribution {type(distribution).__name__}: only the "
-                                        f"standard normal")
-        shape = list(distribution._shape)
-        if len(shape) != 1:
-            raise UnsupportedLayerError(f"unsupported base distribution StandardNormal of shape {shape}: only "
-                                        f"vectors")
-        return int(shape[0])
-    if hasattr(flow, "base_dim"):
-        return int(flow.base_dim)
-    raise UnsupportedLayerError(f"{type(flow).__name__} is not a flow: it needs `_transform` and `_distribution` "
-                                f"(a StandardNormal) or `base_dim`")
+    if distribution is None:
+        if hasattr(flow, "base_dim"):
+            return int(flow.base_dim), None
+        raise UnsupportedLayerError(f"{type(flow).__name__} is not a flow: it needs `_transform` and "
+                                    f"`_distribution` (a StandardNormal) or `base_dim`")
+    names = _names(distribution)
+    kind = next((k for k in ("StandardNormal", "ConditionalDiagonalNormal") if k in names), None)
+    if kind is None:
+        raise UnsupportedLayerError(f"unsupported base distribution {type(distribution).__name__}: only the "
+                                    f"standard normal and nflows' ConditionalDiagonalNormal")
+    shape = list(distribution._shape)
+    if len(shape) != 1:
+        raise UnsupportedLayerError(f"unsupported base distribution {kind} of shape {shape}: only vectors")
+    return int(shape[0]), (distribution if kind == "ConditionalDiagonalNormal" else None)
 
 
-def _context_dim(flow, modules):
+def _base_encoder(distribution, dim):
+    """The context encoder of a ConditionalDiagonalNormal as an nfmlir.MLP or
+    ResidualNet giving D means, then D log standard deviations."""
+    import torch
+
+    where, owner = "the base distribution", "ConditionalDiagonalNormal"
+    label = f"{where} (the context encoder of {owner})"
+    if dim < 2:
+        _fail(distribution, where, "one feature: nfmlir imports it as two affine couplings over the even and the "
+              "odd features (ConditionalStandardize), which needs at least 2 features")
+    encoder = distribution._context_encoder
+    if isinstance(encoder, torch.nn.Module):
+        net, _ = _net(encoder, label, owner)
+        _probe(encoder, net, label, "the layout read", net.in_features, 0, with_context=False)
+    else:  # nflows' default encoder is the identity: the context holds the means and log stds
+        values = torch.randn(4, 2 * dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        if not callable(encoder) or not torch.equal(encoder(values), values):
+            _fail(distribution, where, "its context encoder is neither a torch module nor the identity")
+        net = builder.MLP([(np.eye(2 * dim), np.zeros(2 * dim))])
+    if net.out_features != 2 * dim:
+        _fail(distribution, where, f"its context encoder gives {net.out_features} values, not 2 x {dim} (means, "
+              f"then log standard deviations)")
+    return net
+
+
+def _context_dim(flow, modules, encoder):
     """The flow's context_dim, or, for modules without one (nflows' Flow),
-    the first conditioner's context width."""
+    the first conditioner's context width, else the base encoder's."""
     if hasattr(flow, "context_dim"):
         return int(flow.context_dim or 0)
     for module, _ in modules:
@@ -357,7 +513,7 @@ def _context_dim(flow, modules):
             context = getattr(net, "context_features", None)
             if context is not None:
                 return int(context)
-    return 0
+    return 0 if encoder is None else encoder.in_features
 
 
 def from_torch(flow, dtype="float32", name="model"):
@@ -365,7 +521,10 @@ def from_torch(flow, dtype="float32", name="model"):
     conditioner weights transposed to (in, out), MADE masks applied,
     nflows' 1/sqrt(hidden_features) spline scaling folded into the last
     layer, LU diagonals softplus(theta) + eps computed, BatchNorm (eval mode)
-    turned into its running statistics and log weight, permutations mapped.
+    turned into its running statistics and log weight, permutations mapped;
+    nflows' ResidualNet and residual MADE become nfmlir.ResidualNet and
+    ResidualMADE conditioners, a ConditionalDiagonalNormal base a
+    ConditionalStandardize layer before N(0, I).
 
     Raises UnsupportedLayerError (a TypeError) naming the class and the
     position ("3", or "3.1" inside nested composites) of a layer it cannot
@@ -385,10 +544,16 @@ def from_torch(flow, dtype="float32", name="model"):
         transform = getattr(flow, "transform", None)
     if transform is None:
         raise UnsupportedLayerError(f"{type(flow).__name__} is not a flow: it has no `_transform`")
-    dim = _base_dim(flow)
+    dim, conditional_base = _base(flow)
+    encoder = None if conditional_base is None else _base_encoder(conditional_base, dim)
     modules = _flatten(transform, "") if hasattr(transform, "_transforms") else [(transform, "0")]
-    context_dim = _context_dim(flow, modules)
+    context_dim = _context_dim(flow, modules, encoder)
     layers = []
     for module, where in modules:
         layers += _layer(module, f"position {where}", dim, context_dim)
+    if encoder is not None:
+        if encoder.in_features != context_dim:
+            _fail(conditional_base, "the base distribution", f"its context encoder takes {encoder.in_features} "
+                  f"values, the flow has a context of {context_dim}")
+        layers.append(builder.ConditionalStandardize(encoder))
     return builder.Model(layers, builder.StandardNormal(dim), context_dim=context_dim, dtype=dtype, name=name)

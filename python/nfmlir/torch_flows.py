@@ -13,11 +13,13 @@ Conventions (as in nflows):
   x -> z and returns `(outputs, logabsdet)`, logabsdet = log|det dz/dx| per
   row; `inverse(inputs, context=None)` is the generative map z -> x and
   returns the log|det| of that inverse map (minus the forward one).
-* `Flow.log_prob(x) = base.log_prob(z) + logabsdet`, base N(0, I).
+* `Flow.log_prob(x) = base.log_prob(z | context) + logabsdet`, base N(0, I)
+  or a ConditionalDiagonalNormal.
 * Data are 2-D tensors (batch, features); contexts (batch, context features).
 * Conditioners see the context concatenated after their inputs
-  ([x_A, context] for couplings); the MADE adds a linear function of the
-  context to its first hidden layer.
+  ([x_A, context] for couplings; ResidualNet also gates its blocks by it);
+  MADE adds a linear function of the context to its first hidden layer,
+  ResidualMADE (nflows' MADE) act(context_layer(context)).
 
 Only this module and `nfmlir.importer` import torch.
 """
@@ -31,6 +33,10 @@ from torch.nn import functional as F
 __all__ = [
     "MLP",
     "MADE",
+    "ResidualMADE",
+    "ResidualNet",
+    "ResidualBlock",
+    "MaskedResidualBlock",
     "MaskedLinear",
     "Transform",
     "CompositeTransform",
@@ -46,7 +52,10 @@ __all__ = [
     "RandomPermutation",
     "ReversePermutation",
     "StandardNormal",
+    "ConditionalDiagonalNormal",
     "Flow",
+    "SimpleRealNVP",
+    "MaskedAutoregressiveFlow",
     "unconstrained_rational_quadratic_spline",
     "SCALE_FUNCTIONS",
 ]
@@ -73,12 +82,33 @@ def _activation_module(activation):
     return _ACTIVATIONS[activation]()
 
 
+def _activation_function(activation):
+    """A name's module, or the callable as given (nflows passes functions such as F.relu)."""
+    return activation if callable(activation) else _activation_module(activation)
+
+
 # The scales of affine layers from the unconstrained conditioner output h.
 SCALE_FUNCTIONS = {
     "sigmoid": lambda h: torch.sigmoid(h + 2) + 1e-3,  # nflows' affine coupling
     "softplus": lambda h: F.softplus(h) + 1e-3,  # nflows' MAF (no clamp)
     "exp": torch.exp,
 }
+
+
+def _masked_blocks(degrees, num_blocks, make_block):
+    """`num_blocks` masked blocks chained by their degrees (`make_block(input
+    degrees)`), as an nn.ModuleList, and the last block's output degrees."""
+    blocks = []
+    for _ in range(num_blocks):
+        blocks.append(make_block(degrees))
+        degrees = blocks[-1].degrees
+    return nn.ModuleList(blocks), degrees
+
+
+def _near_zero(linear):
+    """nflows' zero_initialization of a residual block's last layer."""
+    nn.init.uniform_(linear.weight, -1e-3, 1e-3)
+    nn.init.uniform_(linear.bias, -1e-3, 1e-3)
 
 
 def _sum_rows(values):
@@ -106,7 +136,7 @@ class MLP(nn.Module):
     nflows, spline coupling layers divide the raw widths and heights by
     sqrt(net.hidden_features) when their net has that attribute (nflows'
     ResidualNet has it); the importer folds that factor into the last layer.
-    nflows' ResidualNet itself (residual blocks) is not supported.
+    nflows' ResidualNet (residual blocks) is ResidualNet below.
     """
 
     def __init__(self, in_features, out_features, hidden_features, context_features=None, num_blocks=2,
@@ -162,17 +192,22 @@ class MaskedLinear(nn.Linear):
 
 
 class _MaskedFeedforwardBlock(nn.Module):
-    """activation(linear(inputs)), linear a MaskedLinear of the same width."""
+    """dropout(activation(linear(batch_norm(inputs)))), linear a MaskedLinear
+    of the same width (nflows' MaskedFeedforwardBlock; `batch_norm` a
+    BatchNorm1d(eps=1e-3) with use_batch_norm, else None)."""
 
-    def __init__(self, in_degrees, autoregressive_features, activation):
+    def __init__(self, in_degrees, autoregressive_features, activation, dropout_probability=0.0,
+                 use_batch_norm=False):
         super().__init__()
+        self.batch_norm = nn.BatchNorm1d(len(in_degrees), eps=1e-3) if use_batch_norm else None
         self.linear = MaskedLinear(in_degrees, len(in_degrees), autoregressive_features, False)
         self.activation = activation
-        self.batch_norm = None
+        self.dropout = nn.Dropout(dropout_probability)
         self.degrees = self.linear.degrees
 
     def forward(self, inputs, context=None):
-        return self.activation(self.linear(inputs))
+        temps = self.batch_norm(inputs) if self.batch_norm is not None else inputs
+        return self.dropout(self.activation(self.linear(temps)))
 
 
 class MADE(nn.Module):
@@ -180,7 +215,8 @@ class MADE(nn.Module):
     degrees and feedforward (not residual) blocks:
 
         h = act(initial_layer(x) + context_layer(context))
-        h = act(blocks[i].linear(h))        for each of the num_blocks blocks
+        h = act(blocks[i].linear(h))        for each of the num_blocks blocks (batch_norm(h) first
+                                            with use_batch_norm; dropout after the activation)
         out = final_layer(h)                features * output_multiplier values
 
     Output j depends only on x_{<j // output_multiplier + 1} (1-based
@@ -188,34 +224,33 @@ class MADE(nn.Module):
     MADE(use_residual_blocks=False): MaskedLinear `initial_layer`, nn.Linear
     `context_layer` (with a context), `blocks[i].linear`, `final_layer`.
 
-    Differences from nflows' MADE (the importer rejects what it cannot map):
-    nflows' default residual blocks are not supported, and nflows adds
+    Differences from nflows' MADE: its residual blocks (nflows' default) are
+    in ResidualMADE, which also has nflows' context handling; nflows adds
     act(context_layer(context)) where this MADE adds context_layer(context)
     linearly (`context_activation = False`), so that the whole net is one
-    nfmlir.MADE with the context appended to its inputs. Like nflows' MADE it
-    has no `hidden_features` attribute, so nflows' autoregressive spline does
-    not rescale its widths and heights.
+    nfmlir.MADE with the context appended to its inputs (the compiler inverts
+    it incrementally). Like nflows' MADE it has no `hidden_features`
+    attribute, so nflows' autoregressive spline does not rescale its widths
+    and heights.
     """
 
     context_activation = False
     use_residual_blocks = False
 
     def __init__(self, features, hidden_features, context_features=None, num_blocks=2, output_multiplier=1,
-                 activation="relu", use_residual_blocks=False):
+                 activation="relu", use_residual_blocks=False, dropout_probability=0.0, use_batch_norm=False):
         super().__init__()
         if use_residual_blocks:
-            raise ValueError("MADE: residual blocks (nflows' default) are not supported; use_residual_blocks=False")
+            raise ValueError("MADE: residual blocks (nflows' default) are in ResidualMADE; MADE is feedforward")
         self.features, self.output_multiplier = int(features), int(output_multiplier)
         self.context_features = int(context_features or 0)
-        self.activation = _activation_module(activation)
+        self.activation = _activation_function(activation)
         self.initial_layer = MaskedLinear(torch.arange(1, features + 1), hidden_features, features, False)
         if self.context_features:
             self.context_layer = nn.Linear(self.context_features, hidden_features)
-        blocks, degrees = [], self.initial_layer.degrees
-        for _ in range(num_blocks):
-            blocks.append(_MaskedFeedforwardBlock(degrees, features, self.activation))
-            degrees = blocks[-1].degrees
-        self.blocks = nn.ModuleList(blocks)
+        self.blocks, degrees = _masked_blocks(
+            self.initial_layer.degrees, num_blocks,
+            lambda d: _MaskedFeedforwardBlock(d, features, self.activation, dropout_probability, use_batch_norm))
         self.final_layer = MaskedLinear(degrees, features * output_multiplier, features, True)
 
     def forward(self, inputs, context=None):
@@ -228,6 +263,168 @@ class MADE(nn.Module):
         for block in self.blocks:
             h = block(h, context)
         return self.final_layer(h)
+
+
+def _batch_norms(features):
+    """The two BatchNorm1d of nflows' residual blocks (eps 1e-3)."""
+    return nn.ModuleList([nn.BatchNorm1d(features, eps=1e-3) for _ in range(2)])
+
+
+class ResidualBlock(nn.Module):
+    """nflows' ResidualBlock (pre-activation), on (batch, features):
+
+        t = act(batch_norm_layers[0](h)); t = linear_layers[0](t); t = batch_norm_layers[1](t)
+        t = act(t); t = dropout(t); t = linear_layers[1](t)
+        with a context: t = F.glu(cat(t, context_layer(context))) = t * sigmoid(context_layer(context))
+        out = h + t
+
+    Batch norms (BatchNorm1d, eps 1e-3) only with `use_batch_norm`. With
+    zero_initialization (nflows' default) linear_layers[1] starts in
+    U(-1e-3, 1e-3), so the block starts near the identity."""
+
+    def __init__(self, features, context_features, activation=F.relu, dropout_probability=0.0, use_batch_norm=False,
+                 zero_initialization=True):
+        super().__init__()
+        self.activation = _activation_function(activation)
+        self.use_batch_norm = use_batch_norm
+        if use_batch_norm:
+            self.batch_norm_layers = _batch_norms(features)
+        if context_features is not None:
+            self.context_layer = nn.Linear(context_features, features)
+        self.linear_layers = nn.ModuleList([nn.Linear(features, features) for _ in range(2)])
+        self.dropout = nn.Dropout(p=dropout_probability)
+        if zero_initialization:
+            _near_zero(self.linear_layers[-1])
+
+    def forward(self, inputs, context=None):
+        temps = self.batch_norm_layers[0](inputs) if self.use_batch_norm else inputs
+        temps = self.linear_layers[0](self.activation(temps))
+        temps = self.batch_norm_layers[1](temps) if self.use_batch_norm else temps
+        temps = self.linear_layers[1](self.dropout(self.activation(temps)))
+        if context is not None:
+            temps = F.glu(torch.cat((temps, self.context_layer(context)), dim=1), dim=1)
+        return inputs + temps
+
+
+class ResidualNet(nn.Module):
+    """nflows' ResidualNet, the conditioner of its SimpleRealNVP and most
+    neural-spline recipes:
+
+        h = initial_layer(cat(inputs, context));  h = blocks[i](h, context);  out = final_layer(h)
+
+    `hidden_features` and `context_features` (None without a context) as in
+    nflows; spline couplings divide the raw widths and heights by
+    sqrt(hidden_features) (nflows)."""
+
+    def __init__(self, in_features, out_features, hidden_features, context_features=None, num_blocks=2,
+                 activation=F.relu, dropout_probability=0.0, use_batch_norm=False):
+        super().__init__()
+        self.hidden_features = hidden_features
+        self.context_features = context_features
+        self.initial_layer = nn.Linear(in_features + (context_features or 0), hidden_features)
+        self.blocks = nn.ModuleList([
+            ResidualBlock(hidden_features, context_features, activation, dropout_probability, use_batch_norm)
+            for _ in range(num_blocks)])
+        self.final_layer = nn.Linear(hidden_features, out_features)
+
+    def forward(self, inputs, context=None):
+        temps = self.initial_layer(inputs if context is None else torch.cat((inputs, context), dim=1))
+        for block in self.blocks:
+            temps = block(temps, context=context)
+        return self.final_layer(temps)
+
+
+class MaskedResidualBlock(nn.Module):
+    """nflows' MaskedResidualBlock: a ResidualBlock of MaskedLinear layers
+    (sequential degrees, equal in and out) whose context is added, not
+    gated: t = linear_layers[0](act(bn0(h))) + context_layer(context), then
+    bn1, act, dropout, linear_layers[1]; out = h + t."""
+
+    def __init__(self, in_degrees, autoregressive_features, context_features=None, activation=F.relu,
+                 dropout_probability=0.0, use_batch_norm=False, zero_initialization=True):
+        super().__init__()
+        features = len(in_degrees)
+        if context_features is not None:
+            self.context_layer = nn.Linear(context_features, features)
+        self.use_batch_norm = use_batch_norm
+        if use_batch_norm:
+            self.batch_norm_layers = _batch_norms(features)
+        linear_0 = MaskedLinear(in_degrees, features, autoregressive_features, False)
+        linear_1 = MaskedLinear(linear_0.degrees, features, autoregressive_features, False)
+        self.linear_layers = nn.ModuleList([linear_0, linear_1])
+        self.degrees = linear_1.degrees
+        if not torch.all(self.degrees >= in_degrees):
+            raise RuntimeError("MaskedResidualBlock: the output degrees can't be less than the input degrees")
+        self.activation = activation
+        self.dropout = nn.Dropout(p=dropout_probability)
+        if zero_initialization:
+            _near_zero(self.linear_layers[-1])
+
+    def forward(self, inputs, context=None):
+        temps = self.batch_norm_layers[0](inputs) if self.use_batch_norm else inputs
+        temps = self.linear_layers[0](self.activation(temps))
+        if context is not None:
+            temps = temps + self.context_layer(context)
+        temps = self.batch_norm_layers[1](temps) if self.use_batch_norm else temps
+        temps = self.linear_layers[1](self.dropout(self.activation(temps)))
+        return inputs + temps
+
+
+class ResidualMADE(nn.Module):
+    """nflows' MADE as nflows computes it, with its default residual blocks:
+
+        h = initial_layer(x) [+ act(context_layer(context))]
+        residual (use_residual_blocks, the default): h = blocks[i](h, context), MaskedResidualBlock
+        feedforward: h = act(h), then h = blocks[i](h), _MaskedFeedforwardBlock
+        out = final_layer(h)
+
+    Sequential degrees only (random_mask=True is refused here; nflows' own
+    MADEs with random masks import). The layout is nflows' MADE's (`initial_layer`, `context_layer`, `blocks`,
+    `final_layer`, `use_residual_blocks`, `activation`); it has no
+    `context_activation` attribute, as nflows' MADE."""
+
+    def __init__(self, features, hidden_features, context_features=None, num_blocks=2, output_multiplier=1,
+                 use_residual_blocks=True, random_mask=False, activation=F.relu, dropout_probability=0.0,
+                 use_batch_norm=False):
+        super().__init__()
+        if random_mask:
+            raise ValueError("ResidualMADE: random masks are not supported by the look-alike")
+        self.initial_layer = MaskedLinear(torch.arange(1, features + 1), hidden_features, features, False)
+        if context_features is not None:
+            self.context_layer = nn.Linear(context_features, hidden_features)
+        self.use_residual_blocks = use_residual_blocks
+        self.activation = _activation_function(activation)
+        if use_residual_blocks:
+            def block(d):
+                return MaskedResidualBlock(d, features, context_features, self.activation, dropout_probability,
+                                           use_batch_norm)
+        else:
+            def block(d):
+                return _MaskedFeedforwardBlock(d, features, self.activation, dropout_probability, use_batch_norm)
+        self.blocks, degrees = _masked_blocks(self.initial_layer.degrees, num_blocks, block)
+        self.final_layer = MaskedLinear(degrees, features * output_multiplier, features, True)
+
+    def forward(self, inputs, context=None):
+        temps = self.initial_layer(inputs)
+        if context is not None:
+            temps = temps + self.activation(self.context_layer(context))
+        if not self.use_residual_blocks:
+            temps = self.activation(temps)
+        for block in self.blocks:
+            temps = block(temps, context)
+        return self.final_layer(temps)
+
+
+def _made(features, hidden_features, context_features, num_blocks, output_multiplier, activation,
+          use_residual_blocks, dropout_probability, use_batch_norm):
+    """The autoregressive net of the masked transforms: MADE, or ResidualMADE
+    with residual blocks."""
+    if use_residual_blocks:
+        return ResidualMADE(features, hidden_features, context_features, num_blocks, output_multiplier,
+                            activation=activation, dropout_probability=dropout_probability,
+                            use_batch_norm=use_batch_norm)
+    return MADE(features, hidden_features, context_features, num_blocks, output_multiplier, activation,
+                dropout_probability=dropout_probability, use_batch_norm=use_batch_norm)
 
 
 # -- transforms ----------------------------------------------------------------------
@@ -442,20 +639,22 @@ class _AutoregressiveTransform(Transform):
 
 
 class MaskedAffineAutoregressiveTransform(_AutoregressiveTransform):
-    """MAF (nflows' MaskedAffineAutoregressiveTransform with
-    use_residual_blocks=False): `autoregressive_net` is a MADE with output
-    multiplier 2, read as (batch, D, 2): [..., 0] the unconstrained scale h,
-    [..., 1] the shift (interleaved per feature); z = scale * x + shift,
-    scale = softplus(h) + 1e-3 (`scale_fn`: also "sigmoid", sigmoid(h + 2) +
-    1e-3, older nflows, or "exp"); logabsdet = sum log scale."""
+    """MAF (nflows' MaskedAffineAutoregressiveTransform): `autoregressive_net`
+    is a MADE (ResidualMADE with use_residual_blocks, nflows' default, which
+    this class does not default to) with output multiplier 2, read as
+    (batch, D, 2): [..., 0] the unconstrained scale h, [..., 1] the shift
+    (interleaved per feature); z = scale * x + shift, scale = softplus(h) +
+    1e-3 (`scale_fn`: also "sigmoid", sigmoid(h + 2) + 1e-3, older nflows,
+    or "exp"); logabsdet = sum log scale."""
 
     def __init__(self, features, hidden_features, context_features=None, num_blocks=2, activation="relu",
-                 scale_fn="softplus", use_residual_blocks=False):
+                 scale_fn="softplus", use_residual_blocks=False, dropout_probability=0.0, use_batch_norm=False):
         if scale_fn not in SCALE_FUNCTIONS:
             raise ValueError(f"MaskedAffineAutoregressiveTransform: scale_fn must be one of "
                              f"{sorted(SCALE_FUNCTIONS)}, not {scale_fn!r}")
         self.scale_fn = scale_fn
-        made = MADE(features, hidden_features, context_features, num_blocks, 2, activation, use_residual_blocks)
+        made = _made(features, hidden_features, context_features, num_blocks, 2, activation, use_residual_blocks,
+                     dropout_probability, use_batch_norm)
         super().__init__(features, made)
 
     def _elementwise(self, inputs, params, inverse):
@@ -469,10 +668,11 @@ class MaskedAffineAutoregressiveTransform(_AutoregressiveTransform):
 
 class MaskedPiecewiseRationalQuadraticAutoregressiveTransform(_AutoregressiveTransform):
     """RQ-NSF (AR) (nflows' MaskedPiecewiseRationalQuadraticAutoregressiveTransform
-    with tails="linear", use_residual_blocks=False): the MADE gives 3K - 1
-    contiguous raw values per feature (K widths, K heights, K - 1 interior
-    derivatives), as for the spline coupling. The MADE has no
-    `hidden_features`, so (as with nflows' MADE) no 1/sqrt scaling happens."""
+    with tails="linear"): the MADE (ResidualMADE with use_residual_blocks)
+    gives 3K - 1 contiguous raw values per feature (K widths, K heights,
+    K - 1 interior derivatives), as for the spline coupling. The MADEs have
+    no `hidden_features`, so (as with nflows' MADE) no 1/sqrt scaling
+    happens."""
 
     tails = "linear"
     min_bin_width = DEFAULT_MIN_BIN_WIDTH
@@ -480,11 +680,12 @@ class MaskedPiecewiseRationalQuadraticAutoregressiveTransform(_AutoregressiveTra
     min_derivative = DEFAULT_MIN_DERIVATIVE
 
     def __init__(self, features, hidden_features, context_features=None, num_bins=10, tail_bound=1.0,
-                 num_blocks=2, activation="relu", use_residual_blocks=False):
+                 num_blocks=2, activation="relu", use_residual_blocks=False, dropout_probability=0.0,
+                 use_batch_norm=False):
         _check_spline(type(self).__name__, num_bins, tail_bound)
         self.num_bins, self.tail_bound = int(num_bins), float(tail_bound)
-        made = MADE(features, hidden_features, context_features, num_blocks, 3 * num_bins - 1, activation,
-                    use_residual_blocks)
+        made = _made(features, hidden_features, context_features, num_blocks, 3 * num_bins - 1, activation,
+                     use_residual_blocks, dropout_probability, use_batch_norm)
         super().__init__(features, made)
 
     def _elementwise(self, inputs, params, inverse):
@@ -748,26 +949,67 @@ class StandardNormal(nn.Module):
         d = inputs.shape[1]
         return -0.5 * (inputs**2).sum(1) - 0.5 * d * math.log(2 * math.pi)
 
-    def sample(self, num_samples, dtype=None):
-        return torch.randn((num_samples,) + tuple(self._shape), dtype=dtype)
+    def sample(self, num_samples, context=None, dtype=None):
+        """(num_samples, D); with a context of B rows (only its size is
+        used), (B, num_samples, D), as nflows."""
+        rows = () if context is None else (context.shape[0],)
+        return torch.randn(rows + (num_samples,) + tuple(self._shape), dtype=dtype)
+
+
+def _identity(context):
+    return context
+
+
+class ConditionalDiagonalNormal(nn.Module):
+    """N(means, diag(exp(log_stds))^2) on `_shape` = [D] given a context
+    (nflows' ConditionalDiagonalNormal): `_context_encoder`(context) gives 2D
+    values per row, the means (first half), then the log standard
+    deviations; without an encoder the context holds them."""
+
+    def __init__(self, shape, context_encoder=None):
+        super().__init__()
+        self._shape = torch.Size(shape)
+        self._context_encoder = _identity if context_encoder is None else context_encoder
+
+    def _compute_params(self, context):
+        if context is None:
+            raise ValueError("ConditionalDiagonalNormal: needs a context")
+        params = self._context_encoder(context)
+        if params.shape[-1] % 2:
+            raise RuntimeError("ConditionalDiagonalNormal: the context encoder must give an even number of values")
+        split = params.shape[-1] // 2
+        return (params[..., :split].reshape(params.shape[0], *self._shape),
+                params[..., split:].reshape(params.shape[0], *self._shape))
+
+    def log_prob(self, inputs, context=None):
+        means, log_stds = self._compute_params(context)
+        norm = (inputs - means) * torch.exp(-log_stds)
+        return -0.5 * _sum_rows(norm**2) - _sum_rows(log_stds) - 0.5 * inputs.shape[1] * math.log(2 * math.pi)
+
+    def sample(self, num_samples, context=None, dtype=None):
+        """(B, num_samples, D) for a context of B rows."""
+        means, log_stds = self._compute_params(context)
+        noise = torch.randn((context.shape[0], num_samples) + tuple(self._shape), dtype=means.dtype)
+        return means[:, None] + torch.exp(log_stds)[:, None] * noise
 
 
 class Flow(nn.Module):
     """A flow: `transforms` (a list or a Transform; the normalizing map
-    x -> z) over a standard normal of `base_dim` features, optionally
+    x -> z) over a standard normal of `base_dim` features (or
+    `distribution`, e.g. a ConditionalDiagonalNormal), optionally
     conditioned on a context of `context_dim` features.
 
     Layout read by the importer: `_transform` (a Transform; lists become a
     CompositeTransform), `_distribution` (a StandardNormal with `_shape`
-    [base_dim]), `context_dim`.
+    [base_dim], or a ConditionalDiagonalNormal), `context_dim`.
     """
 
-    def __init__(self, transforms, base_dim, context_dim=0):
+    def __init__(self, transforms, base_dim, context_dim=0, distribution=None):
         super().__init__()
         if not isinstance(transforms, nn.Module):
             transforms = CompositeTransform(list(transforms))
         self._transform = transforms
-        self._distribution = StandardNormal([int(base_dim)])
+        self._distribution = StandardNormal([int(base_dim)]) if distribution is None else distribution
         self.base_dim, self.context_dim = int(base_dim), int(context_dim)
 
     def _dtype(self):
@@ -791,7 +1033,7 @@ class Flow(nn.Module):
         """log p(x | context) per row."""
         context = self._context(context, inputs.shape[0])
         noise, logabsdet = self._transform(inputs, context)
-        return self._distribution.log_prob(noise) + logabsdet
+        return self._distribution.log_prob(noise, context) + logabsdet
 
     def transform_to_noise(self, inputs, context=None):
         """z = the normalizing map of x."""
@@ -802,10 +1044,10 @@ class Flow(nn.Module):
         nflows, (B, num_samples, D): num_samples per context row."""
         context = self._context(context, None)
         if context is None:
-            noise = self._distribution.sample(num_samples, self._dtype())
+            noise = self._distribution.sample(num_samples, dtype=self._dtype())
             return self._transform.inverse(noise)[0]
         rows = context.shape[0]
-        noise = self._distribution.sample(rows * num_samples, self._dtype())
+        noise = self._distribution.sample(num_samples, context, dtype=self._dtype()).reshape(rows * num_samples, -1)
         samples, _ = self._transform.inverse(noise, context.repeat_interleave(num_samples, 0))
         return samples.reshape(rows, num_samples, -1)
 
@@ -813,6 +1055,60 @@ class Flow(nn.Module):
         """(samples, log p(samples)) without a context: (n, D) and (n,)."""
         if self.context_dim:
             raise ValueError("Flow.sample_and_log_prob: only for flows without a context")
-        noise = self._distribution.sample(num_samples, self._dtype())
+        noise = self._distribution.sample(num_samples, dtype=self._dtype())
         samples, logabsdet = self._transform.inverse(noise)
         return samples, self._distribution.log_prob(noise) - logabsdet
+
+
+class SimpleRealNVP(Flow):
+    """nflows' SimpleRealNVP: `num_layers` affine couplings (additive with
+    use_volume_preserving) with alternating masks, the first transforming
+    the odd features (mask[::2] = -1), each with a ResidualNet conditioner
+    made by the coupling from (in_features, out_features) (nflows'
+    transform_net_create_fn), optionally a BatchNorm after each; a
+    StandardNormal base."""
+
+    def __init__(self, features, hidden_features, num_layers, num_blocks_per_layer, use_volume_preserving=False,
+                 activation=F.relu, dropout_probability=0.0, batch_norm_within_layers=False,
+                 batch_norm_between_layers=False):
+        coupling = AdditiveCouplingTransform if use_volume_preserving else AffineCouplingTransform
+        mask = torch.ones(features)
+        mask[::2] = -1
+
+        def create_resnet(in_features, out_features):
+            return ResidualNet(in_features, out_features, hidden_features, num_blocks=num_blocks_per_layer,
+                               activation=activation, dropout_probability=dropout_probability,
+                               use_batch_norm=batch_norm_within_layers)
+
+        layers = []
+        for _ in range(num_layers):
+            layers.append(coupling(mask, create_resnet))
+            mask = -mask
+            if batch_norm_between_layers:
+                layers.append(BatchNorm(features))
+        super().__init__(CompositeTransform(layers), features)
+
+
+class MaskedAutoregressiveFlow(Flow):
+    """nflows' MaskedAutoregressiveFlow: `num_layers` times a permutation
+    (reverse, or random with use_random_permutations), a MAF layer
+    (ResidualMADE with use_residual_blocks, nflows' default) and optionally a
+    BatchNorm; a StandardNormal base. use_random_masks is refused here
+    (nflows' own flows with random masks import)."""
+
+    def __init__(self, features, hidden_features, num_layers, num_blocks_per_layer, use_residual_blocks=True,
+                 use_random_masks=False, use_random_permutations=False, activation=F.relu, dropout_probability=0.0,
+                 batch_norm_within_layers=False, batch_norm_between_layers=False):
+        if use_random_masks:
+            raise ValueError("MaskedAutoregressiveFlow: random masks are not supported by the look-alike")
+        permutation = RandomPermutation if use_random_permutations else ReversePermutation
+        layers = []
+        for _ in range(num_layers):
+            layers.append(permutation(features))
+            layers.append(MaskedAffineAutoregressiveTransform(
+                features, hidden_features, num_blocks=num_blocks_per_layer, activation=activation,
+                use_residual_blocks=use_residual_blocks, dropout_probability=dropout_probability,
+                use_batch_norm=batch_norm_within_layers))
+            if batch_norm_between_layers:
+                layers.append(BatchNorm(features))
+        super().__init__(CompositeTransform(layers), features)

@@ -464,3 +464,15 @@ def check_bijection(lib, model, x, round_trip, rel, fd_rows):
     if x.dtype == np.float64:
         fd = fd_log_abs_det(lambda v: lib.forward(v)[0], x[:fd_rows])
         assert np.abs(ldj[:fd_rows] - fd).max() <= 1e-6
+
+
+@pytest.fixture
+def torch_one_thread():
+    """PyTorch on one thread for the test (the importer tests compare against
+    it; more threads only add noise on a small machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

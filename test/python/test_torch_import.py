@@ -14,12 +14,7 @@ torch = pytest.importorskip("torch")
 tf = pytest.importorskip("nfmlir.torch_flows")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def perturb(flow, seed, scale=0.3):
