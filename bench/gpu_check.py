@@ -131,9 +131,13 @@ def check_examples(out, log):
                 "sample": lambda: model.cuda_sample(ROWS, seed=3, **kw),
                 "forward": lambda: model.cuda_forward(ref["x"], seed=7, **kw),
                 "sample_with_log_prob": lambda: model.cuda_sample_with_log_prob(ROWS, seed=3, **kw),
+                # A row range: rows 37 .. 536 of the batch, keyed by the global row.
+                "sample_rows": lambda: model.cuda_sample_rows(
+                    37, 500, seed=3, context=None if kw["context"] is None else kw["context"][37:537]),
             }
             want = {"forward": (ref["forward.z"], ref["forward.v"]),
-                    "sample_with_log_prob": (ref["swlp.x"], ref["swlp.logp"])}
+                    "sample_with_log_prob": (ref["swlp.x"], ref["swlp.logp"]),
+                    "sample_rows": ref["sample"][37:537]}
             tol = TOL[model.dtype.type]
             for entry, call in got.items():
                 try:

@@ -268,9 +268,9 @@ private:
 /// when it finishes).
 class DeviceCall {
 public:
-  DeviceCall(const nfrt_model *model, const nfrt_cuda_module *module, int64_t n,
-             void *stream)
-      : model(model), module(module), n(n),
+  DeviceCall(const nfrt_model *model, const nfrt_cuda_module *module,
+             int64_t firstRow, int64_t n, void *stream)
+      : model(model), module(module), firstRow(firstRow), n(n),
         stream(static_cast<CUstream>(stream)) {}
   /// Stream-ordered: freed once the kernels before it have run.
   ~DeviceCall() {
@@ -284,6 +284,10 @@ public:
   int open(bool needsInput, const void *in, const void *ctx) {
     if (n < 0)
       return fail(NF_ERROR_INVALID_ARGUMENT, "n must not be negative");
+    if (!nfrt::isRowRange(firstRow, n))
+      return fail(NF_ERROR_INVALID_ARGUMENT,
+                  "first_row must not be negative, nor first_row + n "
+                  "overflow");
     if (n > 0 && ((needsInput && !in) || (model->context_dim > 0 && !ctx)))
       return fail(NF_ERROR_NULL_POINTER, "a device array is NULL");
     return openDevice(driver);
@@ -330,7 +334,7 @@ public:
 private:
   const nfrt_model *model;
   const nfrt_cuda_module *module;
-  int64_t n;
+  int64_t firstRow, n; ///< the global rows [firstRow, firstRow + n)
   CUstream stream;
   const Driver *driver = nullptr;
   std::vector<CUdeviceptr> scratch;
@@ -368,6 +372,7 @@ int DeviceCall::runBody(const char *body, const char *baseFromNoise, int input,
       return outOfMemory();
     KernelParams draw;
     draw.addInt(static_cast<int64_t>(seed));
+    draw.addInt(firstRow);
     draw.addInt(0);
     draw.addRows(drawn, n, model->latent_dim);
     if (int code = launch(noise, draw))
@@ -385,6 +390,7 @@ int DeviceCall::runBody(const char *body, const char *baseFromNoise, int input,
       return outOfMemory();
     KernelParams draw;
     draw.addInt(static_cast<int64_t>(seed));
+    draw.addInt(firstRow);
     draw.addInt(mlir::nf::abi::kLayerNoiseFirstPair);
     draw.addRows(layer, n, layerCols);
     if (int code = launch(layerNoise, draw))
@@ -421,10 +427,11 @@ const char *nfrt_last_error_message(void) { return lastError.c_str(); }
 
 int nfrt_cuda_run(const nfrt_model *model, const nfrt_cuda_module *module,
                   const char *body, const char *base_from_noise, int input,
-                  const void *in, int64_t n, uint64_t seed, const void *ctx,
-                  void *mapped, void *log_det, void *log_prob, void *stream) {
+                  const void *in, int64_t first_row, int64_t n, uint64_t seed,
+                  const void *ctx, void *mapped, void *log_det, void *log_prob,
+                  void *stream) {
   return nfrt::guardExceptions([&]() -> int {
-    DeviceCall call(model, module, n, stream);
+    DeviceCall call(model, module, first_row, n, stream);
     if (int code = call.open(input != NFRT_INPUT_NOISE, in, ctx))
       return code;
     if (n == 0)
@@ -435,12 +442,13 @@ int nfrt_cuda_run(const nfrt_model *model, const nfrt_cuda_module *module,
 }
 
 int nfrt_cuda_iwae(const nfrt_model *model, const nfrt_cuda_module *module,
-                   const char *body, const void *x, int64_t n, int64_t k,
-                   uint64_t seed, const void *ctx, void *out, void *stream) {
+                   const char *body, const void *x, int64_t first_row,
+                   int64_t n, int64_t k, uint64_t seed, const void *ctx,
+                   void *out, void *stream) {
   return nfrt::guardExceptions([&]() -> int {
     if (k < 1)
       return fail(NF_ERROR_INVALID_ARGUMENT, "k must be at least 1");
-    DeviceCall call(model, module, n, stream);
+    DeviceCall call(model, module, first_row, n, stream);
     if (int code = call.open(/*needsInput=*/true, x, ctx))
       return code;
     if (n == 0)

@@ -2,7 +2,7 @@
 //
 // Internal to the runtime. Every extern "C" entry runs its C++ work through
 // guardExceptions: an exception unwinding into a C caller would terminate
-// its process.
+// its process. The argument checks the CPU and CUDA entries share.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +11,8 @@
 
 #include "nf/Runtime/nf_runtime.h"
 
+#include <cstdint>
+#include <limits>
 #include <new>
 
 namespace nfrt {
@@ -27,6 +29,12 @@ template <typename Fn> int guardExceptions(Fn &&run) noexcept {
     return nfrt_fail(NF_ERROR_OUT_OF_MEMORY,
                      "out of resources (threads or memory)");
   }
+}
+
+/// Whether rows [firstRow, firstRow + n) are valid global row indices.
+inline bool isRowRange(int64_t firstRow, int64_t n) {
+  return n >= 0 && firstRow >= 0 &&
+         firstRow <= std::numeric_limits<int64_t>::max() - n;
 }
 
 } // namespace nfrt

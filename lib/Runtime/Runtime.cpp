@@ -405,12 +405,6 @@ int runBlock(const Call &call, int64_t blockBegin, int64_t blockEnd) {
 
 } // namespace
 
-/// Whether rows [firstRow, firstRow + n) are valid global row indices.
-static bool isRowRange(int64_t firstRow, int64_t n) {
-  return n >= 0 && firstRow >= 0 &&
-         firstRow <= std::numeric_limits<int64_t>::max() - n;
-}
-
 /// How a call's rows fill the grid blocks. Whole blocks make a row's bits
 /// independent of the call: the kernels take the same path (their row tiles)
 /// for it in every call. A call of fewer rows than a block may instead take
@@ -421,7 +415,7 @@ static int runRange(const nfrt_model *model, nfrt_kernel kernel, int input,
                     const void *in, int64_t firstRow, int64_t n, uint64_t seed,
                     const void *ctx, void *out2, int64_t out2Cols, void *out1,
                     int hasOut1, Blocks blocking) {
-  if (!isRowRange(firstRow, n))
+  if (!nfrt::isRowRange(firstRow, n))
     return NF_ERROR_INVALID_ARGUMENT;
   if ((input != NFRT_INPUT_NOISE && !in) || (model->context_dim > 0 && !ctx) ||
       (out2Cols > 0 && !out2) || (hasOut1 && !out1))
@@ -514,7 +508,7 @@ static int runIwaeRange(const nfrt_model *model, nfrt_kernel kernel,
                         const void *x, int64_t firstRow, int64_t n, int64_t k,
                         uint64_t seed, const void *ctx, void *out,
                         Blocks blocking) {
-  if (!isRowRange(firstRow, n) || k < 1)
+  if (!nfrt::isRowRange(firstRow, n) || k < 1)
     return NF_ERROR_INVALID_ARGUMENT;
   if (n == 0)
     return NF_OK;

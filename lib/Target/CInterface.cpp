@@ -188,8 +188,9 @@ std::string getEstimateCall(const ModelInterface &m, const Entry &entry,
 constexpr const char *kCUDAModuleSymbol = "nf_cuda_module";
 
 /// The entry's kernel on the GPU: nfrt_cuda_run(model, PTX, body,
-/// base_from_noise, input kind, in, n, seed, ctx, mapped, log-det,
-/// log-prob, stream), each output the entry's parameter or NULL (scratch).
+/// base_from_noise, input kind, in, first row, n, seed, ctx, mapped,
+/// log-det, log-prob, stream), each output the entry's parameter or NULL
+/// (scratch).
 std::string getDeviceRunCall(const ModelInterface &m, const Entry &entry) {
   const Kernel &kernel = getKernel(entry.kernel);
   std::string outputs[3] = {"0", "0", "0"}; // mapped, log-det, log-prob
@@ -210,6 +211,7 @@ std::string getDeviceRunCall(const ModelInterface &m, const Entry &entry) {
      << getKernelSymbol(m.name, getBody(kernel).name) << "\", " << baseFromNoise
      << ", " << getInputCode(kernel.input) << ", "
      << nameOr(findParam(entry, {Arg::InputRows}), "0") << ", "
+     << nameOr(findParam(entry, {Arg::FirstRow}), "0") << ", "
      << nameOr(findParam(entry, {Arg::Count}), "n") << ", "
      << nameOr(findParam(entry, {Arg::Seed, Arg::LayerSeed}), "0") << ", "
      << nameOr(findParam(entry, {Arg::Context}), "0") << ", " << outputs[0]
@@ -219,17 +221,17 @@ std::string getDeviceRunCall(const ModelInterface &m, const Entry &entry) {
 }
 
 /// The importance-weighted estimate over `paths` paths on the GPU:
-/// nfrt_cuda_iwae(model, PTX, normalize body, x, n, k, seed, ctx, out,
-/// stream).
+/// nfrt_cuda_iwae(model, PTX, normalize body, x, first row, n, k, seed,
+/// ctx, out, stream).
 std::string getDeviceEstimateCall(const ModelInterface &m, const Entry &entry,
                                   StringRef paths, StringRef seed) {
   return ("nfrt_cuda_iwae(&" + getGlueModelSymbol(m.name) + ", &" +
           kCUDAModuleSymbol + ", \"" +
           getKernelSymbol(m.name, getBody(getKernel(entry.kernel)).name) +
-          "\", " + nameOr(findParam(entry, {Arg::InputRows}), "0") + ", n, " +
-          paths + ", " + seed + ", " +
-          nameOr(findParam(entry, {Arg::Context}), "0") + ", " +
-          nameOr(findParam(entry, {Arg::OutputRows}), "0") + ", " +
+          "\", " + nameOr(findParam(entry, {Arg::InputRows}), "0") + ", " +
+          nameOr(findParam(entry, {Arg::FirstRow}), "0") + ", n, " + paths +
+          ", " + seed + ", " + nameOr(findParam(entry, {Arg::Context}), "0") +
+          ", " + nameOr(findParam(entry, {Arg::OutputRows}), "0") + ", " +
           nameOr(findParam(entry, {Arg::Stream}), "0") + ")")
       .str();
 }

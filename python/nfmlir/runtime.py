@@ -275,6 +275,8 @@ class CompiledModel:
         and the outputs back, as numpy arrays or of the producer's kind."""
         # Scalar arguments are checked before anything goes to the device.
         paths = {arg.name: self._paths(values[arg.name], arg.name) for arg in entry.args if arg.role == "k"}
+        first_rows = {arg.name: self._count(values[arg.name], arg.name) for arg in entry.args
+                      if arg.role == "first_row"}
         stream = values.get("stream")
         inputs, outputs, context = {}, [], None
         try:
@@ -301,6 +303,8 @@ class CompiledModel:
                     call.append(n)
                 elif arg.role == "k":
                     call.append(paths[arg.name])
+                elif arg.role == "first_row":
+                    call.append(first_rows[arg.name])
                 elif arg.role in ("seed", "layer_seed"):
                     call.append(values["seed"])
                 elif arg.role == "ctx":

@@ -137,6 +137,21 @@ def test_argument_errors_come_first(both):
     assert "negative" in message()
 
 
+def test_device_row_range_arguments(both):
+    """The device row-range entries check first_row before any device work."""
+    model = both[0]
+    assert {"cuda_sample_rows", "cuda_log_prob_rows", "cuda_log_prob_iwae_rows"} <= set(model.entries)
+    fn, message = raw(model, "cuda_sample_rows")
+    out = np.zeros((4, 2), np.float32)
+    p = ctypes.c_void_p(out.ctypes.data)
+    assert fn(ctypes.c_int64(-1), ctypes.c_int64(4), ctypes.c_uint64(0), None, p, None) == NF_ERROR_INVALID_ARGUMENT
+    assert "first_row" in message()
+    assert fn(ctypes.c_int64(2**63 - 2), ctypes.c_int64(4), ctypes.c_uint64(0), None, p,
+              None) == NF_ERROR_INVALID_ARGUMENT
+    with pytest.raises(ValueError, match="first_row must be >= 0"):
+        model.cuda_sample_rows(-3, 4)
+
+
 @pytest.mark.skipif(TOOLKIT is None, reason="no CUDA toolkit with libdevice")
 def test_toolkit_found_without_path(tmp_path):
     """With no CUDA variable and no CUDA on PATH, the toolkit of the
@@ -221,10 +236,11 @@ MLIR_TRANSLATE = shutil.which("mlir-translate-22") or shutil.which("/usr/lib/llv
 
 @pytest.mark.skipif(not CLANG or not MLIR_TRANSLATE, reason="needs clang-22 and mlir-translate")
 def test_device_noise_matches_runtime(tmp_path):
-    """The noise kernels the GPU runs (nf-add-noise-kernels, the same
+    """The noise kernels the GPU runs (nf-add-runtime-kernels, the same
     builder nf-gpu-map-rows calls), compiled for the CPU and run against
-    the runtime's Philox streams: uniform base and layer noise bit for bit,
-    normal noise within the rounding of the polynomial log."""
+    the runtime's Philox streams, from row 0 and from a row range's first
+    global row: uniform base and layer noise bit for bit, normal noise
+    within the rounding of the polynomial log."""
     nf_opt = Path(find_nf_compile()).with_name("nf-opt")
     (tmp_path / "empty.mlir").write_text("module {}\n")
     objects = []
@@ -243,10 +259,10 @@ def test_device_noise_matches_runtime(tmp_path):
                    check=True, capture_output=True)
     lines = subprocess.run([exe], check=True, capture_output=True, text=True).stdout.split("\n")
     results = {tuple(line.split()[:2]): line.split()[2:] for line in lines if line}
-    assert len(results) == 6
+    assert len(results) == 12  # (f32, f64) x (normal, uniform, layer) x (row 0, row 2^33 + 5 on)
     for (element, kind), (worst, exact) in results.items():
         same, total = map(int, exact.split("/"))
-        if kind in ("uniform", "layer") or element == "f64":
+        if kind.split("@")[0] in ("uniform", "layer") or element == "f64":
             assert same == total, (element, kind, worst)
         else:
             assert float(worst) < 1e-6, (element, kind, worst)
@@ -327,6 +343,10 @@ def test_device_matches_cpu(path, tmp_path):
                                    rtol=1e-5, atol=1e-4)
         z = rng.normal(size=(1000, model.latent_dim)).astype(model.dtype)
         np.testing.assert_allclose(model.cuda_inverse(z, seed=5), model.inverse(z, seed=5), rtol=1e-5, atol=1e-4)
+        # Row ranges: rows 37 .. 136 of the batch, keyed by the global row.
+        np.testing.assert_allclose(model.cuda_sample_rows(37, 100, seed=3), x[37:137], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(model.cuda_log_prob_rows(x[37:137], 37), model.log_prob(x)[37:137],
+                                   rtol=1e-5, atol=1e-4)
         got_z, got_v = model.cuda_forward(x, seed=7)
         want_z, want_v = model.forward(x, seed=7)
         np.testing.assert_allclose(got_z, want_z, rtol=1e-5, atol=1e-4)

@@ -147,7 +147,9 @@ typedef struct nfrt_cuda_module {
 
 /* Runs a kernel on n rows of device arrays on the GPU, one row per thread,
  * on `stream` (a CUstream; NULL: the default stream), and returns without
- * waiting for it. `body` names the direction's body in the PTX (the
+ * waiting for it. The rows are rows first_row .. first_row + n - 1 of a
+ * global batch: their noise is keyed by the global row (0 for a plain
+ * call), as on the CPU. `body` names the direction's body in the PTX (the
  * normalize body for data input: outputs mapped, log_det, log_prob; the
  * generate body otherwise: mapped, log_prob); NULL outputs get device
  * scratch. Noise input: the base noise of (seed, row) is drawn on the
@@ -158,16 +160,18 @@ typedef struct nfrt_cuda_module {
  * driver call fails (its CUDA error name in nfrt_last_error_message). */
 int nfrt_cuda_run(const nfrt_model *model, const nfrt_cuda_module *module,
                   const char *body, const char *base_from_noise, int input,
-                  const void *in, int64_t n, uint64_t seed, const void *ctx,
-                  void *mapped, void *log_det, void *log_prob, void *stream);
+                  const void *in, int64_t first_row, int64_t n, uint64_t seed,
+                  const void *ctx, void *mapped, void *log_det, void *log_prob,
+                  void *stream);
 
 /* The importance-weighted estimate over k paths of device rows x on the
  * GPU: path j runs the normalize body `body` with the layer noise of the
  * path seed abi::getIwaePathSeed(seed, j, k), as nfrt_iwae does on the
  * CPU, and `out` gets log((1/k) sum_j exp(log_prob_j)) per row. */
 int nfrt_cuda_iwae(const nfrt_model *model, const nfrt_cuda_module *module,
-                   const char *body, const void *x, int64_t n, int64_t k,
-                   uint64_t seed, const void *ctx, void *out, void *stream);
+                   const char *body, const void *x, int64_t first_row,
+                   int64_t n, int64_t k, uint64_t seed, const void *ctx,
+                   void *out, void *stream);
 
 /* Records `message` as the calling thread's last error and returns `code`. */
 int nfrt_fail(int code, const char *message);

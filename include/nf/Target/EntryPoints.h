@@ -162,7 +162,7 @@ struct Entry {
   Impl impl;
   KernelId kernel;
   Width value; ///< For Constant entries.
-  Param params[7];
+  Param params[8];
   int numParams;
   /// One line for the header and for bindings' documentation.
   const char *summary;
@@ -356,6 +356,80 @@ inline constexpr Entry kEntries[] = {
       {Arg::OutputRows, "d_out_logp", Width::One},
       {Arg::Stream, "stream"}}, 6,
      "sample_with_log_prob on the GPU (device arrays).", kCUDA},
+    // Row ranges on the GPU: rows first_row .. first_row + n - 1 of one
+    // global batch, their noise keyed by the global row as on the CPU.
+    {"cuda_log_prob_rows", Impl::DeviceDensity, KernelId::LogProb, Width::One,
+     {{Arg::InputRows, "d_x", Width::Dim},
+      {Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out_logp", Width::One},
+      {Arg::Stream, "stream"}}, 6,
+     "cuda_log_prob of rows first_row .. first_row + n - 1 of a larger "
+     "batch.", kCUDA},
+    {"cuda_elbo_rows", Impl::DeviceEstimate, KernelId::LogProb, Width::One,
+     {{Arg::InputRows, "d_x", Width::Dim},
+      {Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out", Width::One},
+      {Arg::Stream, "stream"}}, 7,
+     "cuda_elbo of rows first_row .. first_row + n - 1 of a larger batch.",
+     kCUDA},
+    {"cuda_log_prob_iwae_rows", Impl::DeviceEstimate, KernelId::LogProb,
+     Width::One,
+     {{Arg::InputRows, "d_x", Width::Dim},
+      {Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::Paths, "k"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out", Width::One},
+      {Arg::Stream, "stream"}}, 8,
+     "cuda_log_prob_iwae of rows first_row .. first_row + n - 1 of a larger "
+     "batch.", kCUDA},
+    {"cuda_forward_rows", Impl::DeviceRun, KernelId::Forward, Width::One,
+     {{Arg::InputRows, "d_x", Width::Dim},
+      {Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::LayerSeed, "seed"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out_z", Width::LatentDim},
+      {Arg::OutputRows, "d_out_ldj", Width::One},
+      {Arg::Stream, "stream"}}, 8,
+     "cuda_forward of rows first_row .. first_row + n - 1 of a larger batch.",
+     kCUDA},
+    {"cuda_inverse_rows", Impl::DeviceRun, KernelId::Inverse, Width::One,
+     {{Arg::InputRows, "d_z", Width::LatentDim},
+      {Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::LayerSeed, "seed"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out_x", Width::Dim},
+      {Arg::Stream, "stream"}}, 7,
+     "cuda_inverse of rows first_row .. first_row + n - 1 of a larger batch.",
+     kCUDA},
+    {"cuda_sample_rows", Impl::DeviceRun, KernelId::Sample, Width::One,
+     {{Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out_x", Width::Dim},
+      {Arg::Stream, "stream"}}, 6,
+     "Rows first_row .. first_row + n - 1 of cuda_sample(first_row + n, "
+     "seed).", kCUDA},
+    {"cuda_sample_with_log_prob_rows", Impl::DeviceRun,
+     KernelId::SampleWithLogProb, Width::One,
+     {{Arg::FirstRow, "first_row"},
+      {Arg::Count, "n"},
+      {Arg::Seed, "seed"},
+      {Arg::Context, "d_ctx", Width::ContextDim},
+      {Arg::OutputRows, "d_out_x", Width::Dim},
+      {Arg::OutputRows, "d_out_logp", Width::One},
+      {Arg::Stream, "stream"}}, 7,
+     "Rows first_row .. first_row + n - 1 of cuda_sample_with_log_prob("
+     "first_row + n, seed).", kCUDA},
 };
 // clang-format on
 
@@ -397,8 +471,8 @@ inline std::string getGlueKernelSymbol(const std::string &model,
 }
 
 /// The CUDA target's noise kernels, one per kind and element type, shared
-/// by the library's models: row i of `out` gets the noise values (seed, i,
-/// pair) from pair `first_pair` on, exactly the stream of the runtime's
+/// by the library's models: row i of `out` gets the noise values (seed,
+/// first_row + i, pair) from pair `first_pair` on, exactly the stream of the runtime's
 /// nfrt_fill_noise / nfrt_fill_layer_noise (layer noise: uniform, pairs
 /// from kLayerNoiseFirstPair on).
 inline std::string getNoiseKernelSymbol(bool uniform, bool f64) {

@@ -42,16 +42,17 @@ public:
     b.setInsertionPointToEnd(module.getBody());
     auto out =
         MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, type);
-    auto fn = func::FuncOp::create(
-        b, name, b.getFunctionType({b.getI64Type(), b.getI64Type(), out}, {}));
+    Type i64 = b.getI64Type();
+    auto fn = func::FuncOp::create(b, name,
+                                   b.getFunctionType({i64, i64, i64, out}, {}));
     if (gpu)
       fn->setAttr("nf.gpu_kernel", b.getUnitAttr());
     else
       fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
     Block *entry = fn.addEntryBlock();
     b.setInsertionPointToStart(entry);
-    Value seed = entry->getArgument(0), first = entry->getArgument(1),
-          rows = entry->getArgument(2);
+    Value seed = entry->getArgument(0), firstRow = entry->getArgument(1),
+          first = entry->getArgument(2), rows = entry->getArgument(3);
     Value n = memref::DimOp::create(b, rows, 0);
     auto fillRow = [&](Value row) {
       Value cols = memref::DimOp::create(b, rows, 1);
@@ -64,7 +65,10 @@ public:
                 ib, first,
                 arith::IndexCastOp::create(
                     ib, ib.getI64Type(), arith::DivUIOp::create(ib, col, two)));
-            Value row64 = arith::IndexCastOp::create(ib, ib.getI64Type(), row);
+            // Keyed by the global row: first_row + the row of `out`.
+            Value row64 = arith::AddIOp::create(
+                ib, firstRow,
+                arith::IndexCastOp::create(ib, ib.getI64Type(), row));
             auto values = func::CallOp::create(
                 ib, pair, ValueRange{seed, row64, pairIndex});
             memref::StoreOp::create(ib, values.getResult(0), rows,

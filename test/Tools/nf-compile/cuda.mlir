@@ -48,6 +48,7 @@
 // CUDA: int nf_flow_cuda_inverse(const float *d_z, int64_t n, uint64_t seed, const float *d_ctx, float *d_out_x, void *stream);
 // CUDA: int nf_flow_cuda_sample(int64_t n, uint64_t seed, const float *d_ctx, float *d_out_x, void *stream);
 // CUDA: int nf_flow_cuda_sample_with_log_prob(int64_t n, uint64_t seed, const float *d_ctx, float *d_out_x, float *d_out_logp, void *stream);
+// CUDA: int nf_flow_cuda_log_prob_iwae_rows(const float *d_x, int64_t first_row, int64_t n, int64_t k, uint64_t seed, const float *d_ctx, float *d_out, void *stream);
 // CUDA-NOT: int nf_flow_sample(
 
 // BOTH: int nf_flow_log_prob(const float *x, int64_t n, const float *ctx, float *out_logp);
@@ -64,11 +65,14 @@
 // GLUE: .visible .entry nfk_flow_normalize(
 // GLUE: static const nfrt_cuda_module nf_cuda_module = {nf_cuda_ptx};
 // GLUE: NF_API int nf_flow_cuda_log_prob(const float *d_x, int64_t n, const float *d_ctx, float *d_out_logp, void *stream) {
-// GLUE-NEXT: return nfrt_cuda_run(&flow_model, &nf_cuda_module, "nfk_flow_normalize", 0, NFRT_INPUT_DATA, d_x, n, 0, d_ctx, 0, 0, d_out_logp, stream);
+// GLUE-NEXT: return nfrt_cuda_run(&flow_model, &nf_cuda_module, "nfk_flow_normalize", 0, NFRT_INPUT_DATA, d_x, 0, n, 0, d_ctx, 0, 0, d_out_logp, stream);
 // GLUE: NF_API int nf_flow_cuda_log_prob_iwae(const float *d_x, int64_t n, int64_t k, uint64_t seed, const float *d_ctx, float *d_out, void *stream) {
-// GLUE-NEXT: return nfrt_cuda_iwae(&flow_model, &nf_cuda_module, "nfk_flow_normalize", d_x, n, k, seed, d_ctx, d_out, stream);
+// GLUE-NEXT: return nfrt_cuda_iwae(&flow_model, &nf_cuda_module, "nfk_flow_normalize", d_x, 0, n, k, seed, d_ctx, d_out, stream);
 // GLUE: NF_API int nf_flow_cuda_sample(int64_t n, uint64_t seed, const float *d_ctx, float *d_out_x, void *stream) {
-// GLUE-NEXT: return nfrt_cuda_run(&flow_model, &nf_cuda_module, "nfk_flow_generate", "nfk_flow_base_from_noise", NFRT_INPUT_NOISE, 0, n, seed, d_ctx, d_out_x, 0, 0, stream);
+// GLUE-NEXT: return nfrt_cuda_run(&flow_model, &nf_cuda_module, "nfk_flow_generate", "nfk_flow_base_from_noise", NFRT_INPUT_NOISE, 0, 0, n, seed, d_ctx, d_out_x, 0, 0, stream);
+// Row ranges: the global first row keys the device noise.
+// GLUE: NF_API int nf_flow_cuda_sample_rows(int64_t first_row, int64_t n, uint64_t seed, const float *d_ctx, float *d_out_x, void *stream) {
+// GLUE-NEXT: return nfrt_cuda_run(&flow_model, &nf_cuda_module, "nfk_flow_generate", "nfk_flow_base_from_noise", NFRT_INPUT_NOISE, 0, first_row, n, seed, d_ctx, d_out_x, 0, 0, stream);
 // GLUE: entry flow cuda_sample int n:n seed:seed ctx:d_ctx:context_dim out:d_out_x:dim stream:stream
 
 // SO-DAG: nf_cuda_malloc

@@ -34,8 +34,9 @@ def NFAddRuntimeKernelsPass : Pass<"nf-add-runtime-kernels", "ModuleOp"> {
   let description = [{
     Adds the kernels the CUDA runtime launches besides the bodies
     (RuntimeKernels.h): `nf_noise_normal_<T>` and `nf_noise_uniform_<T>(seed,
-    first_pair, out: memref<?x?xT>)`, where row i of `out` gets the noise
-    values keyed by (seed, i, pair) from `first_pair` on, the stream of the
+    first_row, first_pair, out: memref<?x?xT>)`, where row i of `out` gets
+    the noise values keyed by (seed, first_row + i, pair) from `first_pair`
+    on, the stream of the
     runtime's `nfrt_fill_noise_*`; and `nf_iwae_step_<T>` /
     `nf_iwae_finish_<T>`, the runtime's running log-sum-exp over IWAE paths.
     nf-gpu-map-rows adds them as GPU kernels; this pass adds them for

@@ -17,9 +17,10 @@
 
 namespace mlir::nf {
 
-/// Adds `abi::getNoiseKernelSymbol(uniform, f64)(seed: i64, first_pair: i64,
-/// out: memref<?x?xT>)` for both kinds of noise and T = `elementType`
-/// (f32 or f64), unless present.
+/// Adds `abi::getNoiseKernelSymbol(uniform, f64)(seed: i64, first_row: i64,
+/// first_pair: i64, out: memref<?x?xT>)` for both kinds of noise and T =
+/// `elementType` (f32 or f64), unless present: row i of `out` gets the noise
+/// of global row first_row + i.
 void addNoiseKernels(ModuleOp module, FloatType elementType, bool gpu);
 
 /// Adds the IWAE kernels of T = `elementType`, unless present:
