@@ -275,7 +275,8 @@ public:
   /// Stream-ordered: freed once the kernels before it have run.
   ~DeviceCall() {
     for (CUdeviceptr ptr : scratch)
-      driver->memFreeAsync(ptr, stream);
+      if (ptr)
+        driver->memFreeAsync(ptr, stream);
   }
 
   /// Checks the arguments, then opens the device. For n > 0 the input rows
@@ -297,19 +298,35 @@ public:
     return ::getFunction(*driver, module, name, function);
   }
 
-  /// `given`, else n scratch rows of `cols` values (0: one per row); null
-  /// when out of device memory.
-  void *rows(void *given, int64_t cols) {
+  /// `given`, else n scratch rows of `cols` values (0: one per row) for
+  /// the purpose `slot`, allocated once per call: the launches of one call
+  /// are ordered on its stream, so IWAE paths reuse the first path's
+  /// scratch. Null when out of device memory.
+  void *rows(void *given, int64_t cols, int slot) {
     if (given)
       return given;
-    CUdeviceptr ptr = 0;
-    if (driver->memAllocAsync(&ptr,
-                              n * (cols > 0 ? cols : 1) * model->element_size,
-                              stream) != kSuccess)
+    CUdeviceptr &ptr = scratch[slot];
+    if (!ptr && driver->memAllocAsync(
+                    &ptr, n * (cols > 0 ? cols : 1) * model->element_size,
+                    stream) != kSuccess) {
+      ptr = 0;
       return nullptr;
-    scratch.push_back(ptr);
+    }
     return reinterpret_cast<void *>(ptr);
   }
+  /// The purposes of scratch rows.
+  enum Slot {
+    kDrawn,
+    kLatents,
+    kLayerNoise,
+    kMapped,
+    kLogDet,
+    kLogProb,
+    kBound,
+    kLargest,
+    kTotal,
+    kNumSlots
+  };
   int outOfMemory() const {
     return fail(NF_ERROR_OUT_OF_MEMORY, "cuMemAllocAsync failed");
   }
@@ -337,7 +354,7 @@ private:
   int64_t firstRow, n; ///< the global rows [firstRow, firstRow + n)
   CUstream stream;
   const Driver *driver = nullptr;
-  std::vector<CUdeviceptr> scratch;
+  CUdeviceptr scratch[kNumSlots] = {};
 };
 
 int DeviceCall::runBody(const char *body, const char *baseFromNoise, int input,
@@ -366,8 +383,8 @@ int DeviceCall::runBody(const char *body, const char *baseFromNoise, int input,
   const void *rowsIn = in;
   if (input == NFRT_INPUT_NOISE) {
     // Base noise of (seed, row), then the latents it maps to.
-    void *drawn = rows(nullptr, model->latent_dim);
-    void *latents = rows(nullptr, model->latent_dim);
+    void *drawn = rows(nullptr, model->latent_dim, kDrawn);
+    void *latents = rows(nullptr, model->latent_dim, kLatents);
     if (!drawn || !latents)
       return outOfMemory();
     KernelParams draw;
@@ -386,7 +403,7 @@ int DeviceCall::runBody(const char *body, const char *baseFromNoise, int input,
   }
   void *layer = nullptr;
   if (layerCols > 0) {
-    if (!(layer = rows(nullptr, layerCols)))
+    if (!(layer = rows(nullptr, layerCols, kLayerNoise)))
       return outOfMemory();
     KernelParams draw;
     draw.addInt(static_cast<int64_t>(seed));
@@ -397,9 +414,9 @@ int DeviceCall::runBody(const char *body, const char *baseFromNoise, int input,
       return code;
   }
   int64_t mappedCols = generative ? model->dim : model->latent_dim;
-  void *outMapped = rows(mapped, mappedCols);
-  void *outLogDet = generative ? nullptr : rows(logDet, 0);
-  void *outLogProb = rows(logProb, 0);
+  void *outMapped = rows(mapped, mappedCols, kMapped);
+  void *outLogDet = generative ? nullptr : rows(logDet, 0, kLogDet);
+  void *outLogProb = rows(logProb, 0, kLogProb);
   if (!outMapped || (!generative && !outLogDet) || !outLogProb)
     return outOfMemory();
   KernelParams params;
@@ -468,8 +485,9 @@ int nfrt_cuda_iwae(const nfrt_model *model, const nfrt_cuda_module *module,
     if (int code = call.getFunction(
             mlir::nf::abi::getIwaeFinishSymbol(f64).c_str(), finish))
       return code;
-    void *bound = call.rows(nullptr, 0), *largest = call.rows(nullptr, 0),
-         *total = call.rows(nullptr, 0);
+    void *bound = call.rows(nullptr, 0, DeviceCall::kBound),
+         *largest = call.rows(nullptr, 0, DeviceCall::kLargest),
+         *total = call.rows(nullptr, 0, DeviceCall::kTotal);
     if (!bound || !largest || !total)
       return call.outOfMemory();
     for (int64_t path = 0; path < k; ++path) {
