@@ -8,7 +8,8 @@
     logp = lib.log_prob(np.zeros((4, 2), np.float32))
 
 Only numpy is needed (PyTorch only for importing trained flows:
-nfmlir.from_torch, with the modules of nfmlir.torch_flows).
+nfmlir.from_torch, with the modules of nfmlir.torch_flows and the zuko and
+normflows look-alikes nfmlir.torch_flows_zuko, nfmlir.torch_flows_normflows).
 """
 
 from .builder import (
@@ -29,6 +30,7 @@ from .builder import (
     Slice,
     Sort,
     MADE,
+    MappedNet,
     MLP,
     ConditionalStandardize,
     ResidualBlock,
@@ -89,6 +91,7 @@ __all__ = [
     "Slice",
     "Sort",
     "MADE",
+    "MappedNet",
     "MLP",
     "ConditionalStandardize",
     "ResidualBlock",

@@ -316,11 +316,22 @@ class BatchNorm(Layer):
 _SPLINE_MIN = 1e-3  # nflows' min_bin_width = min_bin_height = min_derivative
 
 
-def _check_spline(owner, bins, tail_bound):
-    if bins < 2 or bins * _SPLINE_MIN > 1:
-        raise ValueError(f"{owner}: needs 2 <= bins <= {int(1 / _SPLINE_MIN)}, not {bins}")
+def _check_spline(owner, bins, tail_bound, minimums=(_SPLINE_MIN,) * 3):
+    """bins >= 2, tail_bound > 0, minimum bin width, bin height and derivative > 0 (the bins' < 1 / bins)."""
+    if bins < 2 or bins * max(minimums[:2]) >= 1:
+        raise ValueError(f"{owner}: needs 2 <= bins < {1 / max(minimums[:2]):g}, not {bins}")
     if not tail_bound > 0:
         raise ValueError(f"{owner}: tail_bound must be > 0, not {tail_bound!r}")
+    if not min(minimums) > 0:
+        raise ValueError(f"{owner}: the minimum bin width, bin height and derivative must be > 0, not {minimums}")
+
+
+def _spline_attributes(layer):
+    """The spline layers' attribute text: bins, tail_bound, and minimums other than nflows' 1e-3."""
+    attrs = [f"bins = {layer.bins}", f"tail_bound = {_float_literal(layer.tail_bound)}"]
+    names = ("min_bin_width", "min_bin_height", "min_derivative")
+    attrs += [f"{n} = {_float_literal(m)}" for n, m in zip(names, layer.minimums) if m != _SPLINE_MIN]
+    return f" {{{', '.join(attrs)}}}"
 
 
 class RQSpline(Layer):
@@ -505,6 +516,13 @@ class MLP:
         w, b = self.layers[-1]
         return MLP(self.layers[:-1] + [(w @ matrix, b @ matrix)], self.activation)
 
+    def permute_inputs(self, permutation):
+        """The net of x[:, permutation] (then the context): net.permute_inputs(p)(x[:, p]) = net(x)."""
+        p = np.asarray(permutation, int)
+        w, b = self.layers[0]
+        w = np.vstack([w[: p.size][p], w[p.size:]])
+        return MLP([(w, b)] + self.layers[1:], self.activation)
+
     @classmethod
     def random(cls, sizes, activation="relu", rng=None, scale=1.0):
         """An MLP with Glorot-like random weights, for tests and demos."""
@@ -614,6 +632,27 @@ _NUMPY_ACTIVATIONS = {
     "elu": lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0.0))),
     "leaky_relu": lambda v: np.where(v > 0, v, 0.01 * v),
     "sigmoid": lambda v: np.exp(-np.logaddexp(0.0, -v)),
+}
+
+
+# Elementwise maps of a conditioner's outputs that the nf layers' own parameterizations lack (zuko's soft
+# clipping, zuko's exp derivatives for nf's softplus, log sigmoid scales for an exp scale_fn): name ->
+# (parameters per column, numpy f(a, *params), MLIR body computing %f from %a and %p0, %p1, ...).
+_OUTPUT_MAPS = {
+    # a / (1 + q |a|): zuko's bound on raw parameters (q = k / |log slope|); q = 0 is the identity.
+    "soft_clip": (1, lambda a, q: a / (1 + q * np.abs(a)),
+                  "%abs = math.absf %a : {T}\n%qa = arith.mulf %p0, %abs : {T}\n%one = arith.constant 1.0 : {T}\n"
+                  "%den = arith.addf %one, %qa : {T}\n%f = arith.divf %a, %den : {T}"),
+    # softplus^-1(exp(a)) = y + log(-expm1(-y)), y = exp(a): what makes min_derivative + softplus give exp(a).
+    "exp_softplus_inverse": (0, lambda a: np.exp(a) + np.log(-np.expm1(-np.exp(a))),
+                             "%y = math.exp %a : {T}\n%ny = arith.negf %y : {T}\n%em = math.expm1 %ny : {T}\n"
+                             "%nem = arith.negf %em : {T}\n%l = math.log %nem : {T}\n%f = arith.addf %y, %l : {T}"),
+    # sign * log sigmoid(a + offset) = -sign * softplus(-(a + offset)), stable for any a.
+    "log_sigmoid": (2, lambda a, offset, sign: -sign * np.logaddexp(0.0, -(a + offset)),
+                    "%u0 = arith.addf %a, %p0 : {T}\n%u = arith.negf %u0 : {T}\n%au = math.absf %u : {T}\n"
+                    "%nau = arith.negf %au : {T}\n%e = math.exp %nau : {T}\n%l = math.log1p %e : {T}\n"
+                    "%zero_u = arith.constant 0.0 : {T}\n%mx = arith.maximumf %u, %zero_u : {T}\n"
+                    "%sp = arith.addf %mx, %l : {T}\n%nsp = arith.negf %sp : {T}\n%f = arith.mulf %p1, %nsp : {T}"),
 }
 
 
@@ -853,19 +892,21 @@ class SplineCoupling(_Coupling):
     to (3K - 1)|B| raw spline parameters, contiguous per transformed feature
     (nflows' layout): for the j-th feature of B (increasing order), outputs
     [j (3K - 1), (j + 1)(3K - 1)) are K widths, K heights and K - 1 interior
-    derivatives, as in RQSpline (no 1/sqrt(hidden) scaling)."""
+    derivatives, as in RQSpline (no 1/sqrt(hidden) scaling). `minimums`: the minimum bin width, bin height
+    and derivative (nflows' 1e-3 each)."""
 
     op = "rq_spline_coupling"
     layout = "per transformed feature: K widths, K heights, K - 1 derivatives"
 
-    def __init__(self, identity, conditioner, bins=8, tail_bound=3.0):
+    def __init__(self, identity, conditioner, bins=8, tail_bound=3.0, minimums=(_SPLINE_MIN,) * 3):
         super().__init__(identity, conditioner)
         self.bins, self.tail_bound = int(bins), float(tail_bound)
-        _check_spline("SplineCoupling", self.bins, self.tail_bound)
+        self.minimums = tuple(float(m) for m in minimums)
+        _check_spline("SplineCoupling", self.bins, self.tail_bound, self.minimums)
         self.params_per_feature = 3 * self.bins - 1
 
     def suffix(self):
-        return f" {{bins = {self.bins}, tail_bound = {_float_literal(self.tail_bound)}}}"
+        return _spline_attributes(self)
 
 
 def made_masks(features, hidden_sizes, output_multiplier, context_dim=0):
@@ -931,7 +972,10 @@ class _Net:
       "act":   activation(a * scale + shift), arrays [scale, shift] per feature
                (a batch norm in eval mode), or activation(a) without arrays;
       "add":   a + b;
-      "gate":  a + b * sigmoid(g) (nflows' GLU-gated residual).
+      "gate":  a + b * sigmoid(g) (nflows' GLU-gated residual);
+      "map":   per column, f(a; params) where arrays[0] (0/1 per column) selects the
+               columns and a elsewhere; `activation` names f in _OUTPUT_MAPS and
+               arrays[1:] are its per-column parameters (only after the last dense step).
     Like MLP, it takes `in_features` = conditioned features + `context_features`,
     the context last."""
 
@@ -939,8 +983,12 @@ class _Net:
         self.steps = [(kind, list(sources), [np.asarray(a, np.float64) for a in arrays], activation)
                       for kind, sources, arrays, activation in steps]
         self.in_features, self.context_features = int(in_features), int(context_features)
-        for _, _, _, activation in self.steps:
-            if activation is not None and activation not in MLP.ACTIVATIONS:
+        for kind, _, _, activation in self.steps:
+            if kind == "map":
+                if activation not in _OUTPUT_MAPS:
+                    raise ValueError(f"{type(self).__name__}: no output map {activation!r} (have "
+                                     f"{sorted(_OUTPUT_MAPS)})")
+            elif activation is not None and activation not in MLP.ACTIVATIONS:
                 raise ValueError(f"{type(self).__name__}: activation must be one of {MLP.ACTIVATIONS}, not "
                                  f"{activation!r}")
         self.widths = self._check_widths()
@@ -962,13 +1010,19 @@ class _Net:
                                          f"and (out,)")
                 widths[k] = arrays[-2].shape[1]
                 continue
-            if len(set(given)) != 1 or len(given) != {"act": 1, "add": 2, "gate": 3}[kind]:
+            if len(set(given)) != 1 or len(given) != {"act": 1, "add": 2, "gate": 3, "map": 1}[kind]:
                 raise ValueError(f"{owner}: step {k} ({kind}) needs values of one width, not {given}")
             if any(a.shape != (given[0],) for a in arrays):
                 raise ValueError(f"{owner}: step {k} needs per-feature arrays of {given[0]} values")
+            if kind == "map" and len(arrays) != 1 + _OUTPUT_MAPS[self.steps[k][3]][0]:
+                raise ValueError(f"{owner}: step {k} (map {self.steps[k][3]}) needs a column selection and "
+                                 f"{_OUTPUT_MAPS[self.steps[k][3]][0]} parameter arrays")
             widths[k] = given[0]
-        if self.steps[-1][0] != "dense":
-            raise ValueError(f"{owner}: the last step must be dense")
+        tail = [kind for kind, _, _, _ in self.steps]
+        while tail and tail[-1] == "map":
+            tail.pop()
+        if not tail or tail[-1] != "dense" or "map" in tail:
+            raise ValueError(f"{owner}: the last step must be dense, followed only by output maps")
         return widths
 
     @property
@@ -993,6 +1047,10 @@ class _Net:
                 values[k] = _NUMPY_ACTIVATIONS[activation](args[0] * arrays[0] + arrays[1] if arrays else args[0])
             elif kind == "add":
                 values[k] = args[0] + args[1]
+            elif kind == "map":
+                with np.errstate(all="ignore"):  # unselected columns may overflow; they are not used
+                    mapped = _OUTPUT_MAPS[activation][1](args[0], *arrays[1:])
+                values[k] = np.where(arrays[0] != 0, mapped, args[0])
             else:
                 values[k] = args[0] + args[1] * _NUMPY_ACTIVATIONS["sigmoid"](args[2])
         return values[len(self.steps) - 1]
@@ -1009,9 +1067,27 @@ class _Net:
 
     def map_outputs(self, matrix):
         """The net whose outputs are this net's times `matrix` (out, new out), folded into the last layer."""
+        if self.steps[-1][0] != "dense":
+            raise ValueError(f"{type(self).__name__}: its outputs are mapped elementwise; map them linearly first")
         kind, sources, arrays, activation = self.steps[-1]
         last = (kind, sources, arrays[:-2] + [arrays[-2] @ matrix, arrays[-1] @ matrix], activation)
         return _Net(self.steps[:-1] + [last], self.in_features, self.context_features)
+
+    def permute_inputs(self, permutation):
+        """The net of x[:, permutation] (then the context), as MLP.permute_inputs: the rows of every dense
+        step that reads x."""
+        p = np.asarray(permutation, int)
+        if p.size != self.widths["x"]:
+            raise ValueError(f"{type(self).__name__}: a permutation of {self.widths['x']} inputs, not {p.size}")
+        steps = []
+        for kind, sources, arrays, activation in self.steps:
+            if kind == "dense" and "x" in sources:
+                at = sum(self.widths[s] for s in sources[: sources.index("x")])
+                rows = np.arange(arrays[0].shape[0])
+                rows[at:at + p.size] = at + p
+                arrays = [arrays[0][rows]] + arrays[1:]
+            steps.append((kind, sources, arrays, activation))
+        return _Net(steps, self.in_features, self.context_features)
 
     def emit_body(self, em, x, c, names, types):
         """Lines computing the net on `x` (and the context `c`) with the
@@ -1044,6 +1120,11 @@ class _Net:
                                                          f"%a = arith.addf %am, %p1 : {t}"] + body
             elif kind == "add":
                 args, body = ["%a0", "%a1"], [f"%r = arith.addf %a0, %a1 : {t}"]
+            elif kind == "map":  # f(a) where the column is selected, a elsewhere
+                args = ["%a", "%sel"] + [f"%p{i}" for i in range(len(arrays) - 1)]
+                body = _OUTPUT_MAPS[activation][2].replace("{T}", t).splitlines() + [
+                    f"%zero_m = arith.constant 0.0 : {t}", f"%on = arith.cmpf one, %sel, %zero_m : {t}",
+                    f"%r = arith.select %on, %f, %a : {t}"]
             else:  # a + b / (1 + exp(-g))
                 args, body = ["%a0", "%a1", "%a2"], [
                     f"%gn = arith.negf %a2 : {t}", f"%ge = math.exp %gn : {t}", f"%one = arith.constant 1.0 : {t}",
@@ -1190,6 +1271,43 @@ class ResidualMADE(_Net):
         super().__init__(steps, self.features + c, c)
 
 
+def _steps_of(net, context_features):
+    """The _Net steps of an MLP (taking [x, context], `context_features` of them context) or of a _Net."""
+    if isinstance(net, _Net):
+        if net.context_features != context_features:
+            raise ValueError(f"{type(net).__name__} takes {net.context_features} context values, not "
+                             f"{context_features}")
+        return list(net.steps)
+    return [("dense", ["x", "c"] if context_features else ["x"], [p for layer in net.layers for p in layer],
+             net.activation)]
+
+
+class MappedNet(_Net):
+    """A conditioner `net` (an MLP, ResidualNet, ResidualMADE or _Net) whose outputs then go through elementwise
+    maps, for parameterizations the nf layers do not have themselves (zuko's soft-clipped parameters, exp
+    spline derivatives, normflows' sigmoid scales):
+
+        out = net(inputs);  out[:, j] = f(out[:, j]; params[j]) for each map (name, columns, *params), j in columns
+
+    `name` is one of _OUTPUT_MAPS: "soft_clip" (params q: a / (1 + q |a|)), "exp_softplus_inverse"
+    (softplus^-1(exp(a)), so that min_derivative + softplus(.) of a spline gives exp(a) when min_derivative
+    is negligible), "log_sigmoid" (params offset, sign: sign * log sigmoid(a + offset), an exp scale_fn then
+    gives sigmoid(a + offset)^sign). Params are scalars or have one value per output column.
+    `context_features`: the context values among an MLP's inputs (last); a _Net knows its own."""
+
+    def __init__(self, net, maps, context_features=0):
+        steps = _steps_of(net, int(context_features))
+        out = net.out_features
+        for name, columns, *params in maps:
+            if name not in _OUTPUT_MAPS:
+                raise ValueError(f"MappedNet: no output map {name!r} (have {sorted(_OUTPUT_MAPS)})")
+            select = np.zeros(out)
+            select[np.asarray(columns, int)] = 1.0
+            arrays = [select] + [np.broadcast_to(np.asarray(p, np.float64), (out,)).copy() for p in params]
+            steps.append(("map", [len(steps) - 1], arrays, name))
+        super().__init__(steps, net.in_features, context_features)
+
+
 def _context_net(net, ignored):
     """`net` (an MLP or a _Net without context) applied to the context alone,
     as a conditioner that takes `ignored` conditioned features first."""
@@ -1309,20 +1427,21 @@ class MaskedSplineAutoregressive(_Autoregressive):
     tails): the conditioner maps x (then the context) to (3K - 1) D raw
     spline parameters, contiguous per feature: K widths, K heights, K - 1
     interior derivatives (no 1/sqrt(hidden) scaling). With `inverted`, the
-    normalizing map is the inverse of that map (D passes)."""
+    normalizing map is the inverse of that map (D passes). `minimums` as for
+    SplineCoupling."""
 
     op = "rq_spline_autoregressive"
     layout = "per feature: K widths, K heights, K - 1 derivatives"
 
-    def __init__(self, conditioner, bins=8, tail_bound=3.0, inverted=False):
+    def __init__(self, conditioner, bins=8, tail_bound=3.0, inverted=False, minimums=(_SPLINE_MIN,) * 3):
         super().__init__(conditioner, inverted)
         self.bins, self.tail_bound = int(bins), float(tail_bound)
-        _check_spline("MaskedSplineAutoregressive", self.bins, self.tail_bound)
+        self.minimums = tuple(float(m) for m in minimums)
+        _check_spline("MaskedSplineAutoregressive", self.bins, self.tail_bound, self.minimums)
         self.params_per_feature = 3 * self.bins - 1
 
     def suffix(self):
-        return (" inverted" if self.inverted else "") + (
-            f" {{bins = {self.bins}, tail_bound = {_float_literal(self.tail_bound)}}}")
+        return (" inverted" if self.inverted else "") + _spline_attributes(self)
 
 
 class Abs(Layer):

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 import nfmlir
+from import_checks import check_against, check_nudged, data
 
 torch = pytest.importorskip("torch")
 tf = pytest.importorskip("nfmlir.torch_flows")
 F = torch.nn.functional
 
-N = 200  # points per log_prob comparison
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -38,11 +38,6 @@ def perturb(flow, seed, scale=0.1, context_dim=0):
     return flow.eval()
 
 
-def data(dim, context_dim, seed, n=N):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, dim)) * 1.5, (rng.normal(size=(n, context_dim)) if context_dim else None)
-
-
 def tensor(a):
     return None if a is None else torch.from_numpy(a)
 
@@ -56,32 +51,16 @@ def check_flow(flow, compile_model, name, context_dim=0, seed=0, inverse=True):
     """log_prob as PyTorch's to 1e-10; the normalizing map inverts; the
     compiled samples' log-probabilities are PyTorch's at those samples.
     Returns the compiled model."""
-    dim = flow._distribution._shape[0]
     lib = compile_model(nfmlir.from_torch(flow, dtype="float64", name=name))
-    x, c = data(dim, context_dim, seed)
-    expected = torch_log_prob(flow, x, c)
-    assert np.all(np.isfinite(expected))
-    assert np.abs(lib.log_prob(x, c) - expected).max() <= 1e-10
-    if inverse:
-        z, _ = lib.forward(x, c)
-        assert np.abs(lib.inverse(z, c) - x).max() <= 1e-9
-        # Samples reach far tails (1 / scale), so relative to their log-probabilities.
-        samples, logp = lib.sample_with_log_prob(N, seed=1, context=c)
-        assert np.all(np.abs(torch_log_prob(flow, samples, c) - logp) <= 1e-9 * (1 + np.abs(logp)))
-    return lib
+    x, c = data(flow._distribution._shape[0], context_dim, seed)
+    return check_against(lib, flow, torch_log_prob, x, c, inverse)
 
 
 def check_sensitive(flow, lib, weight, context_dim=0, seed=0):
     """After nudging one weight of the PyTorch flow, the compiled model (of
     the old weights) no longer matches: the comparison sees that part."""
     x, c = data(flow._distribution._shape[0], context_dim, seed)
-    with torch.no_grad():
-        weight.view(-1)[0] += 0.05
-    try:
-        assert np.abs(lib.log_prob(x, c) - torch_log_prob(flow, x, c)).max() > 1e-6
-    finally:
-        with torch.no_grad():
-            weight.view(-1)[0] -= 0.05
+    check_nudged(lib, flow, torch_log_prob, x, c, weight)
 
 
 # -- ResidualNet conditioners ------------------------------------------------------------
