@@ -20,7 +20,7 @@ if [ "${1:-}" = --build ]; then
   cmake --build "$build" --target "$@"
   exit 0
 fi
-cmake --build "$build" --target nf-opt nf-compile nf-translate nf_runtime \
+cmake --build "$build" --target nf-opt nf-compile nf-translate nf-lsp-server nf_runtime \
   NFUnitTests nf-doc
 
 # MLIR and Python keep some allocations for the life of the process, so
@@ -46,7 +46,8 @@ NF_COMPILE="$PWD/$wrapper" LD_PRELOAD="$asan" \
   test/python/test_abi.py test/python/test_examples.py \
   test/python/test_runtime_memory.py test/python/test_concurrency.py \
   test/python/test_no_nan.py test/python/test_stochastic_layers.py \
-  test/python/test_lu_planar_iresnet.py \
+  test/python/test_lu_planar_iresnet.py test/python/test_cpu_features.py \
+  test/python/test_row_ranges.py \
   --deselect test/python/test_abi.py::test_c_program_uses_header_and_library \
   -k "not test_out_of_memory_is_an_error_code" || status=1
 # Left out: a plain C program cannot link a library with the sanitized
